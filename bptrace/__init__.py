@@ -1,0 +1,47 @@
+"""bptrace: backpropagation made visible.
+
+    import bptrace
+    spec = bptrace.load_spec("article")
+    tr = bptrace.trace(spec, iterations=10000)
+    md = bptrace.render(tr, "md", lang="zh")
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+from .errors import Diverged, SpecError
+from .spec import Spec, load_spec
+from .tracedata import Record, Step, Trace
+
+__all__ = [
+    "Diverged",
+    "Record",
+    "Spec",
+    "SpecError",
+    "Step",
+    "Trace",
+    "__version__",
+    "load_spec",
+    "render",
+    "trace",
+]
+
+if TYPE_CHECKING:
+    from .reports import render
+    from .tracer import trace
+
+
+def __getattr__(name: str) -> Any:
+    # numpy and jinja2 load only when tracing or rendering is asked for
+    if name == "trace":
+        from .tracer import trace
+
+        return trace
+    if name == "render":
+        from .reports import render
+
+        return render
+    raise AttributeError(name)

@@ -1,0 +1,182 @@
+"""Expression trees: evaluate them on floats, print them as LaTeX, compile them to Python.
+
+A record's formula, its substituted form, its value, a student's recomputed value and the compiled
+fast path all come from the same tree, so they cannot disagree about the order of operations.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterator, Mapping
+
+from . import names, numfmt
+from .ops import FUNCTIONS, Node
+
+# Precedence when printing: an operand is parenthesised when its own precedence is lower than
+# what its position needs.
+_ATOM = 6
+_POWER = 5
+_SCI = 4  # a number in scientific notation: fine as a factor, not as a base
+_PRODUCT = 3
+_UNARY = 2
+_SUM = 1
+
+MAX_TERMS = 12  # longer sums are printed with an ellipsis
+
+
+def evaluate(node: Node, env: Mapping[str, float]) -> float:
+    if not isinstance(node, list):
+        return float(node)
+    op = node[0]
+    if op == "v":
+        return env[node[1]]
+    if op == "fn":
+        return FUNCTIONS[node[1]].scalar(*(evaluate(a, env) for a in node[2:]))
+    args = [evaluate(a, env) for a in node[1:]]
+    if op == "add":
+        s = args[0]
+        for a in args[1:]:
+            s = s + a
+        return s
+    if op == "mul":
+        p = args[0]
+        for a in args[1:]:
+            p = p * a
+        return p
+    if op == "sub":
+        return args[0] - args[1]
+    if op == "neg":
+        return -args[0]
+    if op == "half":
+        return 0.5 * args[0]
+    if op == "sq":
+        return args[0] * args[0]
+    if op == "div":
+        return args[0] / args[1] if args[1] else math.nan
+    raise ValueError(f"unknown operation {op!r}")
+
+
+def fill(node: Node, env: Mapping[str, float]) -> Node:
+    """A copy of the tree with each variable's value beside its key: ["v", key, value]."""
+    if not isinstance(node, list):
+        return node
+    if node[0] == "v":
+        return ["v", node[1], env[node[1]]]
+    if node[0] == "fn":
+        return ["fn", node[1], *(fill(a, env) for a in node[2:])]
+    return [node[0], *(fill(a, env) for a in node[1:])]
+
+
+def variables(node: Node) -> Iterator[Node]:
+    """Every variable node, left to right."""
+    if isinstance(node, list):
+        if node[0] == "v":
+            yield node
+            return
+        for a in node[2:] if node[0] == "fn" else node[1:]:
+            yield from variables(a)
+
+
+def _const(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+Numbers = Callable[[float], str]
+
+
+def _number(x: float, number: Numbers) -> tuple[str, int]:
+    s = number(x)
+    if s.startswith("-"):
+        return s, _UNARY
+    return s, (_SCI if r"\times" in s else _ATOM)
+
+
+def latex(node: Node, number: Numbers | None = None, max_terms: int = MAX_TERMS) -> str:
+    """The tree as LaTeX: symbols when number is None, else each variable's value put in."""
+    return _latex(node, number, max_terms)[0]
+
+
+def _wrap(part: tuple[str, int], need: int) -> str:
+    s, prec = part
+    return rf"\left({s}\right)" if prec < need else s
+
+
+def _latex(node: Node, number: Numbers | None, max_terms: int) -> tuple[str, int]:
+    if not isinstance(node, list):
+        return _const(node), _ATOM
+    op = node[0]
+    if op == "v":
+        if number is None:
+            return names.symbol(node[1]), _ATOM
+        return _number(node[2], number)
+    sub = [_latex(a, number, max_terms) for a in (node[2:] if op == "fn" else node[1:])]
+    if op == "fn":
+        f = FUNCTIONS[node[1]]
+        args = [_wrap(a, _ATOM) if f.wants_atoms else a[0] for a in sub]
+        return f.latex(*args), _ATOM
+    if op == "add":
+        terms = [_wrap(a, _PRODUCT) for a in sub]
+        if len(terms) > max_terms:
+            terms = terms[:3] + [r"\cdots"] + terms[-1:]
+        return " + ".join(terms), _SUM
+    if op == "sub":
+        return f"{sub[0][0]} - {_wrap(sub[1], _PRODUCT)}", _SUM
+    if op == "mul":
+        return r" \cdot ".join(_wrap(a, _PRODUCT) for a in sub), _PRODUCT
+    if op == "neg":
+        return f"-{_wrap(sub[0], _PRODUCT)}", _UNARY
+    if op == "half":
+        return rf"\frac{{1}}{{2}} {_wrap(sub[0], _PRODUCT)}", _PRODUCT
+    if op == "sq":
+        return f"{_wrap(sub[0], _ATOM)}^{{2}}", _POWER
+    if op == "div":
+        return rf"\frac{{{sub[0][0]}}}{{{sub[1][0]}}}", _ATOM
+    raise ValueError(f"unknown operation {op!r}")
+
+
+def exact_latex(x: float) -> str:
+    """A float at full precision, written for LaTeX (1e-05 -> 1 \\times 10^{-5})."""
+    if not math.isfinite(x):
+        return numfmt.latex(x)
+    s = numfmt.exact(x)
+    if "e" in s:
+        mant, exp = s.split("e")
+        return rf"{mant.removesuffix('.0')} \times 10^{{{int(exp)}}}"
+    return s.removesuffix(".0")
+
+
+# ---------------------------------------------------------------- compiling to Python
+
+
+def to_python(node: Node, var: Callable[[str], str]) -> str:
+    """The tree as a Python expression evaluating in exactly the order evaluate() does."""
+    if not isinstance(node, list):
+        return repr(float(node))
+    op = node[0]
+    if op == "v":
+        return var(node[1])
+    if op == "fn":
+        return f"F_{node[1]}({', '.join(to_python(a, var) for a in node[2:])})"
+    args = [to_python(a, var) for a in node[1:]]
+    if op == "add":
+        return "(" + " + ".join(args) + ")"
+    if op == "mul":
+        return "(" + " * ".join(args) + ")"
+    if op == "sub":
+        return f"({args[0]} - {args[1]})"
+    if op == "neg":
+        return f"(-{args[0]})"
+    if op == "half":
+        return f"(0.5 * {args[0]})"
+    if op == "sq":
+        return f"_sq({args[0]})"
+    if op == "div":
+        return f"_div({args[0]}, {args[1]})"
+    raise ValueError(f"unknown operation {op!r}")
+
+
+def python_namespace() -> dict[str, Any]:
+    ns: dict[str, Any] = {f"F_{k}": f.scalar for k, f in FUNCTIONS.items()}
+    ns["_sq"] = lambda x: x * x
+    ns["_div"] = lambda a, b: a / b if b else math.nan
+    return ns

@@ -1,0 +1,182 @@
+"""How neurons, parameters and quantities are named, and how those names are written in LaTeX.
+
+Plain Python on purpose: the tracer, the renderers and the answer checker all read names from
+here, and a renderer must work from a saved trace without numpy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+
+@dataclass(frozen=True)
+class LayerLayout:
+    index: int  # 0 = input layer
+    name: str
+    size: int
+    activation: str | None
+    prev_size: int
+    weight_offset: int  # w(offset + 1) is this layer's first weight
+    shared_bias: bool
+    bias_name: str | None  # the shared bias (b1, b2, ...)
+
+    def neuron(self, j: int) -> str:
+        return f"{self.name}{j + 1}"
+
+    @property
+    def neurons(self) -> list[str]:
+        return [self.neuron(j) for j in range(self.size)]
+
+    def weight(self, j: int, i: int) -> str:
+        """The weight into neuron j from neuron i of the previous layer."""
+        return f"w{self.weight_offset + j * self.prev_size + i + 1}"
+
+    @property
+    def weight_count(self) -> int:
+        return self.size * self.prev_size
+
+    @property
+    def first_weight(self) -> str:
+        return self.weight(0, 0)
+
+    @property
+    def last_weight(self) -> str:
+        return self.weight(self.size - 1, self.prev_size - 1)
+
+    def bias(self, j: int) -> str:
+        return self.bias_name if self.bias_name else f"b_{self.neuron(j)}"
+
+    @property
+    def biases(self) -> list[str]:
+        return [self.bias_name] if self.bias_name else [self.bias(j) for j in range(self.size)]
+
+    def weight_position(self, name: str) -> tuple[int, int] | None:
+        """(j, i) of a weight name in this layer, or None."""
+        m = re.fullmatch(r"w(\d+)", name)
+        if not m:
+            return None
+        k = int(m.group(1)) - 1 - self.weight_offset
+        if not 0 <= k < self.weight_count:
+            return None
+        return divmod(k, self.prev_size)
+
+
+def layout(spec: dict[str, Any]) -> list[LayerLayout]:
+    """The layers of a normalised spec (as a dict) with their names and numbering."""
+    out: list[LayerLayout] = []
+    offset = 0
+    prev = 0
+    for idx, layer in enumerate(spec["layers"]):
+        shared = idx > 0 and not isinstance(layer.get("bias"), list)
+        out.append(
+            LayerLayout(
+                index=idx,
+                name=layer["name"],
+                size=layer["size"],
+                activation=layer.get("activation") if idx else None,
+                prev_size=prev,
+                weight_offset=offset,
+                shared_bias=shared,
+                bias_name=f"b{idx}" if shared else None,
+            )
+        )
+        if idx:
+            offset += layer["size"] * prev
+        prev = layer["size"]
+    return out
+
+
+def param_names(layers: list[LayerLayout], with_biases: bool) -> Iterator[str]:
+    """Every trainable parameter in order: each layer's weights row by row, then its biases."""
+    for lay in layers[1:]:
+        for j in range(lay.size):
+            for i in range(lay.prev_size):
+                yield lay.weight(j, i)
+        if with_biases:
+            yield from lay.biases
+
+
+# ---------------------------------------------------------------- LaTeX symbols
+
+_SPLIT = re.compile(r"([A-Za-z][A-Za-z0-9]*?)(\d+)$")
+
+
+def _ident(name: str) -> str:
+    """A multi-letter identifier is upright; a single letter stays italic, as in maths."""
+    return name if len(name) == 1 else rf"\mathrm{{{name}}}"
+
+
+def neuron_value_symbol(neuron: str) -> str:
+    """i1 -> i_{1}: how an input value is written."""
+    m = _SPLIT.fullmatch(neuron)
+    if not m:
+        return _ident(neuron)
+    return f"{_ident(m.group(1))}_{{{m.group(2)}}}"
+
+
+def param_symbol(name: str) -> str:
+    """w5 -> w_{5}, b1 -> b_{1}, b_h1 -> b_{h1}."""
+    if name.startswith("b_"):
+        return rf"b_{{{name[2:]}}}"
+    m = re.fullmatch(r"([wb])(\d+)", name)
+    if m:
+        return f"{m.group(1)}_{{{m.group(2)}}}"
+    return _ident(name)
+
+
+def _quantity(name: str) -> str:
+    """A name inside a partial id: E_total, E_o1, out_h1, net_o1, or a parameter."""
+    if name == "E_total":
+        return r"E_{\mathrm{total}}"
+    for prefix, sym in (("E_", "E"), ("out_", r"\mathrm{out}"), ("net_", r"\mathrm{net}")):
+        if name.startswith(prefix):
+            return f"{sym}_{{{name[len(prefix):]}}}"
+    return param_symbol(name)
+
+
+def partial_symbol(pid: str, sample: str = "") -> str:
+    """'dE_total/dout_o1' -> \\frac{\\partial E_{total}}{\\partial out_{o1}}."""
+    top, bottom = pid.split("/", 1)
+    num = _quantity(top[1:])
+    if sample and num.startswith("E_"):
+        num = f"E^{{({sample})}}" + num[1:]
+    return rf"\frac{{\partial {num}}}{{\partial {_quantity(bottom[1:])}}}"
+
+
+_SIMPLE = {
+    "net": r"\mathrm{net}_{%s}",
+    "out": r"\mathrm{out}_{%s}",
+    "target": r"\mathrm{target}_{%s}",
+    "error": "E_{%s}",
+    "delta": r"\delta_{%s}",
+}
+
+
+def symbol(key: str) -> str:
+    """The LaTeX symbol of a quantity key such as 'out.h1', 'param.w5', 'grad.w5@2'."""
+    key, _, sample = key.partition("@")
+    kind, _, name = key.partition(".")
+    if kind in _SIMPLE:
+        return _SIMPLE[kind] % name
+    if kind == "input":
+        return neuron_value_symbol(name)
+    if kind == "param":
+        return param_symbol(name)
+    if kind == "update":
+        return param_symbol(name) + "^{+}"
+    if kind == "grad":
+        return partial_symbol(f"dE_total/d{name}", sample)
+    if kind == "partial":
+        return partial_symbol(name, sample)
+    if kind == "total_error":
+        return rf"E^{{({sample})}}_{{\mathrm{{total}}}}" if sample else r"E_{\mathrm{total}}"
+    if kind == "eta":
+        return r"\eta"
+    raise KeyError(key)
+
+
+def record_key(kind: str, name: str) -> str:
+    """The key a record is known by in answers and in expressions: 'net.h1', 'total_error'."""
+    return kind if kind == "total_error" else f"{kind}.{name}"

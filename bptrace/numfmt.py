@@ -1,0 +1,60 @@
+"""Number formatting for reports: the only place values are rounded.
+
+The article prints values to 9 decimal places with trailing zeros dropped (0.75136507). A fixed
+number of places would turn small values into 0.000000000, so values below 1e-4 (or too small to
+keep three significant digits at the chosen places) switch to scientific notation with as many
+significant digits as there are places.
+"""
+
+from __future__ import annotations
+
+import math
+
+DEFAULT_DIGITS = 9
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _strip(s: str) -> str:
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+def split(x: float, digits: int = DEFAULT_DIGITS) -> tuple[str, int | None]:
+    """(mantissa, exponent) as shown; exponent is None for fixed notation."""
+    if x == 0:
+        return "0", None
+    ax = abs(x)
+    if max(1e-4, 10.0 ** (2 - digits)) <= ax < 1e7:
+        return _strip(f"{x:.{digits}f}"), None
+    mant, exp = f"{x:.{max(digits - 1, 1)}e}".split("e")
+    return _strip(mant), int(exp)
+
+
+def text(x: float, digits: int = DEFAULT_DIGITS) -> str:
+    """A value for prose and tables: 0.75136507, 3.51085481×10⁻⁵."""
+    if not math.isfinite(x):
+        return "NaN" if x != x else ("∞" if x > 0 else "-∞")
+    mant, exp = split(x, digits)
+    return mant if exp is None else f"{mant}×10{str(exp).translate(_SUPERSCRIPT)}"
+
+
+def plain(x: float, digits: int = DEFAULT_DIGITS) -> str:
+    """A value a program can read back: 0.75136507, 3.51085481e-05."""
+    if not math.isfinite(x):
+        return "nan" if x != x else ("inf" if x > 0 else "-inf")
+    mant, exp = split(x, digits)
+    return mant if exp is None else f"{mant}e{exp:+03d}"
+
+
+def latex(x: float, digits: int = DEFAULT_DIGITS) -> str:
+    """A value inside a formula: 0.75136507, 3.51085481 \\times 10^{-5}."""
+    if not math.isfinite(x):
+        return r"\mathrm{NaN}" if x != x else (r"\infty" if x > 0 else r"-\infty")
+    mant, exp = split(x, digits)
+    return mant if exp is None else rf"{mant} \times 10^{{{exp}}}"
+
+
+def exact(x: float) -> str:
+    """The shortest text that reads back as the same float64 (what the JSON trace stores)."""
+    return repr(float(x))

@@ -1,0 +1,487 @@
+"""Load a spec (file, built-in name or dict), validate every field, and normalise it.
+
+Every problem raises SpecError with the path of the field (``layers[1].weights``) so the command
+line can print one line and exit 2. Nothing here imports numpy: a spec is checked before any
+array is made, so an absurd size is refused at once instead of after an out-of-memory kill.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import random
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import SpecError
+from .ops import ACTIVATIONS, LOSSES
+
+EXAMPLES_DIR = Path(__file__).parent / "examples"
+
+MAX_LAYER_SIZE = 1_000_000  # beyond this a layer is a typo, not a teaching network
+MAX_PARAMS = 5_000_000  # the default limit; limits=False lifts it
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_TITLE = 300
+
+TOP_KEYS = (
+    "title",
+    "learning_rate",
+    "loss",
+    "iterations",
+    "mode",
+    "update_biases",
+    "hidden_delta_weights",
+    "rounding",
+    "init",
+    "layers",
+    "samples",
+    "vary",
+)
+INPUT_LAYER_KEYS = ("name", "size")
+LAYER_KEYS = ("name", "size", "activation", "weights", "bias")
+INIT_KEYS = ("method", "seed")
+INIT_METHODS = ("uniform", "xavier", "he")
+SAMPLE_KEYS = ("input", "target")
+VARY_KEYS = ("spread", "decimals", "weights", "biases", "inputs", "targets")
+VARY_GROUPS = ("weights", "biases", "inputs", "targets")
+MODES = ("online", "batch")
+HIDDEN_DELTA = ("original", "updated")
+RESERVED_NAMES = ("w", "b")
+_NAME = re.compile(r"[A-Za-z](?:[A-Za-z0-9]{0,10}[A-Za-z])?")
+_ROUNDING = re.compile(r"exact|hand:(\d{1,2})")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec. ``data`` is the normalised form, exactly what a trace stores."""
+
+    data: dict[str, Any]
+    source: str
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    @property
+    def rounding_digits(self) -> int | None:
+        r = self.data["rounding"]
+        return int(r.split(":")[1]) if r.startswith("hand:") else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self.data))
+
+
+# ---------------------------------------------------------------- reading
+
+
+def example_names() -> list[str]:
+    return sorted(p.stem for p in EXAMPLES_DIR.glob("*.toml"))
+
+
+def example_text(name: str) -> str:
+    path = EXAMPLES_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise SpecError(f"no built-in example {name!r} (built-ins: {', '.join(example_names())})")
+    return path.read_text(encoding="utf-8")
+
+
+def read_document(path: Path, source: str) -> Any:
+    """A TOML or JSON file as plain data; every way it can be unreadable is a SpecError."""
+    try:
+        if path.is_dir():
+            raise SpecError("is a folder, not a file", source=source)
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SpecError(f"file is too large ({size} bytes, at most {MAX_FILE_BYTES})", source=source)
+        raw = path.read_bytes()
+    except OSError as e:
+        raise SpecError(f"cannot read: {e.strerror or e}", source=source) from None
+    return parse_text(raw, source, path.suffix.lower())
+
+
+def parse_text(raw: bytes, source: str, suffix: str = "") -> Any:
+    if not raw.strip():
+        raise SpecError("file is empty", source=source)
+    if b"\x00" in raw:
+        raise SpecError("not a text file (contains NUL bytes)", source=source)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SpecError(f"not UTF-8 text (bad byte at offset {e.start})", source=source) from None
+    as_json = suffix == ".json" or (suffix != ".toml" and text.lstrip()[:1] in "{[")
+    try:
+        return _parse_json(text, source) if as_json else _parse_toml(text, source)
+    except RecursionError:
+        raise SpecError("nesting is too deep to be a spec", source=source) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, val in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = val
+    return out
+
+
+def _parse_json(text: str, source: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as e:
+        raise SpecError(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}", source=source) from None
+    except ValueError as e:
+        raise SpecError(f"invalid JSON: {e}", source=source) from None
+
+
+def _parse_toml(text: str, source: str) -> Any:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        msg = str(e)
+        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        if m:
+            what = msg[: m.start()].strip()
+            raise SpecError(f"invalid TOML at line {m.group(1)}, column {m.group(2)}: {what}", source=source) from None
+        raise SpecError(f"invalid TOML: {msg}", source=source) from None
+
+
+def load_spec(
+    source: "str | Path | Mapping[str, Any] | Spec" = "article",
+    *,
+    limits: bool = True,
+    **overrides: Any,
+) -> Spec:
+    """A validated Spec from a built-in name, a TOML/JSON path, a dict, or a Spec.
+
+    Keyword overrides replace top-level keys (``iterations=10000``) before validation.
+    """
+    if isinstance(source, Spec):
+        data: Any = source.to_dict()
+        name = source.source
+    elif isinstance(source, Mapping):
+        data, name = dict(source), "<dict>"
+    else:
+        text = str(source)
+        path = Path(text)
+        if path.exists():
+            data, name = read_document(path, text), text
+        elif text in example_names():
+            data, name = tomllib.loads(example_text(text)), text
+        else:
+            known = ", ".join(example_names())
+            raise SpecError(f"no such file, and no built-in example of that name (built-ins: {known})", source=text)
+    if overrides:
+        if not isinstance(data, dict):
+            raise SpecError("a spec must be a table (TOML) or an object (JSON)", source=name)
+        data = {**data, **{k: val for k, val in overrides.items() if val is not None}}
+    try:
+        return Spec(normalise(data, default_title=_default_title(name), limits=limits), name)
+    except SpecError as e:
+        raise e.at(name) from None
+
+
+def _default_title(name: str) -> str:
+    if name == "<dict>":
+        return "bptrace"
+    return Path(name).stem if name not in example_names() else name
+
+
+# ---------------------------------------------------------------- checking values
+
+
+def _type_name(val: Any) -> str:
+    if val is None:
+        return "nothing"
+    if isinstance(val, bool):
+        return f"the boolean {str(val).lower()}"
+    if isinstance(val, (int, float)):
+        return f"the number {val!r}"
+    if isinstance(val, str):
+        return f"the text {_short(val)!r}"
+    if isinstance(val, list):
+        return f"a list of {len(val)}"
+    if isinstance(val, dict):
+        return "a table"
+    return type(val).__name__
+
+
+def _short(s: str, n: int = 40) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _number(val: Any, path: str) -> float:
+    if isinstance(val, bool) or not isinstance(val, (int, float)):
+        raise SpecError(f"expected a number, got {_type_name(val)}", path)
+    x = float(val) if isinstance(val, float) or abs(val) < 2**63 else math.inf
+    if not math.isfinite(x):
+        raise SpecError(f"expected a finite number, got {val!r}", path)
+    return x
+
+
+def _integer(val: Any, path: str, lo: int, hi: int | None = None, what: str = "") -> int:
+    if isinstance(val, bool) or not isinstance(val, (int, float)):
+        raise SpecError(f"expected a whole number, got {_type_name(val)}", path)
+    if isinstance(val, float) and not (math.isfinite(val) and val.is_integer()):
+        raise SpecError(f"expected a whole number, got {val!r}", path)
+    n = int(val)
+    if n < lo:
+        raise SpecError(f"expected {what or 'a whole number'} of at least {lo}, got {n}", path)
+    if hi is not None and n > hi:
+        raise SpecError(f"{n} is absurd here (at most {hi})", path)
+    return n
+
+
+def _text(val: Any, path: str) -> str:
+    if not isinstance(val, str):
+        raise SpecError(f"expected text, got {_type_name(val)}", path)
+    return val
+
+
+def _choice(val: Any, path: str, choices: "tuple[str, ...] | list[str]") -> str:
+    s = _text(val, path)
+    if s not in choices:
+        hint = difflib.get_close_matches(s, choices, n=1)
+        did = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise SpecError(f"unknown value {_short(s)!r}{did}; expected one of {', '.join(choices)}", path)
+    return s
+
+
+def _table(val: Any, path: str, keys: tuple[str, ...], what: str = "a table") -> dict[str, Any]:
+    if not isinstance(val, dict):
+        raise SpecError(f"expected {what}, got {_type_name(val)}", path)
+    for k in val:
+        if k not in keys:
+            hint = difflib.get_close_matches(str(k), keys, n=1, cutoff=0.6)
+            did = f" (did you mean {hint[0]!r}?)" if hint else ""
+            where = f"{path}.{k}" if path else str(k)
+            raise SpecError(f"unknown key{did}; known keys: {', '.join(keys)}", where)
+    return val
+
+
+def _list(val: Any, path: str, what: str = "a list") -> list[Any]:
+    if not isinstance(val, list):
+        raise SpecError(f"expected {what}, got {_type_name(val)}", path)
+    return val
+
+
+def _vector(val: Any, path: str, n: int, what: str) -> list[float]:
+    items = _list(val, path, f"a list of {n} numbers ({what})")
+    if len(items) != n:
+        raise SpecError(f"expected {n} numbers ({what}), got {len(items)}", path)
+    return [_number(x, f"{path}[{i}]") for i, x in enumerate(items)]
+
+
+def _require(data: dict[str, Any], key: str, path: str = "") -> Any:
+    if key not in data:
+        raise SpecError("missing (required)", f"{path}.{key}" if path else key)
+    return data[key]
+
+
+# ---------------------------------------------------------------- the spec
+
+
+def normalise(data: Any, default_title: str = "bptrace", limits: bool = True) -> dict[str, Any]:
+    """The validated, normalised spec as plain data, with every default filled in."""
+    if not isinstance(data, dict):
+        raise SpecError(f"a spec must be a table (TOML) or an object (JSON), got {_type_name(data)}")
+    _table(data, "", TOP_KEYS)
+    title = _text(data.get("title", default_title), "title")
+    if len(title) > MAX_TITLE:
+        raise SpecError(f"too long ({len(title)} characters, at most {MAX_TITLE})", "title")
+    out: dict[str, Any] = {"title": title}
+    lr = _number(_require(data, "learning_rate"), "learning_rate")
+    if lr <= 0:
+        raise SpecError(f"expected a number above 0, got {lr!r}", "learning_rate")
+    out["learning_rate"] = lr
+    out["loss"] = _choice(data.get("loss", "mse"), "loss", list(LOSSES))
+    out["iterations"] = _integer(data.get("iterations", 1), "iterations", 1, what="a count")
+    out["mode"] = _choice(data.get("mode", "online"), "mode", MODES)
+    ub = data.get("update_biases", True)
+    if not isinstance(ub, bool):
+        raise SpecError(f"expected true or false, got {_type_name(ub)}", "update_biases")
+    out["update_biases"] = ub
+    out["hidden_delta_weights"] = _choice(data.get("hidden_delta_weights", "original"), "hidden_delta_weights", HIDDEN_DELTA)
+    rounding = _text(data.get("rounding", "exact"), "rounding")
+    m = _ROUNDING.fullmatch(rounding)
+    if not m or (m.group(1) is not None and not 1 <= int(m.group(1)) <= 15):
+        raise SpecError(f"expected 'exact' or 'hand:N' with N from 1 to 15, got {_short(rounding)!r}", "rounding")
+    out["rounding"] = rounding
+    init = _init(data["init"]) if "init" in data else None
+    if init is not None:
+        out["init"] = init
+    layers = _layers(_require(data, "layers"), init is not None, limits)
+    loss = LOSSES[out["loss"]]
+    act = layers[-1]["activation"]
+    if loss.form(act) is None:
+        fits = ", ".join(k for k in loss.forms if k != "*")
+        raise SpecError(
+            f"{out['loss']} needs an output activation of {fits}, not {act}", f"layers[{len(layers) - 1}].activation"
+        )
+    if out["mode"] == "batch" and out["hidden_delta_weights"] == "updated":
+        raise SpecError(
+            "'updated' only makes sense in online mode (a batch updates once, after every delta is known)",
+            "hidden_delta_weights",
+        )
+    out["samples"] = _samples(_require(data, "samples"), layers, out["loss"])
+    if init is not None:
+        _fill_init(layers, init)
+    out["layers"] = layers
+    if "vary" in data:
+        out["vary"] = _vary(data["vary"])
+    # fixed key order: the normalised spec is part of every trace and must not depend on input order
+    order = [k for k in TOP_KEYS if k in out]
+    return {k: out[k] for k in order}
+
+
+def _init(val: Any) -> dict[str, Any]:
+    t = _table(val, "init", INIT_KEYS)
+    method = _choice(_require(t, "method", "init"), "init.method", INIT_METHODS)
+    seed = _integer(t.get("seed", 0), "init.seed", 0, 2**63 - 1)
+    return {"method": method, "seed": seed}
+
+
+def _layers(val: Any, have_init: bool, limits: bool) -> list[dict[str, Any]]:
+    items = _list(val, "layers", "a list of layers")
+    if len(items) < 2:
+        raise SpecError(f"expected at least 2 layers (an input layer and an output layer), got {len(items)}", "layers")
+    out: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    params = 0
+    for idx, raw in enumerate(items):
+        path = f"layers[{idx}]"
+        t = _table(raw, path, INPUT_LAYER_KEYS if idx == 0 else LAYER_KEYS)
+        name = _text(_require(t, "name", path), f"{path}.name")
+        if not _NAME.fullmatch(name) or name in RESERVED_NAMES:
+            raise SpecError(
+                f"{_short(name)!r} is not a layer name: use 1 to 12 letters or digits, starting and ending "
+                "with a letter, and not w or b (they name weights and biases)",
+                f"{path}.name",
+            )
+        if name in seen:
+            raise SpecError(f"duplicate layer name {name!r} (also layers[{seen[name]}])", f"{path}.name")
+        seen[name] = idx
+        size = _integer(_require(t, "size", path), f"{path}.size", 1, MAX_LAYER_SIZE, "a size")
+        layer: dict[str, Any] = {"name": name, "size": size}
+        if idx:
+            prev = out[-1]["size"]
+            params += size * prev + size
+            if limits and params > MAX_PARAMS:
+                raise SpecError(
+                    f"the network has over {params:,} parameters (limit {MAX_PARAMS:,}); "
+                    "pass --no-limit (limits=False) to lift the limit",
+                    f"{path}.size",
+                )
+            act = _choice(t.get("activation", "sigmoid"), f"{path}.activation", list(ACTIVATIONS))
+            if not ACTIVATIONS[act].hidden_ok and idx < len(items) - 1:
+                raise SpecError(f"{act} is only allowed on the output layer", f"{path}.activation")
+            layer["activation"] = act
+            if "weights" in t:
+                layer["weights"] = _matrix(t["weights"], f"{path}.weights", size, prev)
+            elif not have_init:
+                raise SpecError("missing: give the weights or an [init] table to draw them", f"{path}.weights")
+            bias = t.get("bias", 0)
+            if isinstance(bias, list):
+                layer["bias"] = _vector(bias, f"{path}.bias", size, "one bias per neuron")
+            else:
+                layer["bias"] = _number(bias, f"{path}.bias")
+        out.append(layer)
+    return out
+
+
+def _matrix(val: Any, path: str, rows: int, cols: int) -> list[list[float]]:
+    items = _list(val, path, f"a {rows}×{cols} list of rows")
+    if len(items) != rows or not all(isinstance(r, list) for r in items):
+        if all(isinstance(r, list) for r in items):
+            got = f"{len(items)} rows"
+        else:
+            got = "a flat list" if items and not any(isinstance(r, list) for r in items) else "rows that are not lists"
+        raise SpecError(f"expected {rows}×{cols} (one row per neuron), got {got}", path)
+    widths = {len(r) for r in items}
+    if widths != {cols}:
+        if len(widths) == 1:
+            raise SpecError(f"expected {rows}×{cols}, got {rows}×{widths.pop()}", path)
+        bad = next(j for j, r in enumerate(items) if len(r) != cols)
+        raise SpecError(f"ragged: row {bad} has {len(items[bad])} entries, expected {cols}", path)
+    return [[_number(x, f"{path}[{j}][{i}]") for i, x in enumerate(r)] for j, r in enumerate(items)]
+
+
+def _samples(val: Any, layers: list[dict[str, Any]], loss: str) -> list[dict[str, Any]]:
+    items = _list(val, "samples", "a list of samples")
+    if not items:
+        raise SpecError("expected at least one sample", "samples")
+    n_in, n_out = layers[0]["size"], layers[-1]["size"]
+    out_act = layers[-1]["activation"]
+    out = []
+    for s, raw in enumerate(items):
+        path = f"samples[{s}]"
+        t = _table(raw, path, SAMPLE_KEYS)
+        x = _vector(_require(t, "input", path), f"{path}.input", n_in, f"the size of layer {layers[0]['name']!r}")
+        y = _vector(_require(t, "target", path), f"{path}.target", n_out, f"the size of layer {layers[-1]['name']!r}")
+        if loss == "cross_entropy":
+            for k, v in enumerate(y):
+                if not 0.0 <= v <= 1.0:
+                    raise SpecError(f"cross_entropy needs targets from 0 to 1, got {v!r}", f"{path}.target[{k}]")
+            if out_act == "softmax" and abs(math.fsum(y) - 1.0) > 1e-9:
+                raise SpecError(
+                    f"softmax with cross_entropy needs targets that sum to 1, got a sum of {math.fsum(y)!r}",
+                    f"{path}.target",
+                )
+        out.append({"input": x, "target": y})
+    return out
+
+
+def _vary(val: Any) -> dict[str, Any]:
+    t = _table(val, "vary", VARY_KEYS)
+    out: dict[str, Any] = {}
+    if "spread" in t:
+        spread = _number(t["spread"], "vary.spread")
+        if spread < 0:
+            raise SpecError(f"expected a number of at least 0, got {spread!r}", "vary.spread")
+        out["spread"] = spread
+    if "decimals" in t:
+        out["decimals"] = _integer(t["decimals"], "vary.decimals", 0, 6)
+    for g in VARY_GROUPS:
+        if g not in t:
+            continue
+        r = t[g]
+        if r is False:
+            out[g] = False
+            continue
+        lo, hi = _vector(r, f"vary.{g}", 2, "a range [low, high], or false to keep them")
+        if lo > hi:
+            raise SpecError(f"the low end {lo!r} is above the high end {hi!r}", f"vary.{g}")
+        out[g] = [lo, hi]
+    return out
+
+
+# ---------------------------------------------------------------- drawing initial weights
+
+
+def init_bound(method: str, fan_in: int, fan_out: int) -> float:
+    """Half-width of the uniform range each method draws from."""
+    if method == "xavier":
+        return math.sqrt(6.0 / (fan_in + fan_out))
+    if method == "he":
+        return math.sqrt(6.0 / fan_in)
+    return 1.0 / math.sqrt(fan_in)
+
+
+def _fill_init(layers: list[dict[str, Any]], init: dict[str, Any]) -> None:
+    # Python's Mersenne Twister is documented to give the same random() stream on every platform
+    # and version, so a seed means the same weights everywhere.
+    rng = random.Random(init["seed"])
+    for idx in range(1, len(layers)):
+        layer, prev = layers[idx], layers[idx - 1]["size"]
+        bound = init_bound(init["method"], prev, layer["size"])
+        rows = [[(2.0 * rng.random() - 1.0) * bound for _ in range(prev)] for _ in range(layer["size"])]
+        if "weights" not in layer:
+            layer["weights"] = rows
+        # keep key order stable whether weights were given or drawn
+        layers[idx] = {k: layer[k] for k in LAYER_KEYS if k in layer}

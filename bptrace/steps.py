@@ -1,0 +1,194 @@
+"""The order of the chain rule: what one traced step computes, as a list of named expressions.
+
+This is the only module that knows the article's order (forward layer by layer, errors, the
+output layer's factors and deltas, the hidden layers' contributions through every downstream
+neuron, gradients, updates). The list is built once per network; the tracer evaluates it to make
+records, and the fast path compiles the very same expressions into Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .names import LayerLayout, param_names
+from .ops import ACTIVATIONS, LOSSES, Node, add, mul, sub, v
+
+
+@dataclass(frozen=True)
+class Entry:
+    phase: str
+    kind: str
+    name: str
+    layer: str | None
+    expr: Node
+    # for a batch step: the value is the mean of this key over the samples (expr shows the sum)
+    mean_of: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.kind if self.kind == "total_error" else f"{self.kind}.{self.name}"
+
+
+def _partial(phase: str, pid: str, layer: str, expr: Node) -> Entry:
+    return Entry(phase, "partial", pid, layer, expr)
+
+
+class StepBuilder:
+    def __init__(self, layers: list[LayerLayout], spec: dict[str, Any]) -> None:
+        self.layers = layers
+        self.spec = spec
+        self.update_biases: bool = spec["update_biases"]
+        self.updated_variant = spec["hidden_delta_weights"] == "updated"
+        out_act = layers[-1].activation
+        assert out_act is not None
+        form = LOSSES[spec["loss"]].form(out_act)
+        assert form is not None
+        self.form = form
+
+    # ------------------------------------------------------------ pieces
+
+    def _prev_out(self, lay: LayerLayout, i: int) -> Node:
+        prev = self.layers[lay.index - 1]
+        return v(f"input.{prev.neuron(i)}") if prev.index == 0 else v(f"out.{prev.neuron(i)}")
+
+    def forward(self, lay: LayerLayout) -> list[Entry]:
+        act = ACTIVATIONS[lay.activation or "sigmoid"]
+        nets = []
+        for j in range(lay.size):
+            terms = [mul(v(f"param.{lay.weight(j, i)}"), self._prev_out(lay, i)) for i in range(lay.prev_size)]
+            terms.append(mul(v(f"param.{lay.bias(j)}"), 1))
+            nets.append(Entry("forward", "net", lay.neuron(j), lay.name, add(*terms)))
+        net_nodes = [v(f"net.{n}") for n in lay.neurons]
+        outs = [Entry("forward", "out", lay.neuron(j), lay.name, act.forward(net_nodes, j)) for j in range(lay.size)]
+        if act.elementwise:  # the article's order: net_h1, out_h1, net_h2, out_h2
+            return [e for pair in zip(nets, outs) for e in pair]
+        return nets + outs
+
+    def loss(self) -> list[Entry]:
+        lay = self.layers[-1]
+        errs = [
+            Entry("loss", "error", n, lay.name, self.form.error(v(f"target.{n}"), v(f"out.{n}"))) for n in lay.neurons
+        ]
+        total = Entry("loss", "total_error", "total", None, add(*(v(f"error.{n}") for n in lay.neurons)))
+        return errs + [total]
+
+    def output_deltas(self) -> list[Entry]:
+        lay = self.layers[-1]
+        act = ACTIVATIONS[lay.activation or "sigmoid"]
+        ns = lay.neurons
+        dE = [_partial("backward", f"dE_total/dout_{n}", lay.name, self.form.dout(v(f"target.{n}"), v(f"out.{n}"))) for n in ns]
+        fused = self.form.fused_delta
+        out: list[Entry] = []
+        if act.derivative is not None:
+            for k, n in enumerate(ns):
+                dd = _partial("backward", f"dout_{n}/dnet_{n}", lay.name, act.derivative(v(f"net.{n}"), v(f"out.{n}")))
+                delta = sub(v(f"out.{n}"), v(f"target.{n}")) if fused else mul(v(dE[k].key), v(dd.key))
+                out += [dE[k], dd, Entry("backward", "delta", n, lay.name, delta)]
+            return out
+        # an activation that mixes neurons (softmax): delta_k sums over every output it moves
+        from .ops import softmax_jacobian
+
+        outs = [v(f"out.{n}") for n in ns]
+        out += dE
+        for k, n in enumerate(ns):
+            if fused:
+                out.append(Entry("backward", "delta", n, lay.name, sub(v(f"out.{n}"), v(f"target.{n}"))))
+                continue
+            jac = [_partial("backward", f"dout_{m}/dnet_{n}", lay.name, softmax_jacobian(outs, j, k)) for j, m in enumerate(ns)]
+            out += jac
+            terms = [mul(v(dE[j].key), v(jac[j].key)) for j in range(len(ns))]
+            out.append(Entry("backward", "delta", n, lay.name, add(*terms)))
+        return out
+
+    def hidden_deltas(self, lay: LayerLayout) -> list[Entry]:
+        down = self.layers[lay.index + 1]
+        act = ACTIVATIONS[lay.activation or "sigmoid"]
+        assert act.derivative is not None  # softmax is refused on hidden layers
+        weight_kind = "update" if self.updated_variant else "param"
+        out: list[Entry] = []
+        for j, n in enumerate(lay.neurons):
+            contrib = []
+            for q, m in enumerate(down.neurons):
+                w = _partial("backward", f"dnet_{m}/dout_{n}", lay.name, v(f"{weight_kind}.{down.weight(q, j)}"))
+                c = _partial("backward", f"dE_{m}/dout_{n}", lay.name, mul(v(f"delta.{m}"), v(w.key)))
+                out += [w, c]
+                contrib.append(v(c.key))
+            total = _partial("backward", f"dE_total/dout_{n}", lay.name, add(*contrib))
+            dd = _partial("backward", f"dout_{n}/dnet_{n}", lay.name, act.derivative(v(f"net.{n}"), v(f"out.{n}")))
+            delta = Entry("backward", "delta", n, lay.name, mul(v(total.key), v(dd.key)))
+            out += [total, dd, delta]
+        return out
+
+    def gradients(self, lay: LayerLayout) -> list[Entry]:
+        out: list[Entry] = []
+        for j, n in enumerate(lay.neurons):
+            for i in range(lay.prev_size):
+                w = lay.weight(j, i)
+                p = _partial("backward", f"dnet_{n}/d{w}", lay.name, self._prev_out(lay, i))
+                out += [p, Entry("backward", "grad", w, lay.name, mul(v(f"delta.{n}"), v(p.key)))]
+        if not self.update_biases:
+            return out
+        if lay.bias_name:
+            parts = [_partial("backward", f"dnet_{n}/d{lay.bias_name}", lay.name, 1) for n in lay.neurons]
+            terms = [mul(v(f"delta.{n}"), v(p.key)) for n, p in zip(lay.neurons, parts)]
+            out += parts + [Entry("backward", "grad", lay.bias_name, lay.name, add(*terms))]
+        else:
+            for j, n in enumerate(lay.neurons):
+                b = lay.bias(j)
+                p = _partial("backward", f"dnet_{n}/d{b}", lay.name, 1)
+                out += [p, Entry("backward", "grad", b, lay.name, mul(v(f"delta.{n}"), v(p.key)))]
+        return out
+
+    def layer_params(self, lay: LayerLayout) -> list[str]:
+        ws = [lay.weight(j, i) for j in range(lay.size) for i in range(lay.prev_size)]
+        return ws + (lay.biases if self.update_biases else [])
+
+    def params(self) -> list[str]:
+        return list(param_names(self.layers, self.update_biases))
+
+    @staticmethod
+    def update(p: str, layer: str) -> Entry:
+        return Entry("update", "update", p, layer, sub(v(f"param.{p}"), mul(v("eta"), v(f"grad.{p}"))))
+
+    def _layer_of(self, p: str) -> str:
+        for lay in self.layers[1:]:
+            if p in lay.biases or lay.weight_position(p) is not None:
+                return lay.name
+        raise KeyError(p)
+
+    # ------------------------------------------------------------ whole steps
+
+    def sample_step(self, with_updates: bool) -> list[Entry]:
+        """Forward, loss and backward for one sample; with the updates when online."""
+        entries: list[Entry] = []
+        for lay in self.layers[1:]:
+            entries += self.forward(lay)
+        entries += self.loss()
+        entries += self.output_deltas()
+        out_lay = self.layers[-1]
+        entries += self.gradients(out_lay)
+        if self.updated_variant and with_updates:
+            entries += [self.update(p, out_lay.name) for p in self.layer_params(out_lay)]
+        for lay in reversed(self.layers[1:-1]):
+            entries += self.hidden_deltas(lay)
+            entries += self.gradients(lay)
+            if self.updated_variant and with_updates:
+                entries += [self.update(p, lay.name) for p in self.layer_params(lay)]
+        if with_updates and not self.updated_variant:
+            entries += [self.update(p, self._layer_of(p)) for p in self.params()]
+        return entries
+
+    def batch_step(self, n_samples: int) -> list[Entry]:
+        """The step after the samples of a batch: mean error, mean gradients, updates."""
+
+        def mean_entry(phase: str, kind: str, name: str, layer: str | None) -> Entry:
+            key = kind if kind == "total_error" else f"{kind}.{name}"
+            expr = ["div", add(*(v(f"{key}@{s + 1}") for s in range(n_samples))), n_samples]
+            return Entry(phase, kind, name, layer, expr, mean_of=key)
+
+        entries = [mean_entry("loss", "total_error", "total", None)]
+        params = self.params()
+        entries += [mean_entry("backward", "grad", p, self._layer_of(p)) for p in params]
+        entries += [self.update(p, self._layer_of(p)) for p in params]
+        return entries
