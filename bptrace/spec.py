@@ -7,7 +7,6 @@ array is made, so an absurd size is refused at once instead of after an out-of-m
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import random
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from .checks import choice, integer, list_of, number, require, short, table, text, type_name, vector
 from .errors import SpecError
 from .ops import ACTIVATIONS, LOSSES
 
@@ -163,6 +163,8 @@ def load_spec(
     Keyword overrides replace top-level keys (``iterations=10000``) before validation.
     """
     if isinstance(source, Spec):
+        if not overrides or all(val is None for val in overrides.values()):
+            return source
         data: Any = source.to_dict()
         name = source.source
     elif isinstance(source, Mapping):
@@ -193,130 +195,39 @@ def _default_title(name: str) -> str:
     return Path(name).stem if name not in example_names() else name
 
 
-# ---------------------------------------------------------------- checking values
-
-
-def _type_name(val: Any) -> str:
-    if val is None:
-        return "nothing"
-    if isinstance(val, bool):
-        return f"the boolean {str(val).lower()}"
-    if isinstance(val, (int, float)):
-        return f"the number {val!r}"
-    if isinstance(val, str):
-        return f"the text {_short(val)!r}"
-    if isinstance(val, list):
-        return f"a list of {len(val)}"
-    if isinstance(val, dict):
-        return "a table"
-    return type(val).__name__
-
-
-def _short(s: str, n: int = 40) -> str:
-    return s if len(s) <= n else s[: n - 1] + "…"
-
-
-def _number(val: Any, path: str) -> float:
-    if isinstance(val, bool) or not isinstance(val, (int, float)):
-        raise SpecError(f"expected a number, got {_type_name(val)}", path)
-    x = float(val) if isinstance(val, float) or abs(val) < 2**63 else math.inf
-    if not math.isfinite(x):
-        raise SpecError(f"expected a finite number, got {val!r}", path)
-    return x
-
-
-def _integer(val: Any, path: str, lo: int, hi: int | None = None, what: str = "") -> int:
-    if isinstance(val, bool) or not isinstance(val, (int, float)):
-        raise SpecError(f"expected a whole number, got {_type_name(val)}", path)
-    if isinstance(val, float) and not (math.isfinite(val) and val.is_integer()):
-        raise SpecError(f"expected a whole number, got {val!r}", path)
-    n = int(val)
-    if n < lo:
-        raise SpecError(f"expected {what or 'a whole number'} of at least {lo}, got {n}", path)
-    if hi is not None and n > hi:
-        raise SpecError(f"{n} is absurd here (at most {hi})", path)
-    return n
-
-
-def _text(val: Any, path: str) -> str:
-    if not isinstance(val, str):
-        raise SpecError(f"expected text, got {_type_name(val)}", path)
-    return val
-
-
-def _choice(val: Any, path: str, choices: "tuple[str, ...] | list[str]") -> str:
-    s = _text(val, path)
-    if s not in choices:
-        hint = difflib.get_close_matches(s, choices, n=1)
-        did = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise SpecError(f"unknown value {_short(s)!r}{did}; expected one of {', '.join(choices)}", path)
-    return s
-
-
-def _table(val: Any, path: str, keys: tuple[str, ...], what: str = "a table") -> dict[str, Any]:
-    if not isinstance(val, dict):
-        raise SpecError(f"expected {what}, got {_type_name(val)}", path)
-    for k in val:
-        if k not in keys:
-            hint = difflib.get_close_matches(str(k), keys, n=1, cutoff=0.6)
-            did = f" (did you mean {hint[0]!r}?)" if hint else ""
-            where = f"{path}.{k}" if path else str(k)
-            raise SpecError(f"unknown key{did}; known keys: {', '.join(keys)}", where)
-    return val
-
-
-def _list(val: Any, path: str, what: str = "a list") -> list[Any]:
-    if not isinstance(val, list):
-        raise SpecError(f"expected {what}, got {_type_name(val)}", path)
-    return val
-
-
-def _vector(val: Any, path: str, n: int, what: str) -> list[float]:
-    items = _list(val, path, f"a list of {n} numbers ({what})")
-    if len(items) != n:
-        raise SpecError(f"expected {n} numbers ({what}), got {len(items)}", path)
-    return [_number(x, f"{path}[{i}]") for i, x in enumerate(items)]
-
-
-def _require(data: dict[str, Any], key: str, path: str = "") -> Any:
-    if key not in data:
-        raise SpecError("missing (required)", f"{path}.{key}" if path else key)
-    return data[key]
-
-
 # ---------------------------------------------------------------- the spec
 
 
 def normalise(data: Any, default_title: str = "bptrace", limits: bool = True) -> dict[str, Any]:
     """The validated, normalised spec as plain data, with every default filled in."""
     if not isinstance(data, dict):
-        raise SpecError(f"a spec must be a table (TOML) or an object (JSON), got {_type_name(data)}")
-    _table(data, "", TOP_KEYS)
-    title = _text(data.get("title", default_title), "title")
+        raise SpecError(f"a spec must be a table (TOML) or an object (JSON), got {type_name(data)}")
+    table(data, "", TOP_KEYS)
+    title = text(data.get("title", default_title), "title")
     if len(title) > MAX_TITLE:
         raise SpecError(f"too long ({len(title)} characters, at most {MAX_TITLE})", "title")
     out: dict[str, Any] = {"title": title}
-    lr = _number(_require(data, "learning_rate"), "learning_rate")
+    lr = number(require(data, "learning_rate"), "learning_rate")
     if lr <= 0:
         raise SpecError(f"expected a number above 0, got {lr!r}", "learning_rate")
     out["learning_rate"] = lr
-    out["loss"] = _choice(data.get("loss", "mse"), "loss", list(LOSSES))
-    out["iterations"] = _integer(data.get("iterations", 1), "iterations", 1, what="a count")
-    out["mode"] = _choice(data.get("mode", "online"), "mode", MODES)
+    out["loss"] = choice(data.get("loss", "mse"), "loss", list(LOSSES))
+    out["iterations"] = integer(data.get("iterations", 1), "iterations", 1, what="a count")
+    out["mode"] = choice(data.get("mode", "online"), "mode", MODES)
     ub = data.get("update_biases", True)
     if not isinstance(ub, bool):
-        raise SpecError(f"expected true or false, got {_type_name(ub)}", "update_biases")
+        raise SpecError(f"expected true or false, got {type_name(ub)}", "update_biases")
     out["update_biases"] = ub
-    out["hidden_delta_weights"] = _choice(data.get("hidden_delta_weights", "original"), "hidden_delta_weights", HIDDEN_DELTA)
-    rounding = _text(data.get("rounding", "exact"), "rounding")
+    out["hidden_delta_weights"] = choice(data.get("hidden_delta_weights", "original"), "hidden_delta_weights", HIDDEN_DELTA)
+    rounding = text(data.get("rounding", "exact"), "rounding")
     m = _ROUNDING.fullmatch(rounding)
     if not m or (m.group(1) is not None and not 1 <= int(m.group(1)) <= 15):
-        raise SpecError(f"expected 'exact' or 'hand:N' with N from 1 to 15, got {_short(rounding)!r}", "rounding")
+        raise SpecError(f"expected 'exact' or 'hand:N' with N from 1 to 15, got {short(rounding)!r}", "rounding")
     out["rounding"] = rounding
     init = _init(data["init"]) if "init" in data else None
     if init is not None:
         out["init"] = init
-    layers = _layers(_require(data, "layers"), init is not None, limits)
+    layers = _layers(require(data, "layers"), init is not None, limits)
     loss = LOSSES[out["loss"]]
     act = layers[-1]["activation"]
     if loss.form(act) is None:
@@ -329,7 +240,7 @@ def normalise(data: Any, default_title: str = "bptrace", limits: bool = True) ->
             "'updated' only makes sense in online mode (a batch updates once, after every delta is known)",
             "hidden_delta_weights",
         )
-    out["samples"] = _samples(_require(data, "samples"), layers, out["loss"])
+    out["samples"] = _samples(require(data, "samples"), layers, out["loss"])
     if init is not None:
         _fill_init(layers, init)
     out["layers"] = layers
@@ -341,14 +252,14 @@ def normalise(data: Any, default_title: str = "bptrace", limits: bool = True) ->
 
 
 def _init(val: Any) -> dict[str, Any]:
-    t = _table(val, "init", INIT_KEYS)
-    method = _choice(_require(t, "method", "init"), "init.method", INIT_METHODS)
-    seed = _integer(t.get("seed", 0), "init.seed", 0, 2**63 - 1)
+    t = table(val, "init", INIT_KEYS)
+    method = choice(require(t, "method", "init"), "init.method", INIT_METHODS)
+    seed = integer(t.get("seed", 0), "init.seed", 0, 2**63 - 1)
     return {"method": method, "seed": seed}
 
 
 def _layers(val: Any, have_init: bool, limits: bool) -> list[dict[str, Any]]:
-    items = _list(val, "layers", "a list of layers")
+    items = list_of(val, "layers", "a list of layers")
     if len(items) < 2:
         raise SpecError(f"expected at least 2 layers (an input layer and an output layer), got {len(items)}", "layers")
     out: list[dict[str, Any]] = []
@@ -356,18 +267,18 @@ def _layers(val: Any, have_init: bool, limits: bool) -> list[dict[str, Any]]:
     params = 0
     for idx, raw in enumerate(items):
         path = f"layers[{idx}]"
-        t = _table(raw, path, INPUT_LAYER_KEYS if idx == 0 else LAYER_KEYS)
-        name = _text(_require(t, "name", path), f"{path}.name")
+        t = table(raw, path, INPUT_LAYER_KEYS if idx == 0 else LAYER_KEYS)
+        name = text(require(t, "name", path), f"{path}.name")
         if not _NAME.fullmatch(name) or name in RESERVED_NAMES:
             raise SpecError(
-                f"{_short(name)!r} is not a layer name: use 1 to 12 letters or digits, starting and ending "
+                f"{short(name)!r} is not a layer name: use 1 to 12 letters or digits, starting and ending "
                 "with a letter, and not w or b (they name weights and biases)",
                 f"{path}.name",
             )
         if name in seen:
             raise SpecError(f"duplicate layer name {name!r} (also layers[{seen[name]}])", f"{path}.name")
         seen[name] = idx
-        size = _integer(_require(t, "size", path), f"{path}.size", 1, MAX_LAYER_SIZE, "a size")
+        size = integer(require(t, "size", path), f"{path}.size", 1, MAX_LAYER_SIZE, "a size")
         layer: dict[str, Any] = {"name": name, "size": size}
         if idx:
             prev = out[-1]["size"]
@@ -378,7 +289,7 @@ def _layers(val: Any, have_init: bool, limits: bool) -> list[dict[str, Any]]:
                     "pass --no-limit (limits=False) to lift the limit",
                     f"{path}.size",
                 )
-            act = _choice(t.get("activation", "sigmoid"), f"{path}.activation", list(ACTIVATIONS))
+            act = choice(t.get("activation", "sigmoid"), f"{path}.activation", list(ACTIVATIONS))
             if not ACTIVATIONS[act].hidden_ok and idx < len(items) - 1:
                 raise SpecError(f"{act} is only allowed on the output layer", f"{path}.activation")
             layer["activation"] = act
@@ -388,15 +299,15 @@ def _layers(val: Any, have_init: bool, limits: bool) -> list[dict[str, Any]]:
                 raise SpecError("missing: give the weights or an [init] table to draw them", f"{path}.weights")
             bias = t.get("bias", 0)
             if isinstance(bias, list):
-                layer["bias"] = _vector(bias, f"{path}.bias", size, "one bias per neuron")
+                layer["bias"] = vector(bias, f"{path}.bias", size, "one bias per neuron")
             else:
-                layer["bias"] = _number(bias, f"{path}.bias")
+                layer["bias"] = number(bias, f"{path}.bias")
         out.append(layer)
     return out
 
 
 def _matrix(val: Any, path: str, rows: int, cols: int) -> list[list[float]]:
-    items = _list(val, path, f"a {rows}×{cols} list of rows")
+    items = list_of(val, path, f"a {rows}×{cols} list of rows")
     if len(items) != rows or not all(isinstance(r, list) for r in items):
         if all(isinstance(r, list) for r in items):
             got = f"{len(items)} rows"
@@ -409,11 +320,11 @@ def _matrix(val: Any, path: str, rows: int, cols: int) -> list[list[float]]:
             raise SpecError(f"expected {rows}×{cols}, got {rows}×{widths.pop()}", path)
         bad = next(j for j, r in enumerate(items) if len(r) != cols)
         raise SpecError(f"ragged: row {bad} has {len(items[bad])} entries, expected {cols}", path)
-    return [[_number(x, f"{path}[{j}][{i}]") for i, x in enumerate(r)] for j, r in enumerate(items)]
+    return [[number(x, f"{path}[{j}][{i}]") for i, x in enumerate(r)] for j, r in enumerate(items)]
 
 
 def _samples(val: Any, layers: list[dict[str, Any]], loss: str) -> list[dict[str, Any]]:
-    items = _list(val, "samples", "a list of samples")
+    items = list_of(val, "samples", "a list of samples")
     if not items:
         raise SpecError("expected at least one sample", "samples")
     n_in, n_out = layers[0]["size"], layers[-1]["size"]
@@ -421,9 +332,9 @@ def _samples(val: Any, layers: list[dict[str, Any]], loss: str) -> list[dict[str
     out = []
     for s, raw in enumerate(items):
         path = f"samples[{s}]"
-        t = _table(raw, path, SAMPLE_KEYS)
-        x = _vector(_require(t, "input", path), f"{path}.input", n_in, f"the size of layer {layers[0]['name']!r}")
-        y = _vector(_require(t, "target", path), f"{path}.target", n_out, f"the size of layer {layers[-1]['name']!r}")
+        t = table(raw, path, SAMPLE_KEYS)
+        x = vector(require(t, "input", path), f"{path}.input", n_in, f"the size of layer {layers[0]['name']!r}")
+        y = vector(require(t, "target", path), f"{path}.target", n_out, f"the size of layer {layers[-1]['name']!r}")
         if loss == "cross_entropy":
             for k, v in enumerate(y):
                 if not 0.0 <= v <= 1.0:
@@ -438,15 +349,15 @@ def _samples(val: Any, layers: list[dict[str, Any]], loss: str) -> list[dict[str
 
 
 def _vary(val: Any) -> dict[str, Any]:
-    t = _table(val, "vary", VARY_KEYS)
+    t = table(val, "vary", VARY_KEYS)
     out: dict[str, Any] = {}
     if "spread" in t:
-        spread = _number(t["spread"], "vary.spread")
+        spread = number(t["spread"], "vary.spread")
         if spread < 0:
             raise SpecError(f"expected a number of at least 0, got {spread!r}", "vary.spread")
         out["spread"] = spread
     if "decimals" in t:
-        out["decimals"] = _integer(t["decimals"], "vary.decimals", 0, 6)
+        out["decimals"] = integer(t["decimals"], "vary.decimals", 0, 6)
     for g in VARY_GROUPS:
         if g not in t:
             continue
@@ -454,7 +365,7 @@ def _vary(val: Any) -> dict[str, Any]:
         if r is False:
             out[g] = False
             continue
-        lo, hi = _vector(r, f"vary.{g}", 2, "a range [low, high], or false to keep them")
+        lo, hi = vector(r, f"vary.{g}", 2, "a range [low, high], or false to keep them")
         if lo > hi:
             raise SpecError(f"the low end {lo!r} is above the high end {hi!r}", f"vary.{g}")
         out[g] = [lo, hi]

@@ -26,8 +26,6 @@ FORMAT_VERSION = 1
 PHASES = ("forward", "loss", "backward", "update")
 KINDS = ("net", "out", "error", "total_error", "partial", "delta", "grad", "update")
 
-_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
 Value = Any  # float, or nested lists of floats for an array record
 
 
@@ -203,7 +201,7 @@ class Trace:
     def from_dict(cls, raw: Any) -> "Trace":
         from .validate_trace import check_trace
 
-        d = _decode_nonfinite(check_trace(raw))
+        d = check_trace(raw)
         steps = [
             Step(s["iteration"], s["sample"], [_record(r) for r in s["records"]]) for s in d["steps"]
         ]
@@ -238,16 +236,6 @@ def _encode_nonfinite(x: Any) -> Any:
         return {k: _encode_nonfinite(v) for k, v in x.items()}
     if isinstance(x, (list, tuple, array)):
         return [_encode_nonfinite(v) for v in x]
-    return x
-
-
-def _decode_nonfinite(x: Any) -> Any:
-    if isinstance(x, str) and x in _NONFINITE:
-        return _NONFINITE[x]
-    if isinstance(x, dict):
-        return {k: (v if k in ("formula", "substituted") else _decode_nonfinite(v)) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_decode_nonfinite(v) for v in x]
     return x
 
 

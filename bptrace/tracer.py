@@ -14,6 +14,7 @@ from . import formula, names
 from .compiled import runner
 from .errors import Diverged, SpecError
 from .guard import check_resources
+from .ops import ACTIVATIONS
 from .rounding import hand_round
 from .spec import Spec, load_spec
 from .steps import Entry, StepBuilder
@@ -224,7 +225,12 @@ def network_summary(layers: list[names.LayerLayout]) -> dict[str, Any]:
                 "activation": lay.activation,
                 "neurons": lay.neurons if lay.size <= 64 else [lay.neuron(0), lay.neuron(lay.size - 1)],
                 **(
-                    {"weights": [lay.first_weight, lay.last_weight], "biases": lay.biases if lay.size <= 64 else lay.biases[:1]}
+                    {
+                        "weights": [lay.first_weight, lay.last_weight],
+                        "biases": lay.biases if lay.size <= 64 else lay.biases[:1],
+                        # whether out_j depends on net_j alone (softmax mixes the layer)
+                        "elementwise": ACTIVATIONS[lay.activation or "sigmoid"].elementwise,
+                    }
                     if lay.index
                     else {}
                 ),

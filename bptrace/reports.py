@@ -1,0 +1,329 @@
+"""Render a trace into Markdown and a self-contained HTML page, in English or Chinese.
+
+Thin functions over the trace: ``Report`` gives templates numbers, formulas and figures; the
+templates decide what is said and where. HTML is the Markdown report converted by
+Python-Markdown, its math turned into MathML, wrapped in a page with inline CSS.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import jinja2
+
+from . import figures as drawing
+from . import formula, names, numfmt
+from .errors import SpecError
+from .tracedata import Record, Step, Trace
+
+_HERE = Path(__file__).parent
+# in a wheel the templates sit inside the package; in a source tree or editable install, beside it
+BUILTIN_TEMPLATES = _HERE / "templates" if (_HERE / "templates").is_dir() else _HERE.parent / "templates"
+LANGS = ("en", "zh")
+LONG_EQUATION = 150  # LaTeX characters; longer chains break into aligned lines
+
+
+def make_env(templates: "str | Path | None" = None) -> jinja2.Environment:
+    """A fresh environment: the user's folder first, then the built-ins (also as "default/...")."""
+    builtin = jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES))
+    loaders: list[jinja2.BaseLoader] = []
+    if templates is not None:
+        loaders.append(jinja2.FileSystemLoader(str(templates)))
+    loaders += [jinja2.PrefixLoader({"default": builtin}), builtin]
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = md_escape
+    return env
+
+
+def messages(env: jinja2.Environment, lang: str) -> dict[str, str]:
+    if lang not in LANGS:
+        raise SpecError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}", "--lang")
+    assert env.loader is not None
+    base = tomllib.loads(env.loader.get_source(env, "i18n/en.toml")[0])
+    if lang != "en":
+        base.update(tomllib.loads(env.loader.get_source(env, f"i18n/{lang}.toml")[0]))
+    return base
+
+
+# ---------------------------------------------------------------- escaping user text
+
+_MD_SPECIAL = re.compile(r"[\\`*_\[\]<>&|$~#!{}()]")
+
+
+def md_escape(s: str) -> str:
+    """User text made inert in Markdown and HTML (and in arithmatex: no $ starts math)."""
+    s = re.sub(r"[\x00-\x1f\x7f]+", " ", str(s))
+    return _MD_SPECIAL.sub(lambda m: f"&#{ord(m.group())};", s)
+
+
+# ---------------------------------------------------------------- what templates call
+
+
+class Report:
+    """Numbers, formulas and figures for the templates, all read from one trace."""
+
+    def __init__(self, trace: Trace, lang: str, digits: int | None, msgs: dict[str, str], figure_mode: str) -> None:
+        self.trace = trace
+        self.spec = trace.spec
+        self.lang = lang
+        self.digits = digits or numfmt.DEFAULT_DIGITS
+        self.msgs = msgs
+        self.figure_mode = figure_mode  # "files": linked SVG files; "inline": SVG in the page
+        self.figure_files: dict[str, str] = {}
+        self.layers = names.layout(self.spec)
+        self.title = md_escape(self.spec["title"])
+        first = [s for s in trace.steps if s.iteration == trace.steps[0].iteration] if trace.steps else []
+        self.step: Step | None = first[0] if first else None
+        self.steps1 = first
+        self.agg: Step | None = next((s for s in first if s.sample is None), None)
+        self.batch = self.spec["mode"] == "batch"
+
+    # ------------------------------------------------------------ words
+
+    def t(self, key: str, **kw: Any) -> str:
+        text = self.msgs[key]
+        return text.format(**kw) if kw else text
+
+    # ------------------------------------------------------------ numbers
+
+    def num(self, x: float) -> str:
+        return numfmt.text(x, self.digits)
+
+    def tex(self, x: float) -> str:
+        return numfmt.latex(x, self.digits)
+
+    def plain(self, x: float) -> str:
+        return numfmt.plain(x, self.digits)
+
+    # ------------------------------------------------------------ records
+
+    def rec(self, key: str, step: Step | None = None) -> Record | None:
+        s = step or self.step
+        return s.get(key) if s else None
+
+    def val(self, key: str, step: Step | None = None) -> float:
+        r = self.rec(key, step)
+        if r is None:
+            raise KeyError(key)
+        return r.value  # type: ignore[no-any-return]
+
+    def has(self, key: str, step: Step | None = None) -> bool:
+        return self.rec(key, step) is not None
+
+    def elementwise(self, layer_index: int) -> bool:
+        """Whether each output of the layer depends on its own net input alone (not softmax)."""
+        layers = self.trace.network.get("layers", [])
+        if layer_index < len(layers):
+            return bool(layers[layer_index].get("elementwise", True))
+        return True
+
+    def sym(self, key: str) -> str:
+        return names.symbol(key)
+
+    def name_sym(self, name: str) -> str:
+        """A neuron or parameter name as math: w5 -> w_{5}, h1 -> h_{1}."""
+        if re.fullmatch(r"[wb]\d+|b_.+", name):
+            return names.param_symbol(name)
+        return names.neuron_value_symbol(name)
+
+    def parts(self, rec: Record) -> list[str]:
+        """lhs, the symbolic right side, the numbers put in, the result; repeats dropped."""
+        lhs = names.symbol(rec.key)
+        out = [lhs]
+        if rec.expr is not None:
+            out.append(formula.latex(rec.expr))
+            sub = formula.latex(rec.expr, self.tex)
+            if sub != out[-1]:
+                out.append(sub)
+        elif rec.formula:
+            out.append(rec.formula.split(" = ", 1)[-1])
+        result = self.tex(rec.value) if not isinstance(rec.value, list) else None
+        if result is not None and result != out[-1]:
+            out.append(result)
+        return out
+
+    def chain(self, parts: Sequence[str]) -> str:
+        """A display equation from its = parts: one line, or aligned lines when long."""
+        parts = [p for p in parts if p]
+        if len(parts) <= 2 or sum(len(p) for p in parts) <= LONG_EQUATION:
+            return "$$\n" + " = ".join(parts) + "\n$$"
+        lines = [f"{parts[0]} &= {parts[1]}"] + [f"&= {p}" for p in parts[2:]]
+        return "$$\n\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n$$"
+
+    def eq(self, key: "str | Record", step: Step | None = None) -> str:
+        rec = key if isinstance(key, Record) else self.rec(key, step)
+        if rec is None:
+            return ""
+        return self.chain(self.parts(rec))
+
+    def inline(self, key: str, step: Step | None = None) -> str:
+        """$symbol = value$ for prose."""
+        return f"${names.symbol(key)} = {self.tex(self.val(key, step))}$"
+
+    def rhs(self, key: str, step: Step | None = None, numbers: bool = True) -> str:
+        """The right side of a record, with numbers put in (or symbols), as inline math."""
+        rec = self.rec(key, step)
+        if rec is None or rec.expr is None:
+            return ""
+        return "$" + formula.latex(rec.expr, self.tex if numbers else None) + "$"
+
+    def product(self, factors: Sequence[str], result: str, step: Step | None = None) -> str:
+        """grad = f1 · f2 · f3 with symbols, then numbers, then the value."""
+        syms = r" \cdot ".join(names.symbol(k) for k in factors)
+        nums = r" \cdot ".join(_paren_neg(self.tex(self.val(k, step))) for k in factors)
+        return self.chain([names.symbol(result), syms, nums, self.tex(self.val(result, step))])
+
+    def records(self, kind: str, layer: str | None = None, step: Step | None = None) -> list[Record]:
+        s = step or self.step
+        if s is None:
+            return []
+        return [r for r in s.records if r.kind == kind and (layer is None or r.layer == layer)]
+
+    # ------------------------------------------------------------ figures
+
+    def _figure(self, name: str, svg: str, caption: str) -> str:
+        if self.figure_mode == "inline":
+            return f'<figure class="figure">\n{svg}\n<figcaption>{caption}</figcaption>\n</figure>'
+        path = f"figures/{name}.svg"
+        self.figure_files[path] = svg + "\n"
+        return f"![{caption}]({path})"
+
+    def layer_caption(self, lay: names.LayerLayout) -> str:
+        if lay.index == 0:
+            return self.t("layer_input_desc", size=lay.size)
+        return self.t("layer_desc", size=lay.size, act=self.t(f"act_{lay.activation}"))
+
+    def network_figure(self) -> str:
+        svg = drawing.network(self.layers, self.spec, self.digits, self.t("fig_network_title"), self.layer_caption)
+        return self._figure("network", svg, self.t("fig_network"))
+
+    def chain_figure(self, layer_index: int) -> str:
+        if self.step is None:
+            return ""
+        lay = self.layers[layer_index]
+        down = self.layers[layer_index + 1 : layer_index + 2]
+        w = lay.first_weight
+        svg = drawing.chain(self.step, lay, down, 0, 0, self.digits, self.t("fig_chain_title", weight=w))
+        return self._figure(f"chain-{w}", svg, self.t("fig_chain", weight=w))
+
+    def loss_figure(self) -> str:
+        svg = drawing.loss_curve(list(self.trace.history), self.t("fig_loss_title"), self.t("fig_loss_x"), self.t("fig_loss_y"))
+        return self._figure("loss", svg, self.t("fig_loss"))
+
+    # ------------------------------------------------------------ tables of the run
+
+    def history_rows(self, head: int = 5, tail: int = 5) -> list[tuple[int, float] | None]:
+        """(iteration, error) for the first and last iterations; None marks the gap."""
+        h = self.trace.history
+        n = len(h)
+        if n <= head + tail:
+            return [(k + 1, h[k]) for k in range(n)]
+        return [(k + 1, h[k]) for k in range(head)] + [None] + [(k + 1, h[k]) for k in range(n - tail, n)]
+
+
+def _paren_neg(s: str) -> str:
+    return rf"\left({s}\right)" if s.startswith("-") or r"\times" in s else s
+
+
+# ---------------------------------------------------------------- Markdown to HTML with MathML
+
+_INLINE = re.compile(r'<span class="arithmatex">\\\((.*?)\\\)</span>', re.S)
+_BLOCK = re.compile(r'<div class="arithmatex">\\\[(.*?)\\\]</div>', re.S)
+
+
+@lru_cache(maxsize=8192)
+def mathml(tex: str, display: bool) -> str:
+    from latex2mathml.converter import convert
+
+    return convert(tex.strip(), display="block" if display else "inline")
+
+
+def markdown_to_html(text: str) -> str:
+    import markdown
+
+    md = markdown.Markdown(
+        extensions=["tables", "md_in_html", "pymdownx.arithmatex"],
+        extension_configs={"pymdownx.arithmatex": {"generic": True}},
+        output_format="html",
+    )
+    body = md.convert(text)
+    body = _BLOCK.sub(lambda m: '<div class="math">' + mathml(html.unescape(m.group(1)), True) + "</div>", body)
+    return _INLINE.sub(lambda m: mathml(html.unescape(m.group(1)), False), body)
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def _normalise_md(text: str) -> str:
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip("\n") + "\n"
+
+
+def _report_md(env: jinja2.Environment, report: Report, template: str = "report.md.j2") -> str:
+    return _normalise_md(env.get_template(template).render(r=report, t=report.t))
+
+
+def render(
+    trace: Trace,
+    fmt: str = "md",
+    *,
+    lang: str = "en",
+    digits: int | None = None,
+    templates: "str | Path | None" = None,
+    figures: str = "inline",
+    env: jinja2.Environment | None = None,
+) -> str:
+    """The report as text: fmt "md" (figures inline as SVG, or "files" to link them) or "html"."""
+    return render_files(trace, [fmt], lang=lang, digits=digits, templates=templates, single=figures == "inline", env=env)[
+        f"report.{fmt}"
+    ]
+
+
+def render_files(
+    trace: Trace,
+    formats: Iterable[str],
+    *,
+    lang: str = "en",
+    digits: int | None = None,
+    templates: "str | Path | None" = None,
+    single: bool = False,
+    env: jinja2.Environment | None = None,
+    stem: str = "report",
+    template: str = "report",
+) -> dict[str, str]:
+    """Every file the formats need, by relative path: report.md (+ figures/*.svg), report.html."""
+    env = env or make_env(templates)
+    msgs = messages(env, lang)
+    out: dict[str, str] = {}
+    formats = list(formats)
+    for f in formats:
+        if f not in ("md", "html"):
+            raise SpecError(f"unknown report format {f!r}; expected md or html", "--format")
+    if "md" in formats:
+        rep = Report(trace, lang, digits, msgs, "inline" if single else "files")
+        out[f"{stem}.md"] = _report_md(env, rep, f"{template}.md.j2")
+        out.update(sorted(rep.figure_files.items()))
+    if "html" in formats:
+        rep = Report(trace, lang, digits, msgs, "inline")
+        body = markdown_to_html(_report_md(env, rep, f"{template}.md.j2"))
+        page = env.get_template("report.html.j2").render(r=rep, t=rep.t, body=body, css=_css(env))
+        out[f"{stem}.html"] = page
+    return out
+
+
+def _css(env: jinja2.Environment) -> str:
+    assert env.loader is not None
+    return env.loader.get_source(env, "style.css")[0]
