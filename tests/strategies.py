@@ -1,0 +1,57 @@
+"""Hypothesis strategies for random small, valid specs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+HIDDEN_ACTS = ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
+small = st.floats(min_value=-1.0, max_value=1.0, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def specs(draw: Any, max_layers: int = 4, max_size: int = 3, max_samples: int = 3) -> dict[str, Any]:
+    n_layers = draw(st.integers(2, max_layers))
+    sizes = [draw(st.integers(1, max_size)) for _ in range(n_layers)]
+    loss = draw(st.sampled_from(["mse", "cross_entropy"]))
+    if loss == "cross_entropy":
+        out_act = draw(st.sampled_from(["sigmoid", "softmax"]))
+    else:
+        out_act = draw(st.sampled_from(HIDDEN_ACTS + ["softmax"]))
+    names = ["i", "h", "g", "k", "m"][: n_layers - 1] + ["o"]
+    layers: list[dict[str, Any]] = [{"name": names[0], "size": sizes[0]}]
+    for k in range(1, n_layers):
+        act = out_act if k == n_layers - 1 else draw(st.sampled_from(HIDDEN_ACTS))
+        shared = draw(st.booleans())
+        layers.append(
+            {
+                "name": names[k],
+                "size": sizes[k],
+                "activation": act,
+                "weights": [[draw(small) for _ in range(sizes[k - 1])] for _ in range(sizes[k])],
+                "bias": draw(small) if shared else [draw(small) for _ in range(sizes[k])],
+            }
+        )
+    n_samples = draw(st.integers(1, max_samples))
+    samples = []
+    for _ in range(n_samples):
+        x = [draw(small) for _ in range(sizes[0])]
+        if loss == "cross_entropy" and out_act == "softmax":
+            hot = draw(st.integers(0, sizes[-1] - 1))
+            t = [1.0 if j == hot else 0.0 for j in range(sizes[-1])]
+        else:
+            t = [draw(st.floats(0.0, 1.0)) for _ in range(sizes[-1])]
+        samples.append({"input": x, "target": t})
+    mode = draw(st.sampled_from(["online", "batch"]))
+    return {
+        "title": "random",
+        "learning_rate": draw(st.floats(0.01, 1.0)),
+        "loss": loss,
+        "iterations": draw(st.integers(1, 4)),
+        "mode": mode,
+        "update_biases": draw(st.booleans()),
+        "hidden_delta_weights": "original" if mode == "batch" else draw(st.sampled_from(["original", "updated"])),
+        "layers": layers,
+        "samples": samples,
+    }

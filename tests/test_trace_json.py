@@ -1,0 +1,67 @@
+"""The JSON trace: round trip, schema, determinism, and a reviewed snapshot of the article."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import jsonschema
+import pytest
+
+import bptrace
+from bptrace.tracedata import FORMAT_VERSION
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    return json.loads(resources.files("bptrace").joinpath("schema/trace.schema.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    "name,kw",
+    [("article", {}), ("xor", {"iterations": 20}), ("softmax", {}), ("article", {"rounding": "hand:4"}), ("article", {"iterations": 5, "detail": "all"})],
+)
+def test_round_trip_and_schema(name: str, kw: dict, schema: dict) -> None:
+    tr = bptrace.trace(name, **kw)
+    text = tr.to_json()
+    back = bptrace.Trace.from_json(text)
+    assert back.to_json() == text
+    assert back.to_dict() == json.loads(text)
+    assert back.steps[0].records[3].value == tr.steps[0].records[3].value
+    jsonschema.validate(json.loads(text), schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_documented_fields(article: bptrace.Trace) -> None:
+    d = json.loads(article.to_json())
+    assert d["format_version"] == FORMAT_VERSION
+    assert d["spec"]["learning_rate"] == 0.5 and d["spec"]["layers"][1]["weights"] == [[0.15, 0.2], [0.25, 0.3]]
+    step = d["steps"][0]
+    assert (step["iteration"], step["sample"]) == (1, 1)
+    phases = [r["phase"] for r in step["records"]]
+    assert phases == sorted(phases, key=["forward", "loss", "backward", "update"].index)
+    first = step["records"][0]
+    assert first["kind"] == "net" and first["name"] == "h1" and first["value"] == 0.3775
+    assert first["formula"] == r"\mathrm{net}_{h1} = w_{1} \cdot i_{1} + w_{2} \cdot i_{2} + b_{1} \cdot 1"
+    assert first["substituted"] == r"\mathrm{net}_{h1} = 0.15 \cdot 0.05 + 0.2 \cdot 0.1 + 0.35 \cdot 1"
+    upd = next(r for r in step["records"] if r["key"] == "update.w5")
+    assert upd["old"] == 0.4 and upd["new"] == upd["value"] and upd["grad"] == pytest.approx(0.0821670405642308)
+    assert d["history"]["total_error"] == [pytest.approx(0.298371108760003)]
+    assert set(d["final"]) == {"params", "outputs", "total_error"}
+    assert d["gradcheck"]["max_rel_diff"] < 1e-5
+
+
+def test_floats_are_written_exactly(article: bptrace.Trace) -> None:
+    d = json.loads(article.to_json())
+    out_h1 = next(r for r in d["steps"][0]["records"] if r["key"] == "out.h1")
+    assert out_h1["value"] == article.value("out.h1")  # the shortest repr reads back exactly
+    assert repr(out_h1["value"]) == "0.5932699921071872"
+
+
+def test_article_trace_snapshot(article: bptrace.Trace, json_snapshot) -> None:  # type: ignore[no-untyped-def]
+    assert article.to_json() == json_snapshot
+
+
+def test_history_is_a_numpy_view(article: bptrace.Trace) -> None:
+    arr = article.history_array()
+    assert arr.dtype.name == "float64" and arr.shape == (1,)
+    assert arr[0] == article.history[0]
