@@ -91,9 +91,23 @@ def _number(x: float, number: Numbers) -> tuple[str, int]:
     return s, (_SCI if r"\times" in s else _ATOM)
 
 
-def latex(node: Node, number: Numbers | None = None, max_terms: int = MAX_TERMS) -> str:
-    """The tree as LaTeX: symbols when number is None, else each variable's value put in."""
-    return _latex(node, number, max_terms)[0]
+def latex(
+    node: Node,
+    number: Numbers | None = None,
+    max_terms: int = MAX_TERMS,
+    symbol: Callable[[str], str] = names.symbol,
+    times: str = r"\cdot",
+) -> str:
+    """The tree as LaTeX: symbols when number is None, else each variable's value put in.
+
+    ``symbol`` and ``times`` let the same tree print in vector form (bold symbols, ⊙).
+    """
+    return _latex(node, _Style(number, max_terms, symbol, times))[0]
+
+
+class _Style:
+    def __init__(self, number: Numbers | None, max_terms: int, symbol: Callable[[str], str], times: str) -> None:
+        self.number, self.max_terms, self.symbol, self.times = number, max_terms, symbol, times
 
 
 def _wrap(part: tuple[str, int], need: int) -> str:
@@ -101,28 +115,28 @@ def _wrap(part: tuple[str, int], need: int) -> str:
     return rf"\left({s}\right)" if prec < need else s
 
 
-def _latex(node: Node, number: Numbers | None, max_terms: int) -> tuple[str, int]:
+def _latex(node: Node, st: _Style) -> tuple[str, int]:
     if not isinstance(node, list):
         return _const(node), _ATOM
     op = node[0]
     if op == "v":
-        if number is None:
-            return names.symbol(node[1]), _ATOM
-        return _number(node[2], number)
-    sub = [_latex(a, number, max_terms) for a in (node[2:] if op == "fn" else node[1:])]
+        if st.number is None:
+            return st.symbol(node[1]), _ATOM
+        return _number(node[2], st.number)
+    sub = [_latex(a, st) for a in (node[2:] if op == "fn" else node[1:])]
     if op == "fn":
         f = FUNCTIONS[node[1]]
         args = [_wrap(a, _ATOM) if f.wants_atoms else a[0] for a in sub]
         return f.latex(*args), _ATOM
     if op == "add":
         terms = [_wrap(a, _PRODUCT) for a in sub]
-        if len(terms) > max_terms:
+        if len(terms) > st.max_terms:
             terms = terms[:3] + [r"\cdots"] + terms[-1:]
         return " + ".join(terms), _SUM
     if op == "sub":
         return f"{sub[0][0]} - {_wrap(sub[1], _PRODUCT)}", _SUM
     if op == "mul":
-        return r" \cdot ".join(_wrap(a, _PRODUCT) for a in sub), _PRODUCT
+        return f" {st.times} ".join(_wrap(a, _PRODUCT) for a in sub), _PRODUCT
     if op == "neg":
         return f"-{_wrap(sub[0], _PRODUCT)}", _UNARY
     if op == "half":

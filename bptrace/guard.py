@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 from .errors import SpecError
-from .names import layout, param_names
+from .names import layout
 from .spec import Spec
 
-MAX_WORK = 2_000_000_000  # parameter-updates (iterations x samples x parameters)
-MAX_RECORDS = 300_000  # traced records kept in memory (about 1 KB each)
+MAX_WORK = 2_000_000_000  # parameter-updates: iterations x samples x (parameters + neurons)
+MAX_TRACE_BYTES = 400_000_000  # what the detailed steps keep in memory
+RECORD_BYTES = 1_000  # one scalar record: its formulas, expression tree and values
+FLOAT_BYTES = 40  # one float of an array record, as a Python list item and its JSON text
 RECORDS_PER_PARAM = 4  # a weight costs about a partial, a gradient and an update
+FLOATS_PER_PARAM = 6  # gradient, old, grad, new and value of an update, and the final value
 
 
 def estimate(spec: Spec, n_detail: int) -> tuple[int, int]:
-    """(work, records): parameter-updates the run performs, and records the detailed steps keep."""
+    """(work, bytes): parameter-updates the run performs, and memory its detailed steps keep."""
+    from .matrix import matrix_mode
+
     layers = layout(spec.data)
-    n_params = sum(1 for _ in param_names(layers, True))
+    n_params = sum(lay.weight_count + len(lay.biases) for lay in layers[1:])
     n_neurons = sum(lay.size for lay in layers[1:])
     samples = len(spec["samples"])
     work = spec["iterations"] * samples * (n_params + n_neurons)
-    per_step = RECORDS_PER_PARAM * n_params + 6 * n_neurons
-    return work, n_detail * samples * per_step
+    if matrix_mode(layers):
+        per_step = FLOAT_BYTES * (FLOATS_PER_PARAM * n_params + 8 * n_neurons) + RECORD_BYTES * 20 * len(layers)
+    else:
+        per_step = RECORD_BYTES * (RECORDS_PER_PARAM * n_params + 6 * n_neurons)
+    return work, n_detail * (samples + 1) * per_step
 
 
 def check_resources(spec: Spec, n_detail: int, limits: bool = True) -> None:
     if not limits:
         return
-    work, records = estimate(spec, n_detail)
+    work, kept = estimate(spec, n_detail)
     if work > MAX_WORK:
         raise SpecError(
             f"this run asks for about {work:.2e} parameter updates (limit {MAX_WORK:.0e}); "
@@ -33,10 +41,10 @@ def check_resources(spec: Spec, n_detail: int, limits: bool = True) -> None:
             "iterations",
             spec.source,
         )
-    if records > MAX_RECORDS:
+    if kept > MAX_TRACE_BYTES:
         raise SpecError(
-            f"tracing {n_detail} iterations in full keeps about {records:,} records (limit {MAX_RECORDS:,}); "
-            "trace fewer with --detail N, or pass --no-limit (limits=False)",
+            f"tracing {n_detail} iteration{'s' * (n_detail != 1)} in full would keep about {kept / 1e6:,.0f} MB "
+            f"(limit {MAX_TRACE_BYTES / 1e6:,.0f} MB); trace fewer with --detail N, or pass --no-limit (limits=False)",
             "detail",
             spec.source,
         )

@@ -33,6 +33,10 @@ class LayerLayout:
         """The weight into neuron j from neuron i of the previous layer."""
         return f"w{self.weight_offset + j * self.prev_size + i + 1}"
 
+    def weight_names(self) -> list[str]:
+        """Every weight of the layer, row by row (they are numbered consecutively)."""
+        return [f"w{k}" for k in range(self.weight_offset + 1, self.weight_offset + self.weight_count + 1)]
+
     @property
     def weight_count(self) -> int:
         return self.size * self.prev_size
@@ -91,9 +95,7 @@ def layout(spec: dict[str, Any]) -> list[LayerLayout]:
 def param_names(layers: list[LayerLayout], with_biases: bool) -> Iterator[str]:
     """Every trainable parameter in order: each layer's weights row by row, then its biases."""
     for lay in layers[1:]:
-        for j in range(lay.size):
-            for i in range(lay.prev_size):
-                yield lay.weight(j, i)
+        yield from lay.weight_names()
         if with_biases:
             yield from lay.biases
 

@@ -19,7 +19,8 @@ import jinja2
 from . import figures as drawing
 from . import formula, names, numfmt
 from .errors import SpecError
-from .tracedata import Record, Step, Trace
+from .spec import normalise
+from .tracedata import Record, Step, Trace, element
 
 _HERE = Path(__file__).parent
 # in a wheel the templates sit inside the package; in a source tree or editable install, beside it
@@ -74,9 +75,12 @@ def md_escape(s: str) -> str:
 class Report:
     """Numbers, formulas and figures for the templates, all read from one trace."""
 
-    def __init__(self, trace: Trace, lang: str, digits: int | None, msgs: dict[str, str], figure_mode: str) -> None:
+    def __init__(
+        self, trace: Trace, lang: str, digits: int | None, msgs: dict[str, str], figure_mode: str, spec: dict[str, Any] | None = None
+    ) -> None:
         self.trace = trace
-        self.spec = trace.spec
+        # the trace leaves out weights that init redraws; the report shows them, so redraw them
+        self.spec = spec if spec is not None else normalise(trace.spec, limits=False)
         self.lang = lang
         self.digits = digits or numfmt.DEFAULT_DIGITS
         self.msgs = msgs
@@ -114,10 +118,15 @@ class Report:
         return s.get(key) if s else None
 
     def val(self, key: str, step: Step | None = None) -> float:
-        r = self.rec(key, step)
-        if r is None:
+        s = step or self.step
+        found = element(s, key, self.layers) if s else None
+        if found is None:
             raise KeyError(key)
-        return r.value  # type: ignore[no-any-return]
+        return found
+
+    def values(self, kind: str, lay: names.LayerLayout, step: Step | None = None) -> list[float]:
+        """One quantity for every neuron of a layer, from scalar or array records."""
+        return [self.val(f"{kind}.{n}", step) for n in lay.neurons]
 
     def has(self, key: str, step: Step | None = None) -> bool:
         return self.rec(key, step) is not None
@@ -166,7 +175,54 @@ class Report:
         rec = key if isinstance(key, Record) else self.rec(key, step)
         if rec is None:
             return ""
+        if rec.is_array:
+            return "$$\n" + rec.formula + "\n$$"
         return self.chain(self.parts(rec))
+
+    # ------------------------------------------------------------ large layers
+
+    def big(self, layer_index: int) -> bool:
+        """Whether this layer was traced in matrix form (one array record per quantity)."""
+        if self.step is None or layer_index == 0:
+            return False
+        rec = self.step.get(f"net.{self.layers[layer_index].name}")
+        return rec is not None and rec.is_array
+
+    @property
+    def any_big(self) -> bool:
+        return any(self.big(k) for k in range(1, len(self.layers)))
+
+    def shown(self, n: int, limit: int = 8) -> list[int | None]:
+        """Indices to list out of n (None marks a gap): all of them, or the first few and the last."""
+        if n <= limit:
+            return list(range(n))
+        return list(range(limit - 2)) + [None, n - 1]
+
+    def numbers(self, xs: Sequence[float], limit: int = 8) -> str:
+        parts = ["…" if k is None else self.num(xs[k]) for k in self.shown(len(xs), limit)]
+        return ", ".join(parts)
+
+    def shape(self, key: str, step: Step | None = None) -> str:
+        rec = self.rec(key, step)
+        return "×".join(str(d) for d in rec.shape) if rec is not None and rec.shape else ""
+
+    @property
+    def drawn(self) -> list[int]:
+        """Layers whose weights came from init (the trace leaves them to the seed)."""
+        return [k for k, layer in enumerate(self.trace.spec["layers"]) if k and "weights" not in layer]
+
+    def matrix_table(self, values: Sequence[Sequence[float]], rows: int = 6, cols: int = 8) -> str:
+        """A corner of a matrix as a Markdown table: row j holds the weights into neuron j."""
+        js, is_ = self.shown(len(values), rows), self.shown(len(values[0]), cols)
+        head = "| j \\ i | " + " | ".join("…" if i is None else str(i + 1) for i in is_) + " |"
+        lines = [head, "| ---: |" + " ---: |" * len(is_)]
+        for j in js:
+            if j is None:
+                lines.append("| ⋮ |" + " ⋮ |" * len(is_))
+                continue
+            cells = ["…" if i is None else self.num(values[j][i]) for i in is_]
+            lines.append(f"| {j + 1} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
 
     def inline(self, key: str, step: Step | None = None) -> str:
         """$symbol = value$ for prose."""
@@ -312,12 +368,13 @@ def render_files(
     for f in formats:
         if f not in ("md", "html"):
             raise SpecError(f"unknown report format {f!r}; expected md or html", "--format")
+    spec = normalise(trace.spec, limits=False)
     if "md" in formats:
-        rep = Report(trace, lang, digits, msgs, "inline" if single else "files")
+        rep = Report(trace, lang, digits, msgs, "inline" if single else "files", spec)
         out[f"{stem}.md"] = _report_md(env, rep, f"{template}.md.j2")
         out.update(sorted(rep.figure_files.items()))
     if "html" in formats:
-        rep = Report(trace, lang, digits, msgs, "inline")
+        rep = Report(trace, lang, digits, msgs, "inline", spec)
         body = markdown_to_html(_report_md(env, rep, f"{template}.md.j2"))
         page = env.get_template("report.html.j2").render(r=rep, t=rep.t, body=body, css=_css(env))
         out[f"{stem}.html"] = page

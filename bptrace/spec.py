@@ -57,10 +57,16 @@ _ROUNDING = re.compile(r"exact|hand:(\d{1,2})")
 
 @dataclass(frozen=True)
 class Spec:
-    """A validated spec. ``data`` is the normalised form, exactly what a trace stores."""
+    """A validated spec.
+
+    ``data`` is the normalised form with every weight explicit; ``to_dict()`` is what a trace
+    stores: the same, except that weights drawn from ``init`` are left out (the seed redraws them
+    exactly), so a large network's trace does not carry its initial weights twice.
+    """
 
     data: dict[str, Any]
     source: str
+    drawn: tuple[int, ...] = ()  # layers whose weights came from init
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
@@ -71,7 +77,16 @@ class Spec:
         return int(r.split(":")[1]) if r.startswith("hand:") else None
 
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(self.data))
+        return json.loads(json.dumps(portable(self.data, self.drawn)))
+
+
+def portable(full: dict[str, Any], drawn: tuple[int, ...]) -> dict[str, Any]:
+    """The normalised spec without the weights that init redraws exactly."""
+    d = dict(full)
+    d["layers"] = [
+        {k: val for k, val in layer.items() if not (k == "weights" and idx in drawn)} for idx, layer in enumerate(full["layers"])
+    ]
+    return d
 
 
 # ---------------------------------------------------------------- reading
@@ -184,7 +199,8 @@ def load_spec(
             raise SpecError("a spec must be a table (TOML) or an object (JSON)", source=name)
         data = {**data, **{k: val for k, val in overrides.items() if val is not None}}
     try:
-        return Spec(normalise(data, default_title=_default_title(name), limits=limits), name)
+        full, drawn = normalise_full(data, default_title=_default_title(name), limits=limits)
+        return Spec(full, name, drawn)
     except SpecError as e:
         raise e.at(name) from None
 
@@ -199,7 +215,12 @@ def _default_title(name: str) -> str:
 
 
 def normalise(data: Any, default_title: str = "bptrace", limits: bool = True) -> dict[str, Any]:
-    """The validated, normalised spec as plain data, with every default filled in."""
+    """The validated, normalised spec as plain data, with every default and weight filled in."""
+    return normalise_full(data, default_title, limits)[0]
+
+
+def normalise_full(data: Any, default_title: str = "bptrace", limits: bool = True) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """The normalised spec and the indices of the layers whose weights were drawn from init."""
     if not isinstance(data, dict):
         raise SpecError(f"a spec must be a table (TOML) or an object (JSON), got {type_name(data)}")
     table(data, "", TOP_KEYS)
@@ -241,14 +262,13 @@ def normalise(data: Any, default_title: str = "bptrace", limits: bool = True) ->
             "hidden_delta_weights",
         )
     out["samples"] = _samples(require(data, "samples"), layers, out["loss"])
-    if init is not None:
-        _fill_init(layers, init)
+    drawn = _fill_init(layers, init) if init is not None else ()
     out["layers"] = layers
     if "vary" in data:
         out["vary"] = _vary(data["vary"])
     # fixed key order: the normalised spec is part of every trace and must not depend on input order
     order = [k for k in TOP_KEYS if k in out]
-    return {k: out[k] for k in order}
+    return {k: out[k] for k in order}, drawn
 
 
 def _init(val: Any) -> dict[str, Any]:
@@ -384,15 +404,20 @@ def init_bound(method: str, fan_in: int, fan_out: int) -> float:
     return 1.0 / math.sqrt(fan_in)
 
 
-def _fill_init(layers: list[dict[str, Any]], init: dict[str, Any]) -> None:
+def _fill_init(layers: list[dict[str, Any]], init: dict[str, Any]) -> tuple[int, ...]:
+    """Draw every omitted weight matrix; returns the indices of the layers drawn."""
     # Python's Mersenne Twister is documented to give the same random() stream on every platform
-    # and version, so a seed means the same weights everywhere.
+    # and version, so a seed means the same weights everywhere. Every layer takes its draws, given
+    # weights or not, so giving one layer's weights does not change the others'.
     rng = random.Random(init["seed"])
+    drawn = []
     for idx in range(1, len(layers)):
         layer, prev = layers[idx], layers[idx - 1]["size"]
         bound = init_bound(init["method"], prev, layer["size"])
         rows = [[(2.0 * rng.random() - 1.0) * bound for _ in range(prev)] for _ in range(layer["size"])]
         if "weights" not in layer:
             layer["weights"] = rows
+            drawn.append(idx)
         # keep key order stable whether weights were given or drawn
         layers[idx] = {k: layer[k] for k in LAYER_KEYS if k in layer}
+    return tuple(drawn)

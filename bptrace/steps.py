@@ -9,7 +9,7 @@ records, and the fast path compiles the very same expressions into Python.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from .names import LayerLayout, param_names
 from .ops import ACTIVATIONS, LOSSES, Node, add, mul, sub, v
@@ -52,15 +52,16 @@ class StepBuilder:
         prev = self.layers[lay.index - 1]
         return v(f"input.{prev.neuron(i)}") if prev.index == 0 else v(f"out.{prev.neuron(i)}")
 
-    def forward(self, lay: LayerLayout) -> list[Entry]:
+    def forward(self, lay: LayerLayout, only: Sequence[int] | None = None) -> list[Entry]:
         act = ACTIVATIONS[lay.activation or "sigmoid"]
+        idx = range(lay.size) if only is None else only
         nets = []
-        for j in range(lay.size):
+        for j in idx:
             terms = [mul(v(f"param.{lay.weight(j, i)}"), self._prev_out(lay, i)) for i in range(lay.prev_size)]
             terms.append(mul(v(f"param.{lay.bias(j)}"), 1))
             nets.append(Entry("forward", "net", lay.neuron(j), lay.name, add(*terms)))
         net_nodes = [v(f"net.{n}") for n in lay.neurons]
-        outs = [Entry("forward", "out", lay.neuron(j), lay.name, act.forward(net_nodes, j)) for j in range(lay.size)]
+        outs = [Entry("forward", "out", lay.neuron(j), lay.name, act.forward(net_nodes, j)) for j in idx]
         if act.elementwise:  # the article's order: net_h1, out_h1, net_h2, out_h2
             return [e for pair in zip(nets, outs) for e in pair]
         return nets + outs
@@ -73,15 +74,17 @@ class StepBuilder:
         total = Entry("loss", "total_error", "total", None, add(*(v(f"error.{n}") for n in lay.neurons)))
         return errs + [total]
 
-    def output_deltas(self) -> list[Entry]:
+    def output_deltas(self, only: Sequence[int] | None = None) -> list[Entry]:
         lay = self.layers[-1]
         act = ACTIVATIONS[lay.activation or "sigmoid"]
         ns = lay.neurons
+        idx = range(lay.size) if only is None else only
         dE = [_partial("backward", f"dE_total/dout_{n}", lay.name, self.form.dout(v(f"target.{n}"), v(f"out.{n}"))) for n in ns]
         fused = self.form.fused_delta
         out: list[Entry] = []
         if act.derivative is not None:
-            for k, n in enumerate(ns):
+            for k in idx:
+                n = ns[k]
                 dd = _partial("backward", f"dout_{n}/dnet_{n}", lay.name, act.derivative(v(f"net.{n}"), v(f"out.{n}")))
                 delta = sub(v(f"out.{n}"), v(f"target.{n}")) if fused else mul(v(dE[k].key), v(dd.key))
                 out += [dE[k], dd, Entry("backward", "delta", n, lay.name, delta)]
@@ -90,8 +93,12 @@ class StepBuilder:
         from .ops import softmax_jacobian
 
         outs = [v(f"out.{n}") for n in ns]
-        out += dE
-        for k, n in enumerate(ns):
+        if not fused:
+            out += dE
+        else:
+            out += [dE[k] for k in idx]
+        for k in idx:
+            n = ns[k]
             if fused:
                 out.append(Entry("backward", "delta", n, lay.name, sub(v(f"out.{n}"), v(f"target.{n}"))))
                 continue
@@ -101,13 +108,14 @@ class StepBuilder:
             out.append(Entry("backward", "delta", n, lay.name, add(*terms)))
         return out
 
-    def hidden_deltas(self, lay: LayerLayout) -> list[Entry]:
+    def hidden_deltas(self, lay: LayerLayout, only: Sequence[int] | None = None) -> list[Entry]:
         down = self.layers[lay.index + 1]
         act = ACTIVATIONS[lay.activation or "sigmoid"]
         assert act.derivative is not None  # softmax is refused on hidden layers
         weight_kind = "update" if self.updated_variant else "param"
         out: list[Entry] = []
-        for j, n in enumerate(lay.neurons):
+        for j in range(lay.size) if only is None else only:
+            n = lay.neuron(j)
             contrib = []
             for q, m in enumerate(down.neurons):
                 w = _partial("backward", f"dnet_{m}/dout_{n}", lay.name, v(f"{weight_kind}.{down.weight(q, j)}"))
@@ -120,14 +128,15 @@ class StepBuilder:
             out += [total, dd, delta]
         return out
 
-    def gradients(self, lay: LayerLayout) -> list[Entry]:
+    def gradients(self, lay: LayerLayout, only_first: bool = False) -> list[Entry]:
+        """Gradient entries of every weight and bias of the layer (or of its first weight only)."""
         out: list[Entry] = []
-        for j, n in enumerate(lay.neurons):
-            for i in range(lay.prev_size):
+        for j, n in enumerate(lay.neurons[:1] if only_first else lay.neurons):
+            for i in range(1 if only_first else lay.prev_size):
                 w = lay.weight(j, i)
                 p = _partial("backward", f"dnet_{n}/d{w}", lay.name, self._prev_out(lay, i))
                 out += [p, Entry("backward", "grad", w, lay.name, mul(v(f"delta.{n}"), v(p.key)))]
-        if not self.update_biases:
+        if not self.update_biases or only_first:
             return out
         if lay.bias_name:
             parts = [_partial("backward", f"dnet_{n}/d{lay.bias_name}", lay.name, 1) for n in lay.neurons]

@@ -61,7 +61,9 @@ class Record:
             d["shape"] = self.shape
         d["value"] = self.value
         if self.kind == "update":
-            d["old"], d["grad"], d["new"] = self.old, self.grad, self.new
+            d["old"] = self.old
+            if self.shape is None:  # an array update's gradient is its step's grad record
+                d["grad"], d["new"] = self.grad, self.new
         if self.exact is not None:
             d["exact"] = self.exact
         d["formula"] = self.formula
@@ -115,11 +117,15 @@ class Trace:
         ]
 
     def value(self, key: str, step: int = 0) -> float:
-        """The value of a quantity key (``out.o1``, ``grad.w5``) in a detailed step."""
-        rec = self.steps[step].get(key)
-        if rec is None:
+        """The value of a quantity key (``out.o1``, ``grad.w5``) in a detailed step.
+
+        Keys of single neurons and parameters also reach into array records (``out.o7`` is
+        element 7 of ``out.o`` when the layer was traced in matrix form).
+        """
+        found = element(self.steps[step], key, names.layout(self.spec))
+        if found is None:
             raise KeyError(key)
-        return rec.value  # type: ignore[no-any-return]
+        return found
 
     def history_array(self) -> Any:
         """The per-iteration total error as a numpy array (shares memory with the trace)."""
@@ -237,6 +243,29 @@ def _encode_nonfinite(x: Any) -> Any:
     if isinstance(x, (list, tuple, array)):
         return [_encode_nonfinite(v) for v in x]
     return x
+
+
+def element(step: Step, key: str, layers: "list[names.LayerLayout]") -> float | None:
+    """A scalar quantity of a step: its own record, or its element of a layer's array record."""
+    rec = step.get(key)
+    if rec is not None and not rec.is_array:
+        return rec.value  # type: ignore[no-any-return]
+    kind, _, name = key.partition(".")
+    for lay in layers[1:]:
+        if kind in ("net", "out", "delta", "error") and name.startswith(lay.name) and name[len(lay.name) :].isdigit():
+            arr = step.get(f"{kind}.{lay.name}")
+            j = int(name[len(lay.name) :]) - 1
+            if arr is not None and arr.is_array and 0 <= j < lay.size:
+                return arr.value[j]  # type: ignore[no-any-return]
+        if kind in ("grad", "update"):
+            pos = lay.weight_position(name)
+            if pos is not None:
+                arr = step.get(f"{kind}.W_{lay.name}")
+                return None if arr is None else arr.value[pos[0]][pos[1]]  # type: ignore[no-any-return]
+            if name.startswith("b_") and name[2:] in lay.neurons:
+                arr = step.get(f"{kind}.b_{lay.name}")
+                return None if arr is None else arr.value[lay.neurons.index(name[2:])]  # type: ignore[no-any-return]
+    return None
 
 
 def iter_values(v: Value) -> Iterator[float]:

@@ -70,17 +70,11 @@ class ScalarEngine:
     # ------------------------------------------------------------ traced steps
 
     def _run(self, entries: list[Entry], env: dict[str, float], step: Step, it: int, sample: int | None) -> None:
-        for e in entries:
-            val = formula.evaluate(e.expr, env)
-            if self.round_digits is not None:
-                val = hand_round(val, self.round_digits)
-            env[e.key] = val
-            step.records.append(_record(e, val, env))
-            if not math.isfinite(val):
-                raise Diverged(it, sample, e.key)
+        run_entries(entries, env, step, it, sample, self.round_digits)
 
-    def traced_iteration(self, params: dict[str, float], it: int, steps: list[Step]) -> float:
-        """One iteration, every record kept; updates params in place and returns its error."""
+    def traced_iteration(self, params: dict[str, float], it: int, steps: list[Step]) -> tuple[float, dict[str, float]]:
+        """One iteration, every record kept: its error and the parameters after it."""
+        params = dict(params)
         errors: list[float] = []
         agg: dict[str, float] = {}
         for s, sample in enumerate(self.samples, start=1):
@@ -101,13 +95,14 @@ class ScalarEngine:
             steps.append(step)
             self._run(self.batch_entries, env, step, it, None)
             params.update((p, env[f"update.{p}"]) for p in self.trainable)
-            return env["total_error"]
-        return mean(errors)
+            return env["total_error"], params
+        return mean(errors), params
 
     # ------------------------------------------------------------ untraced iterations
 
-    def fast(self, params: dict[str, float], n: int, history: "array[float]") -> int:
-        """n iterations on the compiled path; returns the 1-based index of a diverging one, or 0."""
+    def fast(self, params: dict[str, float], n: int, history: "array[float]") -> tuple[int, dict[str, float]]:
+        """n iterations on the compiled path: the 1-based index of a diverging one (or 0), and the
+        parameters after them."""
         run = runner(
             self.sample_entries,
             self.batch_entries,
@@ -120,8 +115,20 @@ class ScalarEngine:
         P = [params[p] for p in self.all_params]
         data = [(tuple(s["input"]), tuple(s["target"])) for s in self.samples]
         bad = run(P, data, n, history, self.eta)
-        params.update(zip(self.all_params, P))
-        return int(bad)
+        return int(bad), dict(zip(self.all_params, P))
+
+    def perturb(self, params: dict[str, float], name: str, h: float) -> dict[str, float]:
+        return {**params, name: params[name] + h}
+
+    def value_of(self, params: dict[str, float], name: str) -> float:
+        return params[name]
+
+    def traced_grad(self, step: Step, name: str) -> float | None:
+        rec = step.get(f"grad.{name}")
+        return None if rec is None else float(rec.value)
+
+    def flat(self, params: dict[str, float]) -> dict[str, float]:
+        return dict(params)
 
     # ------------------------------------------------------------ plain forward passes
 
@@ -147,6 +154,18 @@ class ScalarEngine:
             "outputs": [[env[f"out.{n}"] for n in self.targets] for env in envs],
             "total_error": mean([env["total_error"] for env in envs]),
         }
+
+
+def run_entries(entries: list[Entry], env: dict[str, float], step: Step, it: int, sample: int | None, round_digits: int | None) -> None:
+    """Evaluate entries in order into env, appending a record for each; stop at a non-finite value."""
+    for e in entries:
+        val = formula.evaluate(e.expr, env)
+        if round_digits is not None:
+            val = hand_round(val, round_digits)
+        env[e.key] = val
+        step.records.append(_record(e, val, env))
+        if not math.isfinite(val):
+            raise Diverged(it, sample, e.key)
 
 
 def _record(e: Entry, val: float, env: Mapping[str, float]) -> Record:
@@ -176,22 +195,19 @@ def _spread(items: list[str], n: int) -> list[str]:
     return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
 
 
-def gradient_check(engine: ScalarEngine, params: dict[str, float], steps: list[Step]) -> dict[str, Any]:
+def gradient_check(engine: Any, params: Any, steps: list[Step]) -> dict[str, Any]:
     """Central finite differences against the traced gradients of the first detailed step."""
     first = [s for s in steps if s.iteration == 1]
     grad_step = first[-1] if engine.batch else first[0]
     samples = engine.samples if engine.batch else engine.samples[:1]
-    traced = {r.name: r.value for r in grad_step.records if r.kind == "grad"}
     rows = []
     for p in _spread(engine.trainable, GRADCHECK_MAX_PARAMS):
-        if p not in traced:
+        a = engine.traced_grad(grad_step, p)
+        if a is None:
             continue
-        h = GRADCHECK_EPS * max(1.0, abs(params[p]))
-        up, down = dict(params), dict(params)
-        up[p] += h
-        down[p] -= h
+        h = GRADCHECK_EPS * max(1.0, abs(engine.value_of(params, p)))
+        up, down = engine.perturb(params, p, h), engine.perturb(params, p, -h)
         numeric = (engine.error(up, samples) - engine.error(down, samples)) / (2 * h)
-        a = traced[p]
         rel = abs(a - numeric) / max(abs(a), abs(numeric), 1e-7)
         rows.append({"name": p, "traced": a, "numeric": numeric, "rel_diff": rel})
     worst = max(rows, key=lambda r: r["rel_diff"]) if rows else None
@@ -272,33 +288,39 @@ def _attach_exact(carried: Trace, exact: Trace) -> None:
             r_c.exact = r_e.value
 
 
+def make_engine(spec: Spec) -> Any:
+    from .matrix import MatrixEngine, matrix_mode
+
+    return MatrixEngine(spec) if matrix_mode(names.layout(spec.data)) else ScalarEngine(spec)
+
+
 def _trace(spec: Spec, n_detail: int, progress: Progress | None) -> Trace:
-    engine = ScalarEngine(spec)
+    engine = make_engine(spec)
     params = engine.initial_params()
-    start = dict(params)
+    start = params
     history: array[float] = array("d")
     steps: list[Step] = []
     diverged: dict[str, Any] | None = None
     iterations = spec["iterations"]
     try:
         for it in range(1, n_detail + 1):
-            history.append(engine.traced_iteration(params, it, steps))
+            E, params = engine.traced_iteration(params, it, steps)
+            history.append(E)
             if progress:
                 progress(it)
         done = n_detail
         chunk = 1000
-        while done < iterations and diverged is None:
+        while done < iterations:
             n = min(chunk, iterations - done)
-            before = dict(params)
-            bad = engine.fast(params, n, history)
+            bad, after = engine.fast(params, n, history)
             if bad:
                 # replay the diverging iteration traced, to name the quantity that broke
                 del history[done:]
-                params = before
                 if bad > 1:
-                    engine.fast(params, bad - 1, history)
+                    _, params = engine.fast(params, bad - 1, history)
                 engine.traced_iteration(params, done + bad, steps)
                 raise AssertionError("fast path and traced path disagree about divergence")
+            params = after
             done += n
             chunk = min(chunk * 2, 100_000)
             if progress:

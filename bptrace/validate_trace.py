@@ -11,7 +11,7 @@ from typing import Any
 
 from .checks import integer, list_of, table, text, type_name
 from .errors import SpecError
-from .spec import normalise
+from .spec import normalise_full, portable
 from .tracedata import FORMAT_VERSION, KINDS, PHASES
 
 TOP = ("format_version", "generator", "spec", "network", "steps", "history", "final", "gradcheck", "diverged")
@@ -55,7 +55,7 @@ def check_trace(raw: Any) -> dict[str, Any]:
     if isinstance(version, bool) or not isinstance(version, int) or version != FORMAT_VERSION:
         raise SpecError(f"unknown format_version {version!r} (this bptrace reads {FORMAT_VERSION})", "format_version")
     try:
-        spec = normalise(raw["spec"], limits=False)
+        spec = portable(*normalise_full(raw["spec"], limits=False))
     except SpecError as e:
         raise SpecError(e.detail, f"spec.{e.path}" if e.path else "spec") from None
     return {
@@ -106,8 +106,9 @@ def _record(raw: Any, path: str) -> dict[str, Any]:
     for k in ("old", "grad", "new", "exact"):
         if t.get(k) is not None:
             out[k] = _nums(t[k], f"{path}.{k}")
-    if kind == "update" and any(k not in out for k in ("old", "grad", "new")):
-        raise SpecError("an update record needs old, grad and new", path)
+    needs = ("old",) if "shape" in out else ("old", "grad", "new")
+    if kind == "update" and any(k not in out for k in needs):
+        raise SpecError(f"an update record needs {', '.join(needs)}", path)
     if t.get("expr") is not None:
         out["expr"] = _expr(t["expr"], f"{path}.expr")
     return out

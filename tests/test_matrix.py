@@ -1,0 +1,95 @@
+"""Matrix-form tracing for large layers: same numbers as the scalar form, bounded outputs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import bptrace
+import bptrace.matrix as matrix
+from bptrace.reports import render_files
+from oracle import Net
+from strategies import specs
+
+
+def _as_matrix(spec: Any, **kw: Any) -> bptrace.Trace:
+    old = matrix.SCALAR_LIMIT
+    matrix.SCALAR_LIMIT = 0  # every layer in matrix form
+    try:
+        return bptrace.trace(spec, **kw)
+    finally:
+        matrix.SCALAR_LIMIT = old
+
+
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("article", {}),
+        ("article", {"hidden_delta_weights": "updated", "iterations": 3}),
+        ("article", {"update_biases": True, "iterations": 3}),
+        ("xor", {"iterations": 50}),
+        ("softmax", {"iterations": 4}),
+        ("softmax", {"loss": "mse", "iterations": 3}),
+    ],
+)
+def test_matrix_form_equals_scalar_form(name: str, kw: dict) -> None:
+    scalar, mat = bptrace.trace(name, **kw), _as_matrix(name, **kw)
+    assert np.allclose(mat.history, scalar.history, rtol=1e-13, atol=0)
+    assert scalar.final and mat.final
+    assert mat.final["params"] == pytest.approx(scalar.final["params"], rel=1e-13, abs=1e-15)
+    # every scalar record of the matrix trace (the first weight's chain) has the scalar trace's value
+    for rec in mat.steps[0].records:
+        if not rec.is_array:
+            assert rec.value == pytest.approx(scalar.value(rec.key), rel=1e-14, abs=1e-16), rec.key
+    # and every element of the arrays can be looked up by its scalar key
+    for rec in scalar.steps[0].records:
+        if rec.kind in ("net", "out", "delta", "grad"):
+            assert mat.value(rec.key) == pytest.approx(rec.value, rel=1e-13, abs=1e-16), rec.key
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs())
+def test_matrix_form_matches_oracle(spec: dict) -> None:
+    tr = _as_matrix(spec)
+    history = Net(spec).train(spec["iterations"])
+    assert list(tr.history) == pytest.approx(history, rel=1e-9, abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def mnist_like() -> dict[str, Any]:
+    return {
+        "title": "784-128-10",
+        "learning_rate": 0.1,
+        "loss": "cross_entropy",
+        "init": {"method": "he", "seed": 1},
+        "layers": [
+            {"name": "x", "size": 784},
+            {"name": "h", "size": 128, "activation": "relu"},
+            {"name": "o", "size": 10, "activation": "softmax"},
+        ],
+        "samples": [{"input": [(k % 10) / 10 for k in range(784)], "target": [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]}],
+    }
+
+
+def test_large_network_stays_within_bounds(mnist_like: dict) -> None:
+    tr = bptrace.trace(mnist_like)
+    text = tr.to_json()
+    assert len(text.encode()) <= 16 * 2**20
+    files = render_files(tr, ["md", "html"])
+    assert len(files["report.md"].encode()) <= 2**20
+    assert len(files["report.html"].encode()) <= 2 * 2**20
+    assert tr.gradcheck is not None and tr.gradcheck["checked"] == 64 and tr.gradcheck["max_rel_diff"] < 1e-5
+    d = json.loads(text)
+    shapes = {r["key"]: r.get("shape") for r in d["steps"][0]["records"]}
+    assert shapes["grad.W_h"] == [128, 784] and shapes["update.W_o"] == [10, 128]
+    assert "weights" not in d["spec"]["layers"][1]  # drawn from init: the seed redraws them
+    # the first weight of each layer is still derived in full
+    for key in ("grad.w1", "delta.h1", "partial.dE_o10/dout_h1", "grad.w100353", "update.w100353"):
+        assert shapes[key] is None
+    assert tr.value("grad.w5") == pytest.approx(d["steps"][0]["records"][next(i for i, r in enumerate(d["steps"][0]["records"]) if r["key"] == "grad.W_h")]["value"][0][4])
+    back = bptrace.Trace.from_json(text)
+    assert back.to_json() == text
