@@ -272,6 +272,16 @@ def trace(
     """
     spec = load_spec(spec, limits=limits, **overrides)
     n_detail = _detail_count(detail, spec["iterations"])
+    if spec.rounding_digits is not None:
+        from .matrix import matrix_mode
+
+        if matrix_mode(names.layout(spec.data)):
+            raise SpecError(
+                "hand rounding follows a calculation by hand, scalar by scalar; this network has a layer of "
+                "more than 64 weights, traced in matrix form",
+                "rounding",
+                spec.source,
+            )
     check_resources(spec, n_detail, limits)
     result = _trace(spec, n_detail, progress)
     if spec.rounding_digits is not None:

@@ -151,7 +151,9 @@ def _final(raw: Any) -> dict[str, Any] | None:
     if raw is None:
         return None
     t = table(raw, "final", ("params", "outputs", "total_error"))
-    params = table(t.get("params"), "final.params", tuple(t.get("params") or ()))
+    params = t.get("params")
+    if not isinstance(params, dict):
+        raise SpecError(f"expected a table of parameter values, got {type_name(params)}", "final.params")
     outputs = list_of(t.get("outputs"), "final.outputs")
     return {
         "params": {str(k): _num(x, f"final.params.{k}") for k, x in params.items()},
