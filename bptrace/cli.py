@@ -164,7 +164,11 @@ def cmd_render(args: argparse.Namespace) -> int:
         tr = Trace.from_dict(raw)
     except SpecError as e:
         raise e.at(args.trace) from None
-    files = _render(tr, args)
+    try:
+        files = _render(tr, args)
+    except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, LookupError) as e:
+        # the trace passed the shape checks but does not hold what its own spec implies
+        raise SpecError(f"the records do not fit the spec (a report needs {e}); was the trace edited?", "steps", args.trace) from None
     return _finish(args, folder, files, tr)
 
 
@@ -180,9 +184,18 @@ def _render(tr: Any, args: argparse.Namespace) -> dict[str, str]:
     files: dict[str, str] = {}
     reports = [f for f in args.format if f != "json"]
     if reports:
+        import jinja2
+
         from .reports import render_files
 
-        files.update(render_files(tr, reports, lang=args.lang, digits=args.digits, templates=args.templates, single=args.output == "-"))
+        try:
+            files.update(render_files(tr, reports, lang=args.lang, digits=args.digits, templates=args.templates, single=args.output == "-"))
+        except jinja2.TemplateSyntaxError as e:
+            raise SpecError(f"line {e.lineno}: {e.message}", source=e.filename or e.name or "template") from None
+        except jinja2.TemplateError as e:
+            if not args.templates:
+                raise
+            raise SpecError(f"a template failed: {e}", source=args.templates) from None
     if "json" in args.format:
         files["trace.json"] = tr.to_json()
     return files

@@ -26,6 +26,17 @@ SCALAR_LIMIT = 64  # weights per layer up to which every scalar gets its own rec
 _NEURON = re.compile(r"([A-Za-z](?:[A-Za-z0-9]*[A-Za-z])?)(\d+)")
 
 
+def _quiet(f: Callable[..., Any]) -> Callable[..., Any]:
+    """numpy overflow is not an error here: a non-finite value is caught and reported as divergence."""
+
+    def g(*args: Any, **kw: Any) -> Any:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            return f(*args, **kw)
+
+    g.__name__, g.__doc__ = f.__name__, f.__doc__
+    return g
+
+
 def matrix_mode(layers: list[LayerLayout]) -> bool:
     return any(lay.weight_count > SCALAR_LIMIT for lay in layers[1:])
 
@@ -210,6 +221,7 @@ class MatrixEngine:
         _, outs = self.forward(p, x)
         return sum(self.form.verror(t, outs[-1]).tolist())
 
+    @_quiet
     def error(self, p: network.Params, samples: list[dict[str, Any]]) -> float:
         return mean([self.sample_error(p, np.array(s["input"], float), np.array(s["target"], float)) for s in samples])
 
@@ -251,6 +263,7 @@ class MatrixEngine:
 
     # ------------------------------------------------------------ untraced iterations
 
+    @_quiet
     def fast(self, params: network.Params, n: int, history: Any) -> tuple[int, network.Params]:
         p = params
         data = list(zip(self._xs, self._ts))
@@ -280,6 +293,7 @@ class MatrixEngine:
 
     # ------------------------------------------------------------ traced iterations
 
+    @_quiet
     def traced_iteration(self, p: network.Params, it: int, steps: list[Step]) -> tuple[float, network.Params]:
         if not self.batch:
             errors = []
@@ -329,6 +343,7 @@ class MatrixEngine:
             return float(rec.value[j][i])
         return float(rec.value if not isinstance(rec.value, list) else rec.value[j])
 
+    @_quiet
     def final(self, p: network.Params) -> dict[str, Any]:
         outs, errs = [], []
         for x, t in zip(self._xs, self._ts):

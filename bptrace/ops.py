@@ -146,7 +146,9 @@ def _v_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _v_softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - np.max(x))
+    # x - max can only overflow towards -inf, whose exp is the correct 0
+    with np.errstate(over="ignore"):
+        e = np.exp(x - np.max(x))
     return e / np.sum(e)
 
 

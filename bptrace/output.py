@@ -54,6 +54,9 @@ def write_all(folder: Path | None, files: dict[str, str]) -> list[str]:
     written = []
     for name, data in files.items():
         target = folder / name
-        write_atomic(target, data)
+        try:
+            write_atomic(target, data)
+        except OSError as e:
+            raise SpecError(f"cannot write: {e.strerror or e}", source=str(target)) from None
         written.append(str(target))
     return written

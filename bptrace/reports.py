@@ -93,6 +93,9 @@ class Report:
         self.steps1 = first
         self.agg: Step | None = next((s for s in first if s.sample is None), None)
         self.batch = self.spec["mode"] == "batch"
+        d = trace.diverged
+        # a run that broke inside its first traced step has no complete derivation to show
+        self.broken = bool(d and self.step is not None and d["iteration"] == self.step.iteration)
 
     # ------------------------------------------------------------ words
 

@@ -133,10 +133,6 @@ def parse_text(raw: bytes, source: str, suffix: str = "") -> Any:
         raise SpecError("nesting is too deep to be a spec", source=source) from None
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, val in pairs:
@@ -148,7 +144,8 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _parse_json(text: str, source: str) -> Any:
     try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        # NaN and Infinity parse as floats so the field check can name where they are
+        return json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as e:
         raise SpecError(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}", source=source) from None
     except ValueError as e:
@@ -225,6 +222,10 @@ def normalise_full(data: Any, default_title: str = "bptrace", limits: bool = Tru
         raise SpecError(f"a spec must be a table (TOML) or an object (JSON), got {type_name(data)}")
     table(data, "", TOP_KEYS)
     title = text(data.get("title", default_title), "title")
+    try:
+        title.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SpecError("not valid Unicode text (it holds a lone surrogate)", "title") from None
     if len(title) > MAX_TITLE:
         raise SpecError(f"too long ({len(title)} characters, at most {MAX_TITLE})", "title")
     out: dict[str, Any] = {"title": title}

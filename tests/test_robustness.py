@@ -1,0 +1,340 @@
+"""Bad input is refused cleanly, numerics do not blow up, output is never half-written."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import bptrace
+from bptrace import ops
+from conftest import run_cli
+
+CORPUS = Path(__file__).parent / "corpus"
+SPECS = json.loads((CORPUS / "specs-expected.json").read_text(encoding="utf-8"))
+TRACES = json.loads((CORPUS / "traces-expected.json").read_text(encoding="utf-8"))
+
+
+def _refused(r: Any, source: str, expected: str, out: Path) -> None:
+    assert r.code == 2, (r.code, r.err)
+    assert r.out == ""
+    assert "Traceback" not in r.err
+    assert r.err.count("\n") == 1, r.err
+    assert r.err.startswith(f"bptrace: {source}: "), r.err
+    assert expected in r.err, r.err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(SPECS) + len(TRACES) >= 40
+    assert sorted(SPECS) == sorted(p.name for p in (CORPUS / "specs").iterdir())
+    assert sorted(TRACES) == sorted(p.name for p in (CORPUS / "traces").iterdir())
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_malformed_spec_is_refused(name: str, tmp_path: Path) -> None:
+    path = CORPUS / "specs" / name
+    out = tmp_path / "out"
+    _refused(run_cli("run", str(path), "-o", str(out)), str(path), SPECS[name], out)
+    _refused(run_cli("validate", str(path)), str(path), SPECS[name], out)
+
+
+@pytest.mark.parametrize("name", sorted(TRACES))
+def test_malformed_trace_is_refused(name: str, tmp_path: Path) -> None:
+    path = CORPUS / "traces" / name
+    out = tmp_path / "out"
+    _refused(run_cli("render", str(path), "-o", str(out)), str(path), TRACES[name], out)
+
+
+def test_api_raises_spec_error_with_path() -> None:
+    with pytest.raises(bptrace.SpecError) as e:
+        bptrace.load_spec(CORPUS / "specs" / "weights-wrong-shape.json")
+    assert isinstance(e.value, ValueError)
+    assert e.value.path == "layers[1].weights"
+    assert str(e.value).endswith("layers[1].weights: expected 2×2, got 2×3")
+    with pytest.raises(bptrace.SpecError) as e:
+        bptrace.Trace.from_json((CORPUS / "traces" / "future-version.json").read_text(encoding="utf-8"))
+    assert e.value.path == "format_version"
+
+
+@pytest.mark.parametrize("kind", ["spec", "trace"])
+def test_pathological_nesting(kind: str, tmp_path: Path) -> None:
+    path = tmp_path / f"deep-{kind}.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    out = tmp_path / "out"
+    r = run_cli("run", str(path), "-o", str(out)) if kind == "spec" else run_cli("render", str(path), "-o", str(out))
+    _refused(r, str(path), "nesting is too deep", out)
+
+
+def test_deep_toml_nesting(tmp_path: Path) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    _refused(run_cli("validate", str(path)), str(path), "nesting is too deep", tmp_path / "none")
+
+
+def test_missing_file_and_folder(tmp_path: Path) -> None:
+    r = run_cli("run", str(tmp_path / "nope.toml"), "-o", str(tmp_path / "o"))
+    _refused(r, str(tmp_path / "nope.toml"), "no such file", tmp_path / "o")
+    r = run_cli("run", str(tmp_path), "-o", str(tmp_path / "o"))
+    _refused(r, str(tmp_path), "is a folder", tmp_path / "o")
+
+
+def test_output_that_is_a_file(tmp_path: Path) -> None:
+    f = tmp_path / "taken"
+    f.write_text("keep me", encoding="utf-8")
+    r = run_cli("run", "-o", str(f))
+    assert r.code == 2 and "-o takes a folder" in r.err
+    assert f.read_text(encoding="utf-8") == "keep me"
+
+
+def test_stdout_takes_one_format() -> None:
+    r = run_cli("run", "-o", "-")
+    assert r.code == 2 and "writes one format" in r.err and r.out == ""
+
+
+# ---------------------------------------------------------------- resource guard
+
+
+def test_resource_guard_refuses_with_estimate_and_option() -> None:
+    r = run_cli("run", "--iterations", str(10**15))
+    assert r.code == 2
+    assert "parameter updates" in r.err and "e+" in r.err and "--no-limit" in r.err
+    r = run_cli("run", "--iterations", "20000", "--detail", "all")
+    assert r.code == 2 and "--detail N" in r.err and "MB" in r.err
+
+
+def test_huge_layer_is_refused_in_milliseconds() -> None:
+    import time
+
+    spec = {"learning_rate": 0.1, "init": {"method": "he", "seed": 0}, "layers": [{"name": "i", "size": 2}, {"name": "h", "size": 10**9}, {"name": "o", "size": 1}], "samples": [{"input": [0, 0], "target": [0]}]}
+    t = time.perf_counter()
+    with pytest.raises(bptrace.SpecError) as e:
+        bptrace.trace(spec)
+    assert time.perf_counter() - t < 0.5
+    assert e.value.path == "layers[1].size"
+    spec["layers"][1]["size"] = 100_000
+    spec["layers"][0]["size"] = 100
+    spec["samples"] = [{"input": [0] * 100, "target": [0]}]
+    with pytest.raises(bptrace.SpecError) as e:
+        bptrace.trace(spec)
+    assert "parameters" in str(e.value) and "--no-limit" in str(e.value)
+
+
+# ---------------------------------------------------------------- numerics
+
+
+@pytest.mark.parametrize("x", [-1000.0, -745.2, -1.0, 0.0, 1.0, 745.2, 1000.0, 1e308])
+def test_activations_are_stable(x: float) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            for name in ("sigmoid", "tanh", "relu", "leaky_relu"):
+                f = ops.FUNCTIONS[name].scalar(x)
+                vf = ops.ACTIVATIONS[name].vforward(np.array([x]))[0]
+                assert math.isfinite(f) and np.isfinite(vf)
+                assert f == pytest.approx(vf, rel=1e-15)
+            s = ops.FUNCTIONS["sigmoid"].scalar(x)
+            assert 0.0 <= s <= 1.0
+            vs = ops.ACTIVATIONS["softmax"].vforward(np.array([x, 0.0, -x]))
+            assert np.isfinite(vs).all() and vs.sum() == pytest.approx(1.0)
+            assert ops.FUNCTIONS["softmax"].scalar(x, x, 0.0, -x) == pytest.approx(vs[0])
+
+
+@pytest.mark.parametrize("out", [0.0, 1e-300, 0.5, 1.0 - 1e-16, 1.0])
+@pytest.mark.parametrize("target", [0.0, 1.0])
+def test_cross_entropy_handles_saturated_outputs(out: float, target: float) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            e = -(target * ops.FUNCTIONS["ln"].scalar(out) + (1 - target) * ops.FUNCTIONS["ln"].scalar(1 - out))
+            d = ops.FUNCTIONS["bce_dout"].scalar(target, out)
+            n = ops.FUNCTIONS["nll_dout"].scalar(target, out)
+            form = ops.LOSSES["cross_entropy"].forms["sigmoid"]
+            ve = form.verror(np.array([target]), np.array([out]))[0]
+            vd = form.vdout(np.array([target]), np.array([out]))[0]
+    for val in (e, d, n, ve, vd):
+        assert math.isfinite(val)
+    assert e <= -math.log(1e-15) + 1e-9  # the clip bounds the loss
+
+
+@pytest.mark.parametrize("act,loss", [("sigmoid", "cross_entropy"), ("softmax", "cross_entropy"), ("sigmoid", "mse"), ("tanh", "mse")])
+def test_training_at_net_of_a_thousand(act: str, loss: str) -> None:
+    spec = bptrace.load_spec("article").to_dict()
+    spec["loss"] = loss
+    spec["layers"][2]["activation"] = act
+    spec["layers"][2]["weights"] = [[1000.0, -1000.0], [-1000.0, 1000.0]]
+    spec["samples"][0]["target"] = [0.0, 1.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tr = bptrace.trace(spec, iterations=3)
+    assert tr.diverged is None and tr.final is not None
+    assert all(math.isfinite(x) for x in tr.history)
+    delta = tr.value("delta.o1")
+    if loss == "cross_entropy":  # out - target stays exact where the factors saturate
+        assert delta == pytest.approx(tr.value("out.o1") - 0.0)
+
+
+# ---------------------------------------------------------------- divergence
+
+
+def test_divergence_stops_with_message_and_keeps_the_trace(tmp_path: Path) -> None:
+    spec = bptrace.load_spec("article").to_dict()
+    for layer in spec["layers"][1:]:
+        layer["activation"] = "linear"
+    spec["learning_rate"] = 50.0
+    spec["iterations"] = 1000
+    path = tmp_path / "div.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    out = tmp_path / "out"
+    r = run_cli("run", str(path), "-o", str(out))
+    assert r.code == 3
+    assert r.err == "bptrace: training diverged at iteration 7, sample 1: error.o1 is not finite\n"
+    d = json.loads((out / "trace.json").read_text(encoding="utf-8"))
+    assert d["diverged"]["iteration"] == 7 and d["diverged"]["quantity"] == "error.o1"
+    assert len(d["history"]["total_error"]) == 6
+    assert d["steps"][-1]["iteration"] == 7 and d["steps"][-1]["records"][-1]["value"] == "Infinity"
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "diverged at iteration 7" in md and "`error.o1`" in md
+    # the saved trace renders again (non-finite values survive the round trip)
+    assert run_cli("render", str(out / "trace.json"), "-o", str(tmp_path / "again")).code == 3
+
+
+def test_divergence_in_the_first_step(tmp_path: Path) -> None:
+    spec = bptrace.load_spec("article").to_dict()
+    spec["layers"][1]["weights"] = [[1e308, 1e308], [0.1, 0.1]]
+    spec["samples"][0]["input"] = [10.0, 10.0]
+    tr = bptrace.trace(spec)
+    assert tr.diverged is not None and tr.diverged["quantity"] == "net.h1"
+    md = bptrace.render(tr, "md")
+    assert "Training diverged at iteration 1" in md
+
+
+# ---------------------------------------------------------------- safe output
+
+
+def test_a_failed_write_leaves_previous_files_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    assert run_cli("run", "-o", str(out)).code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    calls = {"n": 0}
+    real = os.replace
+
+    def failing_replace(src: str, dst: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(28, "No space left on device")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    r = run_cli("run", "xor", "-o", str(out))
+    assert r.code == 2 and "cannot write: No space left on device" in r.err
+    for name, data in before.items():
+        text = (out / name).read_bytes()
+        assert text == data or name == "report.md"  # the first file was replaced whole, the rest untouched
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_killed_run_leaves_no_truncated_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run_cli("run", "-o", str(out)).code == 0
+    before = (out / "trace.json").read_bytes()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    p = subprocess.Popen([sys.executable, "-m", "bptrace", "run", "--iterations", "3000000", "-o", str(out), "-q"], env=env)
+    try:
+        p.wait(timeout=1.0)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    assert (out / "trace.json").read_bytes() == before
+    json.loads(before)
+
+
+# ---------------------------------------------------------------- determinism
+
+
+def test_separate_processes_write_identical_bytes(tmp_path: Path) -> None:
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        subprocess.run([sys.executable, "-m", "bptrace", "run", "softmax", "--iterations", "20", "-o", str(out), "-q"], env=env, check=True)
+        outs.append(out)
+    files = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*") if p.is_file())
+    assert len(files) >= 5
+    for f in files:
+        assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes(), f
+
+
+# ---------------------------------------------------------------- random input
+
+
+@st.composite
+def mutated(draw: Any) -> dict[str, Any]:
+    from strategies import specs
+
+    spec = draw(specs(max_layers=3))
+    junk = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5), st.lists(st.integers(-2, 2), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+    for _ in range(draw(st.integers(1, 3))):
+        target: Any = spec
+        path = []
+        while isinstance(target, (dict, list)) and target and draw(st.booleans()):
+            key = draw(st.sampled_from(sorted(target) if isinstance(target, dict) else list(range(len(target)))))
+            path.append(key)
+            if not isinstance(target[key], (dict, list)):
+                break
+            target = target[key]
+        if isinstance(target, dict) and target:
+            key = draw(st.sampled_from(sorted(target)))
+            action = draw(st.sampled_from(["delete", "replace", "add"]))
+            if action == "delete":
+                del target[key]
+            elif action == "replace":
+                target[key] = draw(junk)
+            else:
+                target[draw(st.text(min_size=1, max_size=6))] = draw(junk)
+        elif isinstance(target, list) and target:
+            k = draw(st.integers(0, len(target) - 1))
+            if draw(st.booleans()):
+                del target[k]
+            else:
+                target[k] = draw(junk)
+    return spec
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(spec=mutated())
+def test_mutated_specs_run_or_are_refused(spec: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> None:
+    d = tmp_path_factory.mktemp("m")
+    path = d / "spec.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    out = d / "out"
+    r = run_cli("run", str(path), "-o", str(out), "--format", "json,md", "-q")
+    assert r.code in (0, 2, 3), r.err
+    assert "Traceback" not in r.err and "internal error" not in r.err
+    if r.code == 2:
+        assert r.err.count("\n") == 1 and r.err.startswith(f"bptrace: {path}: ")
+        assert not out.exists() or not any(out.iterdir())
+    else:
+        assert (out / "trace.json").is_file() and (out / "report.md").is_file()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_valid_specs_never_crash(data: st.DataObject) -> None:
+    from strategies import specs
+
+    spec = data.draw(specs())
+    tr = bptrace.trace(spec)
+    for fmt in ("md", "html"):
+        assert bptrace.render(tr, fmt)
+    assert bptrace.Trace.from_json(tr.to_json()).to_json() == tr.to_json()
