@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .errors import SpecError
-from .names import layout
+from .names import layout, matrix_mode
 from .spec import Spec
 
 MAX_WORK = 2_000_000_000  # parameter-updates: iterations x samples x (parameters + neurons)
@@ -16,8 +16,6 @@ FLOATS_PER_PARAM = 6  # gradient, old, grad, new and value of an update, and the
 
 def estimate(spec: Spec, n_detail: int) -> tuple[int, int]:
     """(work, bytes): parameter-updates the run performs, and memory its detailed steps keep."""
-    from .matrix import matrix_mode
-
     layers = layout(spec.data)
     n_params = sum(lay.weight_count + len(lay.biases) for lay in layers[1:])
     n_neurons = sum(lay.size for lay in layers[1:])

@@ -21,8 +21,6 @@ from .spec import Spec
 from .steps import Entry, StepBuilder
 from .tracedata import Record, Step, mean
 
-SCALAR_LIMIT = 64  # weights per layer up to which every scalar gets its own record
-
 _NEURON = re.compile(r"([A-Za-z](?:[A-Za-z0-9]*[A-Za-z])?)(\d+)")
 
 
@@ -35,10 +33,6 @@ def _quiet(f: Callable[..., Any]) -> Callable[..., Any]:
 
     g.__name__, g.__doc__ = f.__name__, f.__doc__
     return g
-
-
-def matrix_mode(layers: list[LayerLayout]) -> bool:
-    return any(lay.weight_count > SCALAR_LIMIT for lay in layers[1:])
 
 
 # ---------------------------------------------------------------- vector LaTeX

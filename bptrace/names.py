@@ -92,6 +92,15 @@ def layout(spec: dict[str, Any]) -> list[LayerLayout]:
     return out
 
 
+SCALAR_LIMIT = 64  # weights per layer up to which every scalar gets its own record
+
+
+def matrix_mode(layers: list[LayerLayout], limit: int | None = None) -> bool:
+    """Whether a network is traced in matrix form: some layer has more than SCALAR_LIMIT weights."""
+    lim = SCALAR_LIMIT if limit is None else limit
+    return any(lay.weight_count > lim for lay in layers[1:])
+
+
 def param_names(layers: list[LayerLayout], with_biases: bool) -> Iterator[str]:
     """Every trainable parameter in order: each layer's weights row by row, then its biases."""
     for lay in layers[1:]:
@@ -120,8 +129,8 @@ def neuron_value_symbol(neuron: str) -> str:
 
 def param_symbol(name: str) -> str:
     """w5 -> w_{5}, b1 -> b_{1}, b_h1 -> b_{h1}."""
-    if name.startswith("b_"):
-        return rf"b_{{{name[2:]}}}"
+    if name.startswith(("b_", "W_")):  # a per-neuron bias, or a layer's bias vector or weight matrix
+        return rf"{name[0]}_{{{name[2:]}}}"
     m = re.fullmatch(r"([wb])(\d+)", name)
     if m:
         return f"{m.group(1)}_{{{m.group(2)}}}"

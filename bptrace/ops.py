@@ -12,11 +12,22 @@ one of FUNCTIONS.
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+else:
+
+    class _LazyNumpy:
+        """numpy, imported on first use: small networks trace on floats and never need it."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(importlib.import_module("numpy"), name)
+
+    np = _LazyNumpy()
 
 Node = Any  # list | float | int
 
@@ -203,7 +214,7 @@ ACTIVATIONS: dict[str, Activation] = {
         lambda n, o: o * (1.0 - o),
     ),
     "tanh": Activation(
-        "tanh", r"\tanh", _elementwise("tanh"), lambda n, o: sub(1, ["sq", o]), np.tanh, lambda n, o: 1.0 - o * o
+        "tanh", r"\tanh", _elementwise("tanh"), lambda n, o: sub(1, ["sq", o]), lambda x: np.tanh(x), lambda n, o: 1.0 - o * o
     ),
     "relu": Activation(
         "relu",

@@ -8,6 +8,7 @@ Python-Markdown, its math turned into MathML, wrapped in a page with inline CSS.
 from __future__ import annotations
 
 import html
+import os
 import re
 import tomllib
 from functools import lru_cache
@@ -17,7 +18,7 @@ from typing import Any, Iterable, Sequence
 import jinja2
 
 from . import figures as drawing
-from . import formula, names, numfmt
+from . import formula, mathml, names, numfmt
 from .errors import SpecError
 from .spec import normalise
 from .tracedata import Record, Step, Trace, element
@@ -38,6 +39,7 @@ def make_env(templates: "str | Path | None" = None) -> jinja2.Environment:
     loaders += [jinja2.PrefixLoader({"default": builtin}), builtin]
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
+        bytecode_cache=_bytecode_cache(),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -46,6 +48,18 @@ def make_env(templates: "str | Path | None" = None) -> jinja2.Environment:
     )
     env.filters["md"] = md_escape
     return env
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs (Jinja's own per-user cache folder under the temp
+    dir): compiling the report templates costs more than rendering them. Keyed by each
+    template's source, so an edited template is compiled again."""
+    if os.environ.get("BPTRACE_NO_TEMPLATE_CACHE"):
+        return None
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except OSError:
+        return None
 
 
 def messages(env: jinja2.Environment, lang: str) -> dict[str, str]:
@@ -75,17 +89,14 @@ def md_escape(s: str) -> str:
 class Report:
     """Numbers, formulas and figures for the templates, all read from one trace."""
 
-    def __init__(
-        self, trace: Trace, lang: str, digits: int | None, msgs: dict[str, str], figure_mode: str, spec: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, trace: Trace, lang: str, digits: int | None, msgs: dict[str, str], spec: dict[str, Any] | None = None) -> None:
         self.trace = trace
         # the trace leaves out weights that init redraws; the report shows them, so redraw them
         self.spec = spec if spec is not None else normalise(trace.spec, limits=False)
         self.lang = lang
         self.digits = digits or numfmt.DEFAULT_DIGITS
         self.msgs = msgs
-        self.figure_mode = figure_mode  # "files": linked SVG files; "inline": SVG in the page
-        self.figure_files: dict[str, str] = {}
+        self.figures: dict[str, tuple[str, str]] = {}
         self.layers = names.layout(self.spec)
         self.title = md_escape(self.spec["title"])
         first = [s for s in trace.steps if s.iteration == trace.steps[0].iteration] if trace.steps else []
@@ -253,11 +264,22 @@ class Report:
     # ------------------------------------------------------------ figures
 
     def _figure(self, name: str, svg: str, caption: str) -> str:
-        if self.figure_mode == "inline":
-            return f'<figure class="figure">\n{svg}\n<figcaption>{caption}</figcaption>\n</figure>'
-        path = f"figures/{name}.svg"
-        self.figure_files[path] = svg + "\n"
-        return f"![{caption}]({path})"
+        # a marker now; place_figures() puts the figure in, linked or inline, so one rendering
+        # of the template serves both the Markdown file and the HTML page
+        self.figures[name] = (svg, caption)
+        return f"\x00figure:{name}\x00"
+
+    def place_figures(self, text: str, inline: bool) -> str:
+        def put(m: re.Match[str]) -> str:
+            svg, caption = self.figures[m.group(1)]
+            if inline:
+                return f'<figure class="figure">\n{svg}\n<figcaption>{caption}</figcaption>\n</figure>'
+            return f"![{caption}](figures/{m.group(1)}.svg)"
+
+        return re.sub("\x00figure:([^\x00]+)\x00", put, text)
+
+    def figure_files(self) -> dict[str, str]:
+        return {f"figures/{name}.svg": svg + "\n" for name, (svg, _) in sorted(self.figures.items())}
 
     def layer_caption(self, lay: names.LayerLayout) -> str:
         if lay.index == 0:
@@ -302,24 +324,68 @@ _INLINE = re.compile(r'<span class="arithmatex">\\\((.*?)\\\)</span>', re.S)
 _BLOCK = re.compile(r'<div class="arithmatex">\\\[(.*?)\\\]</div>', re.S)
 
 
-@lru_cache(maxsize=8192)
-def mathml(tex: str, display: bool) -> str:
-    from latex2mathml.converter import convert
+def _markdown() -> Any:
+    import markdown
+    from markdown.extensions.md_in_html import MarkdownInHtmlExtension
+    from markdown.extensions.tables import TableExtension
+    from pymdownx.arithmatex import ArithmatexExtension
 
-    return convert(tex.strip(), display="block" if display else "inline")
+    # extension objects, not names: names are looked up through package entry points, which
+    # costs more than converting a report
+    return markdown.Markdown(
+        extensions=[TableExtension(), MarkdownInHtmlExtension(), ArithmatexExtension(generic=True)],
+        output_format="html",
+    )
+
+
+_DOCUMENT_WIDE = re.compile(r"^ {0,3}\[[^\]]+\]:", re.M)  # reference links need the whole document
+
+
+def _units(text: str) -> list[str]:
+    """The document cut at blank lines into parts Python-Markdown converts independently: a
+    <details> element with its Markdown inside stays whole."""
+    units: list[str] = []
+    depth = 0
+    for block in text.split("\n\n"):
+        if depth:
+            units[-1] += "\n\n" + block
+        else:
+            units.append(block)
+        depth += len(re.findall(r"^<details\b", block, re.M)) - len(re.findall(r"^</details>", block, re.M))
+        depth = max(depth, 0)
+    return units
+
+
+@lru_cache(maxsize=4096)
+def _convert_unit(unit: str) -> str:
+    md = _markdown()
+    return md.convert(unit)  # type: ignore[no-any-return]
+
+
+def _to_mathml(body: str) -> str:
+    body = _BLOCK.sub(lambda m: '<div class="math">' + mathml.convert(html.unescape(m.group(1)), True) + "</div>", body)
+    return _INLINE.sub(lambda m: mathml.convert(html.unescape(m.group(1)), False), body)
 
 
 def markdown_to_html(text: str) -> str:
-    import markdown
+    """Python-Markdown's HTML for the report, with every formula as MathML.
 
-    md = markdown.Markdown(
-        extensions=["tables", "md_in_html", "pymdownx.arithmatex"],
-        extension_configs={"pymdownx.arithmatex": {"generic": True}},
-        output_format="html",
-    )
-    body = md.convert(text)
-    body = _BLOCK.sub(lambda m: '<div class="math">' + mathml(html.unescape(m.group(1)), True) + "</div>", body)
-    return _INLINE.sub(lambda m: mathml(html.unescape(m.group(1)), False), body)
+    Converted part by part, each part remembered: a report repeats most of its paragraphs from
+    one render to the next (and across the variants of an exercise set), and the parts give the
+    same HTML as the whole. A document that defines reference links is converted whole.
+    """
+    if _DOCUMENT_WIDE.search(text):
+        return _to_mathml(_markdown().convert(text))
+    out: list[str] = []
+    for u in _units(text):
+        html_ = _convert_unit(u)
+        if html_:
+            out.append(_to_mathml(html_))
+            # Python-Markdown leaves a blank line after a raw HTML block (not after <details>,
+            # whose inside it parses); the whole document's HTML does, so the parts do too
+            if u.startswith("<") and not u.startswith("<details"):
+                out.append("")
+    return "\n".join(out).rstrip("\n")
 
 
 # ---------------------------------------------------------------- entry points
@@ -372,15 +438,15 @@ def render_files(
         if f not in ("md", "html"):
             raise SpecError(f"unknown report format {f!r}; expected md or html", "--format")
     spec = normalise(trace.spec, limits=False)
+    rep = Report(trace, lang, digits, msgs, spec)
+    text = _report_md(env, rep, f"{template}.md.j2")
     if "md" in formats:
-        rep = Report(trace, lang, digits, msgs, "inline" if single else "files", spec)
-        out[f"{stem}.md"] = _report_md(env, rep, f"{template}.md.j2")
-        out.update(sorted(rep.figure_files.items()))
+        out[f"{stem}.md"] = rep.place_figures(text, inline=single)
+        if not single:
+            out.update(rep.figure_files())
     if "html" in formats:
-        rep = Report(trace, lang, digits, msgs, "inline", spec)
-        body = markdown_to_html(_report_md(env, rep, f"{template}.md.j2"))
-        page = env.get_template("report.html.j2").render(r=rep, t=rep.t, body=body, css=_css(env))
-        out[f"{stem}.html"] = page
+        body = markdown_to_html(rep.place_figures(text, inline=True))
+        out[f"{stem}.html"] = env.get_template("report.html.j2").render(r=rep, t=rep.t, body=body, css=_css(env))
     return out
 
 

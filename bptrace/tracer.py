@@ -273,9 +273,7 @@ def trace(
     spec = load_spec(spec, limits=limits, **overrides)
     n_detail = _detail_count(detail, spec["iterations"])
     if spec.rounding_digits is not None:
-        from .matrix import matrix_mode
-
-        if matrix_mode(names.layout(spec.data)):
+        if names.matrix_mode(names.layout(spec.data)):
             raise SpecError(
                 "hand rounding follows a calculation by hand, scalar by scalar; this network has a layer of "
                 "more than 64 weights, traced in matrix form",
@@ -299,9 +297,11 @@ def _attach_exact(carried: Trace, exact: Trace) -> None:
 
 
 def make_engine(spec: Spec) -> Any:
-    from .matrix import MatrixEngine, matrix_mode
+    if names.matrix_mode(names.layout(spec.data)):
+        from .matrix import MatrixEngine
 
-    return MatrixEngine(spec) if matrix_mode(names.layout(spec.data)) else ScalarEngine(spec)
+        return MatrixEngine(spec)
+    return ScalarEngine(spec)
 
 
 def _trace(spec: Spec, n_detail: int, progress: Progress | None) -> Trace:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import bptrace
-import bptrace.matrix as matrix
+import bptrace.names as matrix
 from bptrace.reports import render_files
 from oracle import Net
 from strategies import specs

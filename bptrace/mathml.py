@@ -1,0 +1,256 @@
+"""LaTeX to MathML for the formulas bptrace writes, fast; anything else goes to latex2mathml.
+
+Reports hold a hundred formulas or more, and latex2mathml takes about half a millisecond for
+each. bptrace's own LaTeX uses a small vocabulary (fractions, sub- and superscripts, \\mathrm,
+fences, align* and cases), which a direct recursive-descent converter turns into MathML in a
+few microseconds. A formula with anything outside that vocabulary (a user's template, say) is
+handed to latex2mathml whole, so every formula still becomes MathML.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from html import escape
+
+NS = "http://www.w3.org/1998/Math/MathML"
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<cmd>\\(?:[A-Za-z]+\*?|[,;! \\_{}|%]))|(?P<num>\d+(?:\.\d+)?)|(?P<char>[^\s\\]))"
+)
+
+_IDENT = {
+    "partial": "∂", "delta": "δ", "sigma": "σ", "eta": "η", "infty": "∞", "top": "⊤", "alpha": "α",
+    "beta": "β", "gamma": "γ", "epsilon": "ε", "lambda": "λ", "mu": "μ", "theta": "θ", "pi": "π",
+}  # fmt: skip
+_OPS = {
+    "cdot": "⋅", "times": "×", "odot": "⊙", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "cdots": "⋯",
+    "ldots": "…", "pm": "±", "to": "→", "neq": "≠", "approx": "≈",
+}  # fmt: skip
+_FUNCS = ("ln", "tanh", "max", "min", "exp", "log", "sin", "cos")
+_SPACES = {",": "0.167em", ";": "0.278em", " ": "0.25em", "!": "-0.167em"}
+_FENCES = {"(": "(", ")": ")", "[": "[", "]": "]", ".": "", "|": "|", "\\{": "{", "\\}": "}"}
+_CHAR_OPS = set("+-=<>()[],;:/|!'")
+
+
+class Unsupported(ValueError):
+    """The formula uses LaTeX this converter does not know; latex2mathml takes it."""
+
+
+def _tokens(tex: str) -> list[str]:
+    out, pos = [], 0
+    tex = tex.strip()
+    while pos < len(tex):
+        m = _TOKEN.match(tex, pos)
+        if not m or m.end() == pos:
+            raise Unsupported(tex[pos:])
+        out.append(m.group("cmd") or m.group("num") or m.group("char"))
+        pos = m.end()
+        while pos < len(tex) and tex[pos].isspace():
+            pos += 1
+    return out
+
+
+class _Parser:
+    def __init__(self, tokens: list[str]) -> None:
+        self.t = tokens
+        self.i = 0
+
+    def peek(self) -> str | None:
+        return self.t[self.i] if self.i < len(self.t) else None
+
+    def take(self) -> str:
+        if self.i >= len(self.t):
+            raise Unsupported("unexpected end")
+        tok = self.t[self.i]
+        self.i += 1
+        return tok
+
+    def expect(self, tok: str) -> None:
+        if self.take() != tok:
+            raise Unsupported(f"expected {tok}")
+
+    # -------------------------------------------------------- sequences
+
+    def row(self, stop: tuple[str, ...] = ()) -> list[str]:
+        """Items until a stop token (not consumed) or the end."""
+        items: list[str] = []
+        while (tok := self.peek()) is not None and tok not in stop:
+            if tok in ("^", "_"):
+                if not items:
+                    items.append("<mi></mi>")
+                items[-1] = self.scripts(items[-1])
+                continue
+            if tok == "'":
+                self.take()
+                base = items.pop() if items else "<mi></mi>"
+                items.append(f"<msup>{base}<mo>′</mo></msup>")
+                continue
+            items.append(self.atom())
+        return items
+
+    def group(self) -> str:
+        """A braced group or a single atom, as one MathML element."""
+        if self.peek() == "{":
+            self.take()
+            items = self.row(("}",))
+            self.expect("}")
+            return _mrow(items)
+        return self.atom()
+
+    def text_group(self) -> str:
+        """The raw text of a braced group (for \\mathrm and friends)."""
+        self.expect("{")
+        parts = []
+        while (tok := self.take()) != "}":
+            if tok == "\\_":
+                parts.append("_")
+            elif tok.startswith("\\") or tok in "{^_":
+                raise Unsupported(tok)
+            else:
+                parts.append(tok)
+        return "".join(parts)
+
+    def scripts(self, base: str) -> str:
+        sub = sup = None
+        while self.peek() in ("^", "_"):
+            which = self.take()
+            arg = self.group()
+            if which == "_":
+                if sub is not None:
+                    raise Unsupported("double subscript")
+                sub = arg
+            else:
+                if sup is not None:
+                    raise Unsupported("double superscript")
+                sup = arg
+        if sub is not None and sup is not None:
+            return f"<msubsup>{base}{sub}{sup}</msubsup>"
+        if sub is not None:
+            return f"<msub>{base}{sub}</msub>"
+        return f"<msup>{base}{sup}</msup>"
+
+    # -------------------------------------------------------- atoms
+
+    def atom(self) -> str:
+        tok = self.take()
+        if tok == "{":
+            items = self.row(("}",))
+            self.expect("}")
+            return _mrow(items)
+        if tok[0].isdigit():
+            return f"<mn>{tok}</mn>"
+        if not tok.startswith("\\"):
+            if tok.isalpha():
+                return f"<mi>{escape(tok)}</mi>"
+            if tok == "-":
+                return "<mo>−</mo>"
+            if tok in "()[]|":
+                return f'<mo stretchy="false">{escape(tok)}</mo>'
+            if tok in _CHAR_OPS or tok in "*.":
+                return f"<mo>{escape(tok)}</mo>"
+            if ord(tok) > 127:
+                return f"<mi>{escape(tok)}</mi>"
+            raise Unsupported(tok)
+        name = tok[1:]
+        if name in _IDENT:
+            return f"<mi>{_IDENT[name]}</mi>"
+        if name in _OPS:
+            return f"<mo>{_OPS[name]}</mo>"
+        if name in _FUNCS:
+            # the invisible function application, and TeX's thin space before the argument
+            return f'<mi>{name}</mi><mo>&#x2061;</mo><mspace width="0.167em"></mspace>'
+
+        if name in _SPACES:
+            return f'<mspace width="{_SPACES[name]}"></mspace>'
+        if name == "sum":
+            return '<mo largeop="true" movablelimits="true">∑</mo>'
+        if name == "frac":
+            num = self.group()
+            den = self.group()
+            return f"<mfrac>{num}{den}</mfrac>"
+        if name in ("mathrm", "operatorname"):
+            text = self.text_group()
+            variant = ' mathvariant="normal"' if len(text) == 1 and text.isalpha() else ""
+            return f"<mi{variant}>{escape(text)}</mi>" if text.isalpha() or "_" in text else f"<mtext>{escape(text)}</mtext>"
+        if name == "text":
+            return f"<mtext>{escape(self.text_group())}</mtext>"
+        if name in ("mathbf", "boldsymbol"):
+            if self.peek() == "{" and self.t[self.i + 1 : self.i + 2] and self.t[self.i + 1].startswith("\\"):
+                self.take()
+                inner = self.atom()
+                self.expect("}")
+                return inner.replace("<mi>", '<mi mathvariant="bold-italic" style="font-weight:bold">', 1)
+            text = self.text_group()
+            return f'<mi mathvariant="bold" style="font-weight:bold">{escape(text)}</mi>'
+        if name == "left":
+            return self.fenced()
+        if name == "begin":
+            return self.environment()
+        if name in ("{", "}"):
+            return f'<mo stretchy="false">{name}</mo>'
+        raise Unsupported(tok)
+
+    def fence(self) -> str:
+        tok = self.take()
+        if tok not in _FENCES:
+            raise Unsupported(tok)
+        ch = _FENCES[tok]
+        return f'<mo fence="true" stretchy="true">{escape(ch)}</mo>' if ch else ""
+
+    def fenced(self) -> str:
+        opening = self.fence()
+        items = self.row(("\\right",))
+        self.expect("\\right")
+        closing = self.fence()
+        return "<mrow>" + opening + "".join(items) + closing + "</mrow>"
+
+    def environment(self) -> str:
+        name = self.text_group()
+        if name not in ("align*", "aligned", "cases"):
+            raise Unsupported(name)
+        rows: list[list[str]] = [[]]
+        while True:
+            cell = self.row(("&", "\\\\", "\\end"))
+            rows[-1].append(_mrow(cell))
+            tok = self.take()
+            if tok == "&":
+                continue
+            if tok == "\\\\":
+                rows.append([])
+                continue
+            if self.text_group() != name:
+                raise Unsupported("mismatched \\end")
+            break
+        if name == "cases":
+            body = "".join("<mtr>" + "".join(f'<mtd columnalign="left">{c}</mtd>' for c in r) + "</mtr>" for r in rows)
+            return f'<mrow><mo fence="true" stretchy="true">{{</mo><mtable columnalign="left left">{body}</mtable></mrow>'
+        align = ("right", "left")
+        body = "".join(
+            "<mtr>" + "".join(f'<mtd columnalign="{align[k % 2]}">{c}</mtd>' for k, c in enumerate(r)) + "</mtr>" for r in rows
+        )
+        return f'<mtable displaystyle="true" columnalign="right left" columnspacing="0em" rowspacing="3pt">{body}</mtable>'
+
+
+def _mrow(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else "<mrow>" + "".join(items) + "</mrow>"
+
+
+def fast(tex: str, display: bool) -> str:
+    """MathML from bptrace's own LaTeX; raises Unsupported for anything else."""
+    p = _Parser(_tokens(tex))
+    items = p.row()
+    if p.peek() is not None:
+        raise Unsupported(p.peek() or "")
+    mode = "block" if display else "inline"
+    return f'<math xmlns="{NS}" display="{mode}"><mrow>{"".join(items)}</mrow></math>'
+
+
+@lru_cache(maxsize=8192)
+def convert(tex: str, display: bool) -> str:
+    try:
+        return fast(tex, display)
+    except Unsupported:
+        from latex2mathml.converter import convert as l2m
+
+        return l2m(tex.strip(), display="block" if display else "inline")

@@ -1,0 +1,81 @@
+"""Every fast path against the general one it replaces."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+from latex2mathml.converter import convert as l2m
+
+import bptrace
+from bptrace import mathml, reports
+
+CASES = [("article", {}), ("xor", {}), ("softmax", {}), ("softmax", {"loss": "mse"}), ("article", {"rounding": "hand:4"}), ("article", {"iterations": 30})]
+
+
+def _markdown(name: str, kw: dict, lang: str) -> str:
+    tr = bptrace.trace(name, **kw)
+    env = reports.make_env()
+    rep = reports.Report(tr, lang, None, reports.messages(env, lang))
+    return rep.place_figures(reports._report_md(env, rep), inline=True)
+
+
+@pytest.fixture(scope="module")
+def documents() -> list[str]:
+    return [_markdown(n, kw, lang) for n, kw in CASES for lang in ("en", "zh")]
+
+
+def _formulas(md: str) -> list[tuple[str, bool]]:
+    blocks = [(m, True) for m in re.findall(r"\$\$\n(.*?)\n\$\$", md, flags=re.S)]
+    inline = [(m, False) for m in re.findall(r"(?<![$\\])\$([^$\n]+?)\$(?!\$)", re.sub(r"\$\$\n.*?\n\$\$", "", md, flags=re.S))]
+    return blocks + inline
+
+
+def _leaves(xml: str) -> list[str]:
+    """The visible characters of a MathML tree, in order (structure and spacing aside)."""
+    root = ET.fromstring(xml)
+    out = []
+    for el in root.iter():
+        if el.tag.split("}")[-1] in ("mi", "mn", "mo", "mtext") and el.text:
+            out.append(el.text)
+    return ["".join(out).replace("\u2061", "").replace(" ", "")]
+
+
+def test_every_built_in_formula_takes_the_fast_path(documents: list[str]) -> None:
+    seen = 0
+    for md in documents:
+        for tex, display in _formulas(md):
+            out = mathml.fast(tex, display)  # raises if the fast path cannot take it
+            ET.fromstring(out)
+            assert "\\" not in out
+            seen += 1
+    assert seen > 500
+
+
+def test_fast_mathml_shows_what_latex2mathml_shows(documents: list[str]) -> None:
+    swap = str.maketrans({"⋅": "·", "−": "-", "{": "", "}": ""})
+    for md in documents[:4]:
+        for tex, display in _formulas(md):
+            ours = _leaves(mathml.fast(tex, display))[0].translate(swap)
+            theirs = _leaves(l2m(tex, display="block" if display else "inline"))[0].translate(swap)
+            assert ours == theirs, tex
+
+
+def test_unknown_latex_falls_back_to_latex2mathml() -> None:
+    tex = r"\overline{x} + \sqrt{y}"
+    with pytest.raises(mathml.Unsupported):
+        mathml.fast(tex, False)
+    out = mathml.convert(tex, False)
+    assert "<msqrt>" in out and "\\" not in out
+
+
+def test_report_converted_part_by_part_equals_whole(documents: list[str]) -> None:
+    for md in documents:
+        whole = reports._to_mathml(reports._markdown().convert(md))
+        assert reports.markdown_to_html(md) == whole
+
+
+def test_reference_links_convert_the_whole_document() -> None:
+    md = "See [the article][a].\n\n[a]: https://example.org/\n"
+    assert 'href="https://example.org/"' in reports.markdown_to_html(md)
