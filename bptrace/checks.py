@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import json
 import math
+import re
 from typing import Any
 
 from .errors import SpecError
@@ -71,7 +73,8 @@ def table(val: Any, path: str, keys: tuple[str, ...], what: str = "a table") -> 
     for k in val:
         if k not in keys:
             hint = difflib.get_close_matches(str(k), keys, n=1, cutoff=0.6)
-            where = f"{path}.{k}" if path else str(k)
+            name = str(k) if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(k)) else json.dumps(str(k))
+            where = f"{path}.{name}" if path else name
             if hint:
                 raise SpecError(f"unknown key (did you mean {hint[0]!r}?)", where)
             raise SpecError(f"unknown key; known keys: {', '.join(keys)}", where)

@@ -128,9 +128,16 @@ def _progress(args: argparse.Namespace, total: int) -> tuple[Any, Any]:
     """A progress bar on a terminal for runs that take more than about a second."""
     if args.quiet or not sys.stderr.isatty() or total < 2:
         return None, None
+    import shutil
+
     from tqdm import tqdm
 
-    bar = tqdm(total=total, unit="it", delay=1.0, file=sys.stderr, leave=False, dynamic_ncols=True)
+    # a terminal that reports no size (some pseudo-terminals) would get no bar at all
+    size = shutil.get_terminal_size((80, 24))
+    bar = tqdm(
+        total=total, unit="it", unit_scale=True, delay=1.0, file=sys.stderr, leave=False,
+        ncols=min(size.columns, 100), nrows=max(size.lines, 2),
+    )  # fmt: skip
 
     def update(done: int) -> None:
         bar.update(done - bar.n)
@@ -180,8 +187,8 @@ def _target(args: argparse.Namespace) -> Path | None:
     return check_target(args.output, len(args.format))
 
 
-def _render(tr: Any, args: argparse.Namespace) -> dict[str, str]:
-    files: dict[str, str] = {}
+def _render(tr: Any, args: argparse.Namespace) -> dict[str, Any]:
+    files: dict[str, Any] = {}
     reports = [f for f in args.format if f != "json"]
     if reports:
         import jinja2
@@ -197,11 +204,11 @@ def _render(tr: Any, args: argparse.Namespace) -> dict[str, str]:
                 raise
             raise SpecError(f"a template failed: {e}", source=args.templates) from None
     if "json" in args.format:
-        files["trace.json"] = tr.to_json()
+        files["trace.json"] = tr.iter_json()
     return files
 
 
-def _finish(args: argparse.Namespace, folder: Path | None, files: dict[str, str], tr: Any) -> int:
+def _finish(args: argparse.Namespace, folder: Path | None, files: dict[str, Any], tr: Any) -> int:
     from .output import write_all
 
     for path in write_all(folder, files):
@@ -259,7 +266,8 @@ def cli(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except SpecError as e:
-        sys.stderr.write(f"bptrace: {e}\n")
+        one_line = str(e).replace("\r", "\\r").replace("\n", "\\n")  # one line, whatever a name holds
+        sys.stderr.write(f"bptrace: {one_line}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("bptrace: interrupted\n")

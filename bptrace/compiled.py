@@ -61,8 +61,12 @@ def source(
     need = _needed(sample_entries, roots)
     body = []
     for e in sample_entries:
-        if e.key in need:
-            body.append(f"{ind}{name(e.key)} = {r}({formula.to_python(e.expr, name)})")
+        if e.key not in need:
+            continue
+        if not rounding and isinstance(e.expr, list) and e.expr[0] == "v" and not e.key.startswith(("update.", "grad.")):
+            name.map[e.key] = name(e.expr[1])  # a quantity equal to another is the same variable
+            continue
+        body.append(f"{ind}{name(e.key)} = {r}({formula.to_python(e.expr, name)})")
     pvars = ", ".join(name(f"param.{p}") for p in params)
     n = len(params)
     lines = [

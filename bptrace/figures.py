@@ -226,9 +226,9 @@ def _envelope(values: Sequence[float], buckets: int) -> list[tuple[int, float]]:
     pts: list[tuple[int, float]] = []
     for b in range(buckets):
         a, z = b * n // buckets, (b + 1) * n // buckets
-        chunk = range(a, z)
-        lo = min(chunk, key=lambda k: values[k])
-        hi = max(chunk, key=lambda k: values[k])
+        chunk = values[a:z]
+        lo = a + chunk.index(min(chunk))
+        hi = a + chunk.index(max(chunk))
         pts += [(k, values[k]) for k in sorted({lo, hi})]
     return pts
 
@@ -236,12 +236,13 @@ def _envelope(values: Sequence[float], buckets: int) -> list[tuple[int, float]]:
 def loss_curve(values: Sequence[float], title: str, x_label: str, y_label: str) -> str:
     width, height = 640.0, 320.0
     left, right, top, bottom = 78.0, 20.0, 20.0, 48.0
-    finite = [v for v in values if math.isfinite(v) and v > 0]
     pw, ph = width - left - right, height - top - bottom
     body: list[str] = []
-    if not finite:
+    # generators, not lists: a history can hold a million values
+    lo = min((v for v in values if 0 < v < math.inf), default=None)
+    hi = max((v for v in values if 0 < v < math.inf), default=None)
+    if lo is None or hi is None:
         return _svg(width, height, [_text(width / 2, height / 2, "—", 14)], title)
-    lo, hi = min(finite), max(finite)
     log = hi / lo > 100
     if log:
         y0, y1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))

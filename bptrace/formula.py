@@ -123,16 +123,18 @@ def _latex(node: Node, st: _Style) -> tuple[str, int]:
         if st.number is None:
             return st.symbol(node[1]), _ATOM
         return _number(node[2], st.number)
-    sub = [_latex(a, st) for a in (node[2:] if op == "fn" else node[1:])]
+    operands = node[2:] if op == "fn" else node[1:]
+    if op == "add" and len(operands) > st.max_terms:
+        # a long sum shows its first terms and its last; the rest is never printed, so never built
+        shown = [_wrap(_latex(a, st), _PRODUCT) for a in operands[:3]]
+        return " + ".join(shown + [r"\cdots", _wrap(_latex(operands[-1], st), _PRODUCT)]), _SUM
+    sub = [_latex(a, st) for a in operands]
     if op == "fn":
         f = FUNCTIONS[node[1]]
         args = [_wrap(a, _ATOM) if f.wants_atoms else a[0] for a in sub]
         return f.latex(*args), _ATOM
     if op == "add":
-        terms = [_wrap(a, _PRODUCT) for a in sub]
-        if len(terms) > st.max_terms:
-            terms = terms[:3] + [r"\cdots"] + terms[-1:]
-        return " + ".join(terms), _SUM
+        return " + ".join(_wrap(a, _PRODUCT) for a in sub), _SUM
     if op == "sub":
         return f"{sub[0][0]} - {_wrap(sub[1], _PRODUCT)}", _SUM
     if op == "mul":
@@ -170,7 +172,11 @@ def to_python(node: Node, var: Callable[[str], str]) -> str:
     if op == "v":
         return var(node[1])
     if op == "fn":
-        return f"F_{node[1]}({', '.join(to_python(a, var) for a in node[2:])})"
+        args = [to_python(a, var) for a in node[2:]]
+        inline = FUNCTIONS[node[1]].inline
+        if inline is not None and len(args) == 1 and args[0].isidentifier():
+            return inline(args[0])
+        return f"F_{node[1]}({', '.join(args)})"
     args = [to_python(a, var) for a in node[1:]]
     if op == "add":
         return "(" + " + ".join(args) + ")"
@@ -183,7 +189,7 @@ def to_python(node: Node, var: Callable[[str], str]) -> str:
     if op == "half":
         return f"(0.5 * {args[0]})"
     if op == "sq":
-        return f"_sq({args[0]})"
+        return f"({args[0]} * {args[0]})" if args[0].isidentifier() else f"_sq({args[0]})"
     if op == "div":
         return f"_div({args[0]}, {args[1]})"
     raise ValueError(f"unknown operation {op!r}")
@@ -192,5 +198,6 @@ def to_python(node: Node, var: Callable[[str], str]) -> str:
 def python_namespace() -> dict[str, Any]:
     ns: dict[str, Any] = {f"F_{k}": f.scalar for k, f in FUNCTIONS.items()}
     ns["_sq"] = lambda x: x * x
+    ns["_exp"] = math.exp
     ns["_div"] = lambda a, b: a / b if b else math.nan
     return ns

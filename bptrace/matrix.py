@@ -188,14 +188,17 @@ class MatrixEngine:
             out.update(zip(lay.biases, b.tolist()))
         return out
 
-    def perturb(self, p: network.Params, name: str, h: float) -> network.Params:
-        q = p.copy()
+    def error_moved(self, p: network.Params, name: str, h: float, samples: list[dict[str, Any]]) -> float:
+        """The mean error with one parameter moved by h; moved in place and put back, since
+        copying a large weight matrix per finite difference costs more than the forward pass."""
         k, j, i = self.param_position(name)
-        if i is None:
-            q.b[k - 1][j] += h
-        else:
-            q.W[k - 1][j, i] += h
-        return q
+        arr, idx = (p.b[k - 1], j) if i is None else (p.W[k - 1], (j, i))
+        old = arr[idx]
+        arr[idx] = old + h
+        try:
+            return self.error(p, samples)  # type: ignore[no-any-return]
+        finally:
+            arr[idx] = old
 
     def value_of(self, p: network.Params, name: str) -> float:
         k, j, i = self.param_position(name)
@@ -344,7 +347,15 @@ class MatrixEngine:
             _, o = self.forward(p, x)
             outs.append(o[-1].tolist())
             errs.append(sum(self.form.verror(t, o[-1]).tolist()))
-        return {"params": self.flat(p), "outputs": outs, "total_error": mean(errs)}
+        return {"params": self.by_layer(p), "outputs": outs, "total_error": mean(errs)}
+
+    def by_layer(self, p: network.Params) -> dict[str, Any]:
+        """Final parameters as one matrix per layer (W_h) and its biases (b1, or the vector b_h)."""
+        out: dict[str, Any] = {}
+        for lay, W, b in zip(self.layers[1:], p.W, p.b):
+            out[f"W_{lay.name}"] = W.tolist()
+            out[lay.bias_name or f"b_{lay.name}"] = float(b[0]) if lay.bias_name else b.tolist()
+        return out
 
 
 class Hook:

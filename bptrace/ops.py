@@ -65,7 +65,8 @@ def fn(name: str, *args: Node) -> Node:
 
 
 def _sigmoid(x: float) -> float:
-    # Two branches so exp never sees a large positive argument (no OverflowError at |x| = 1000).
+    # Two branches so exp never sees a large positive argument (no OverflowError at |x| = 1000);
+    # NaN takes the second and comes back NaN.
     if x >= 0.0:
         return 1.0 / (1.0 + math.exp(-x))
     z = math.exp(x)
@@ -95,7 +96,7 @@ def _nll_dout(t: float, o: float) -> float:
 
 
 def _nan_safe(f: Callable[..., float]) -> Callable[..., float]:
-    """A NaN input gives NaN (so divergence is detected) instead of an exception from max/log."""
+    """A NaN input gives NaN (so divergence is detected) where max() would pick at random."""
 
     def g(*args: float) -> float:
         if any(a != a for a in args):
@@ -118,20 +119,44 @@ class Function:
     latex: Callable[..., str]
     # whether the LaTeX needs its arguments parenthesised when they are not atoms
     wants_atoms: bool = True
+    # the same computation as Python source over one variable name, for the compiled fast path
+    # (it must do exactly what scalar does, operation for operation)
+    inline: Callable[[str], str] | None = None
+
+
+# Each function passes NaN through (so divergence is seen) without a wrapper on the hot path:
+# a comparison with NaN is false, so "x > 0 / x <= 0 / else" branches hand NaN back.
+
+
+def _relu(x: float) -> float:
+    return x if x > 0.0 else (0.0 if x <= 0.0 else x)
+
+
+def _leaky(x: float) -> float:
+    return x if x > 0.0 else LEAKY_SLOPE * x
+
+
+def _step(x: float) -> float:
+    return 1.0 if x > 0.0 else (0.0 if x <= 0.0 else x)
+
+
+def _leaky_step(x: float) -> float:
+    return 1.0 if x > 0.0 else (LEAKY_SLOPE if x <= 0.0 else x)
 
 
 FUNCTIONS: dict[str, Function] = {
-    "sigmoid": Function(_nan_safe(_sigmoid), lambda a: rf"\frac{{1}}{{1 + e^{{-{a}}}}}"),
-    "tanh": Function(math.tanh, lambda a: rf"\tanh {a}"),
-    "relu": Function(_nan_safe(lambda x: x if x > 0.0 else 0.0), lambda a: rf"\max\left(0, {a}\right)", False),
-    "leaky_relu": Function(
-        _nan_safe(lambda x: x if x > 0.0 else LEAKY_SLOPE * x),
-        lambda a: rf"\max\left({LEAKY_SLOPE} \cdot {a}, {a}\right)",
+    "sigmoid": Function(
+        _sigmoid,
+        lambda a: rf"\frac{{1}}{{1 + e^{{-{a}}}}}",
+        inline=lambda a: f"(1.0 / (1.0 + _exp(-{a})) if {a} >= 0.0 else _exp({a}) / (1.0 + _exp({a})))",
     ),
+    "tanh": Function(math.tanh, lambda a: rf"\tanh {a}"),
+    "relu": Function(_relu, lambda a: rf"\max\left(0, {a}\right)", False),
+    "leaky_relu": Function(_leaky, lambda a: rf"\max\left({LEAKY_SLOPE} \cdot {a}, {a}\right)"),
     # Iverson bracket: 1 when the condition holds, else 0 (relu'(0) = 0 by convention)
-    "step": Function(_nan_safe(lambda x: 1.0 if x > 0.0 else 0.0), lambda a: rf"\left[{a} > 0\right]", False),
+    "step": Function(_step, lambda a: rf"\left[{a} > 0\right]", False),
     "leaky_step": Function(
-        _nan_safe(lambda x: 1.0 if x > 0.0 else LEAKY_SLOPE),
+        _leaky_step,
         lambda a: rf"\begin{{cases}} 1 & {a} > 0 \\ {LEAKY_SLOPE} & {a} \le 0 \end{{cases}}",
         False,
     ),
@@ -140,11 +165,9 @@ FUNCTIONS: dict[str, Function] = {
         lambda a, *rest: rf"\frac{{e^{{{a}}}}}{{{' + '.join('e^{' + r + '}' for r in rest)}}}",
         False,
     ),
-    "ln": Function(_nan_safe(_ln), lambda a: rf"\ln {a}"),
-    "bce_dout": Function(
-        _nan_safe(_bce_dout), lambda t, o: rf"-\frac{{{t}}}{{{o}}} + \frac{{1 - {t}}}{{1 - {o}}}"
-    ),
-    "nll_dout": Function(_nan_safe(_nll_dout), lambda t, o: rf"-\frac{{{t}}}{{{o}}}", False),
+    "ln": Function(_ln, lambda a: rf"\ln {a}"),
+    "bce_dout": Function(_bce_dout, lambda t, o: rf"-\frac{{{t}}}{{{o}}} + \frac{{1 - {t}}}{{1 - {o}}}"),
+    "nll_dout": Function(_nll_dout, lambda t, o: rf"-\frac{{{t}}}{{{o}}}", False),
 }
 
 

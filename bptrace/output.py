@@ -6,6 +6,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Iterable
 
 from .errors import SpecError
 
@@ -22,7 +23,13 @@ def check_target(out: str, n_files: int) -> Path | None:
     return path
 
 
-def write_atomic(path: Path, data: str) -> None:
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: Path, data: "str | Iterable[str]") -> None:
     """Write through a temporary file in the same folder and rename it into place.
 
     The rename is atomic, so a reader (or an interrupted run) sees the old file or the new one,
@@ -31,8 +38,12 @@ def write_atomic(path: Path, data: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(data)
+            if isinstance(data, str):
+                f.write(data)
+            else:
+                f.writelines(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -44,11 +55,11 @@ def write_atomic(path: Path, data: str) -> None:
         raise
 
 
-def write_all(folder: Path | None, files: dict[str, str]) -> list[str]:
+def write_all(folder: Path | None, files: "dict[str, str | Iterable[str]]") -> list[str]:
     """Write every file (relative names) into folder, or the single one to stdout."""
     if folder is None:
         (text,) = files.values()
-        sys.stdout.write(text)
+        sys.stdout.writelines([text] if isinstance(text, str) else text)
         sys.stdout.flush()
         return []
     written = []

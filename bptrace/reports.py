@@ -20,7 +20,6 @@ import jinja2
 from . import figures as drawing
 from . import formula, mathml, names, numfmt
 from .errors import SpecError
-from .spec import normalise
 from .tracedata import Record, Step, Trace, element
 
 _HERE = Path(__file__).parent
@@ -63,8 +62,17 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 
 
 def messages(env: jinja2.Environment, lang: str) -> dict[str, str]:
+    """The message catalogue of a language (the user's folder may override it), read once per
+    environment."""
     if lang not in LANGS:
         raise SpecError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}", "--lang")
+    cache: dict[str, dict[str, str]] = env.globals.setdefault("_bptrace_messages", {})  # type: ignore[assignment]
+    if lang not in cache:
+        cache[lang] = _read_messages(env, lang)
+    return cache[lang]
+
+
+def _read_messages(env: jinja2.Environment, lang: str) -> dict[str, str]:
     assert env.loader is not None
     base = tomllib.loads(env.loader.get_source(env, "i18n/en.toml")[0])
     if lang != "en":
@@ -92,7 +100,7 @@ class Report:
     def __init__(self, trace: Trace, lang: str, digits: int | None, msgs: dict[str, str], spec: dict[str, Any] | None = None) -> None:
         self.trace = trace
         # the trace leaves out weights that init redraws; the report shows them, so redraw them
-        self.spec = spec if spec is not None else normalise(trace.spec, limits=False)
+        self.spec = spec if spec is not None else trace.full_spec()
         self.lang = lang
         self.digits = digits or numfmt.DEFAULT_DIGITS
         self.msgs = msgs
@@ -225,7 +233,7 @@ class Report:
         """Layers whose weights came from init (the trace leaves them to the seed)."""
         return [k for k, layer in enumerate(self.trace.spec["layers"]) if k and "weights" not in layer]
 
-    def matrix_table(self, values: Sequence[Sequence[float]], rows: int = 6, cols: int = 8) -> str:
+    def matrix_table(self, values: Sequence[Sequence[float]], rows: int = 5, cols: int = 7) -> str:
         """A corner of a matrix as a Markdown table: row j holds the weights into neuron j."""
         js, is_ = self.shown(len(values), rows), self.shown(len(values[0]), cols)
         head = "| j \\ i | " + " | ".join("…" if i is None else str(i + 1) for i in is_) + " |"
@@ -300,7 +308,7 @@ class Report:
         return self._figure(f"chain-{w}", svg, self.t("fig_chain", weight=w))
 
     def loss_figure(self) -> str:
-        svg = drawing.loss_curve(list(self.trace.history), self.t("fig_loss_title"), self.t("fig_loss_x"), self.t("fig_loss_y"))
+        svg = drawing.loss_curve(self.trace.history, self.t("fig_loss_title"), self.t("fig_loss_x"), self.t("fig_loss_y"))
         return self._figure("loss", svg, self.t("fig_loss"))
 
     # ------------------------------------------------------------ tables of the run
@@ -322,6 +330,23 @@ def _paren_neg(s: str) -> str:
 
 _INLINE = re.compile(r'<span class="arithmatex">\\\((.*?)\\\)</span>', re.S)
 _BLOCK = re.compile(r'<div class="arithmatex">\\\[(.*?)\\\]</div>', re.S)
+
+
+# inline patterns that can only match text holding "[": links, images and references
+_BRACKET_PATTERNS = ("reference", "link", "image_link", "image_reference", "short_reference", "short_image_ref")
+
+
+@lru_cache(maxsize=2)
+def _converter(lean: bool) -> Any:
+    """One Markdown converter per process and kind, reset before each use. The lean one skips
+    the link patterns, for parts without a "[" (where they cannot match), which is most of a
+    report: every pattern is tried on every table cell."""
+    md = _markdown()
+    if lean:
+        for name in _BRACKET_PATTERNS:
+            if name in md.inlinePatterns:
+                md.inlinePatterns.deregister(name)
+    return md
 
 
 def _markdown() -> Any:
@@ -358,7 +383,8 @@ def _units(text: str) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _convert_unit(unit: str) -> str:
-    md = _markdown()
+    md = _converter("[" not in unit)
+    md.reset()
     return md.convert(unit)  # type: ignore[no-any-return]
 
 
@@ -437,8 +463,7 @@ def render_files(
     for f in formats:
         if f not in ("md", "html"):
             raise SpecError(f"unknown report format {f!r}; expected md or html", "--format")
-    spec = normalise(trace.spec, limits=False)
-    rep = Report(trace, lang, digits, msgs, spec)
+    rep = Report(trace, lang, digits, msgs)
     text = _report_md(env, rep, f"{template}.md.j2")
     if "md" in formats:
         out[f"{stem}.md"] = rep.place_figures(text, inline=single)

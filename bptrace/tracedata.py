@@ -13,9 +13,12 @@ Format history (``format_version``):
 
 from __future__ import annotations
 
+import base64
 import json
 import math
+import sys
 from array import array
+from itertools import chain
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
@@ -23,6 +26,7 @@ from . import names
 from .errors import SpecError
 
 FORMAT_VERSION = 1
+PACK_LIMIT = 4096  # arrays with more elements are written packed (base64 of float64)
 PHASES = ("forward", "loss", "backward", "update")
 KINDS = ("net", "out", "error", "total_error", "partial", "delta", "grad", "update")
 
@@ -59,13 +63,13 @@ class Record:
             d["layer"] = self.layer
         if self.shape is not None:
             d["shape"] = self.shape
-        d["value"] = self.value
+        d["value"] = pack_large(self.value)
         if self.kind == "update":
-            d["old"] = self.old
+            d["old"] = pack_large(self.old)
             if self.shape is None:  # an array update's gradient is its step's grad record
                 d["grad"], d["new"] = self.grad, self.new
         if self.exact is not None:
-            d["exact"] = self.exact
+            d["exact"] = pack_large(self.exact)
         d["formula"] = self.formula
         d["substituted"] = self.substituted
         if self.expr is not None:
@@ -80,10 +84,15 @@ class Step:
     records: list[Record] = field(default_factory=list)
 
     def get(self, key: str) -> Record | None:
-        for r in self.records:
-            if r.key == key:
-                return r
-        return None
+        """The record of a key; the index is rebuilt when records were added since."""
+        index = self.__dict__.get("_index")
+        if index is None or index[0] != len(self.records):
+            table: dict[str, Record] = {}
+            for r in self.records:
+                table.setdefault(r.key, r)
+            index = (len(self.records), table)
+            self.__dict__["_index"] = index
+        return index[1].get(key)
 
 
 @dataclass
@@ -127,6 +136,31 @@ class Trace:
             raise KeyError(key)
         return found
 
+    def full_spec(self) -> dict[str, Any]:
+        """The spec with every weight explicit: the one the run used, or redrawn from init."""
+        cached = self.__dict__.get("_full_spec")
+        if cached is None:
+            from .spec import normalise
+
+            cached = normalise(self.spec, limits=False)
+            self.__dict__["_full_spec"] = cached
+        return cached  # type: ignore[no-any-return]
+
+    def final_params(self) -> dict[str, float]:
+        """The final parameters by name (w1, b2, b_h1), also where they are stored per layer."""
+        if not self.final:
+            return {}
+        out: dict[str, float] = {}
+        layers = {lay.name: lay for lay in names.layout(self.spec)}
+        for key, val in self.final["params"].items():
+            if not isinstance(val, list):
+                out[key] = val
+            elif key.startswith("W_"):
+                out.update(zip(layers[key[2:]].weight_names(), chain.from_iterable(val)))
+            else:
+                out.update(zip(layers[key[2:]].biases, val))
+        return out
+
     def history_array(self) -> Any:
         """The per-iteration total error as a numpy array (shares memory with the trace)."""
         import numpy as np
@@ -167,26 +201,34 @@ class Trace:
 
     def to_json(self) -> str:
         """Deterministic JSON: fixed key order, one record per line, shortest round-trip floats."""
-        d = self.to_dict()
-        if self.diverged:
-            d = _encode_nonfinite(d)
-        lines = ["{"]
-        for k in ("format_version", "generator", "spec", "network"):
-            lines.append(f"  {json.dumps(k)}: {_dump(d[k])},")
-        lines.append('  "steps": [')
-        for si, s in enumerate(d["steps"]):
-            head = f'    {{"iteration": {_dump(s["iteration"])}, "sample": {_dump(s["sample"])}, "records": ['
-            lines.append(head)
-            recs = s["records"]
-            for ri, r in enumerate(recs):
-                lines.append(f"      {_dump(r)}{',' if ri < len(recs) - 1 else ''}")
-            lines.append(f"    ]}}{',' if si < len(d['steps']) - 1 else ''}")
-        lines.append("  ],")
-        tail = ("history", "final", "gradcheck", "diverged")
-        for i, k in enumerate(tail):
-            lines.append(f"  {json.dumps(k)}: {_dump(d[k])}{',' if i < len(tail) - 1 else ''}")
-        lines.append("}")
-        return "\n".join(lines) + "\n"
+        return "".join(self.iter_json())
+
+    def iter_json(self) -> Iterator[str]:
+        """The JSON text in pieces, so a long history is never held as one string."""
+        encode = _encode_nonfinite if self.diverged else (lambda x: x)
+        yield "{\n"
+        head = {"format_version": self.format_version, "generator": self.generator, "spec": self.spec, "network": self.network}
+        for k, val in head.items():
+            yield f"  {json.dumps(k)}: {_dump(encode(val))},\n"
+        yield '  "steps": ['
+        for si, s in enumerate(self.steps):
+            yield "," if si else ""
+            yield f'\n    {{"iteration": {_dump(s.iteration)}, "sample": {_dump(s.sample)}, "records": [\n'
+            for ri, r in enumerate(s.records):
+                yield f"      {_dump(encode(r.to_dict()))}{',' if ri < len(s.records) - 1 else ''}\n"
+            yield "    ]}"
+        yield "\n  ],\n" if self.steps else "],\n"
+        yield '  "history": {"total_error": ['
+        h = self.history
+        for i in range(0, len(h), 65536):
+            chunk = _dump(encode(list(h[i : i + 65536])))[1:-1]
+            yield (", " if i else "") + chunk
+        yield "]},\n"
+        final = self.final and {**self.final, "params": {k: pack_large(x) for k, x in self.final["params"].items()}}
+        tail = {"final": final, "gradcheck": self.gradcheck, "diverged": self.diverged}
+        for i, (k, val) in enumerate(tail.items()):
+            yield f"  {json.dumps(k)}: {_dump(encode(val))}{',' if i < len(tail) - 1 else ''}\n"
+        yield "}\n"
 
     @classmethod
     def from_json(cls, text: "str | bytes", source: str = "<trace>") -> "Trace":
@@ -229,6 +271,51 @@ _RECORD_FIELDS = ("phase", "kind", "name", "value", "formula", "substituted", "l
 
 def _record(r: dict[str, Any]) -> Record:
     return Record(**{k: r[k] for k in _RECORD_FIELDS if k in r})
+
+
+def _shape(value: Any) -> list[int]:
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return shape
+
+
+def pack_large(value: Any) -> Any:
+    """A nested list of more than PACK_LIMIT numbers as packed float64; anything else as it is."""
+    if not isinstance(value, list) or not value:
+        return value
+    flat = list(chain.from_iterable(value)) if isinstance(value[0], list) else value
+    if len(flat) <= PACK_LIMIT:
+        return value
+    a = array("d", flat)
+    if sys.byteorder == "big":
+        a.byteswap()
+    return {"dtype": "float64", "shape": _shape(value), "base64": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def unpack(obj: dict[str, Any]) -> list[Any]:
+    """The nested list a packed array stands for (raises ValueError if it is not one)."""
+    if set(obj) != {"dtype", "shape", "base64"} or obj["dtype"] != "float64":
+        raise ValueError('expected {"dtype": "float64", "shape": [...], "base64": ...}')
+    shape = obj["shape"]
+    if not isinstance(shape, list) or not 1 <= len(shape) <= 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
+        raise ValueError("shape must be one or two positive whole numbers")
+    try:
+        raw = base64.b64decode(obj["base64"], validate=True)
+    except (ValueError, TypeError):
+        raise ValueError("base64 is not valid") from None
+    size = math.prod(shape)
+    if len(raw) != 8 * size:
+        raise ValueError(f"base64 holds {len(raw) // 8} numbers, shape {shape} needs {size}")
+    a = array("d", raw)
+    if sys.byteorder == "big":
+        a.byteswap()
+    flat = a.tolist()
+    if len(shape) == 1:
+        return flat
+    n = shape[1]
+    return [flat[k : k + n] for k in range(0, size, n)]
 
 
 def _dump(x: Any) -> str:

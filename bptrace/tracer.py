@@ -117,8 +117,9 @@ class ScalarEngine:
         bad = run(P, data, n, history, self.eta)
         return int(bad), dict(zip(self.all_params, P))
 
-    def perturb(self, params: dict[str, float], name: str, h: float) -> dict[str, float]:
-        return {**params, name: params[name] + h}
+    def error_moved(self, params: dict[str, float], name: str, h: float, samples: list[Mapping[str, Any]]) -> float:
+        """The mean error with one parameter moved by h (for finite differences)."""
+        return self.error({**params, name: params[name] + h}, samples)
 
     def value_of(self, params: dict[str, float], name: str) -> float:
         return params[name]
@@ -206,8 +207,7 @@ def gradient_check(engine: Any, params: Any, steps: list[Step]) -> dict[str, Any
         if a is None:
             continue
         h = GRADCHECK_EPS * max(1.0, abs(engine.value_of(params, p)))
-        up, down = engine.perturb(params, p, h), engine.perturb(params, p, -h)
-        numeric = (engine.error(up, samples) - engine.error(down, samples)) / (2 * h)
+        numeric = (engine.error_moved(params, p, h, samples) - engine.error_moved(params, p, -h, samples)) / (2 * h)
         rel = abs(a - numeric) / max(abs(a), abs(numeric), 1e-7)
         rows.append({"name": p, "traced": a, "numeric": numeric, "rel_diff": rel})
     worst = max(rows, key=lambda r: r["rel_diff"]) if rows else None
@@ -338,7 +338,7 @@ def _trace(spec: Spec, n_detail: int, progress: Progress | None) -> Trace:
     except Diverged as d:
         diverged = {"iteration": d.iteration, "sample": d.sample, "quantity": d.quantity, "message": str(d)}
     gc = gradient_check(engine, start, steps) if steps and steps[0].iteration == 1 and not _broken_first(steps, diverged) else None
-    return Trace(
+    result = Trace(
         spec=spec.to_dict(),
         steps=steps,
         history=history,
@@ -348,6 +348,8 @@ def _trace(spec: Spec, n_detail: int, progress: Progress | None) -> Trace:
         network=network_summary(engine.layers),
         generator=_generator(),
     )
+    result.__dict__["_full_spec"] = spec.data  # what full_spec() would redraw, at hand already
+    return result
 
 
 def _broken_first(steps: list[Step], diverged: dict[str, Any] | None) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 from .checks import integer, list_of, table, text, type_name
 from .errors import SpecError
 from .spec import normalise_full, portable
-from .tracedata import FORMAT_VERSION, KINDS, PHASES
+from .tracedata import FORMAT_VERSION, KINDS, PHASES, unpack
 
 TOP = ("format_version", "generator", "spec", "network", "steps", "history", "final", "gradcheck", "diverged")
 STEP = ("iteration", "sample", "records")
@@ -32,7 +32,12 @@ def _num(val: Any, path: str) -> Any:
 
 
 def _nums(val: Any, path: str, depth: int = 0) -> Any:
-    """A number, or (for array records) nested lists of numbers."""
+    """A number, or (for array records) nested lists of numbers, maybe packed."""
+    if isinstance(val, dict) and depth == 0:
+        try:
+            return unpack(val)
+        except ValueError as e:
+            raise SpecError(f"a packed array: {e}", path) from None
     if isinstance(val, list):
         if depth >= 2:
             raise SpecError("expected a number or a list of numbers, nested too deep", path)
@@ -156,7 +161,7 @@ def _final(raw: Any) -> dict[str, Any] | None:
         raise SpecError(f"expected a table of parameter values, got {type_name(params)}", "final.params")
     outputs = list_of(t.get("outputs"), "final.outputs")
     return {
-        "params": {str(k): _num(x, f"final.params.{k}") for k, x in params.items()},
+        "params": {str(k): _nums(x, f"final.params.{k}") for k, x in params.items()},
         "outputs": [[_num(x, f"final.outputs[{i}][{j}]") for j, x in enumerate(list_of(row, f"final.outputs[{i}]"))] for i, row in enumerate(outputs)],
         "total_error": _num(t.get("total_error"), "final.total_error"),
     }

@@ -7,11 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 
 import bptrace
 import bptrace.names as matrix
 from bptrace.reports import render_files
+from bptrace.tracedata import unpack
 from oracle import Net
 from strategies import specs
 
@@ -40,7 +41,8 @@ def test_matrix_form_equals_scalar_form(name: str, kw: dict) -> None:
     scalar, mat = bptrace.trace(name, **kw), _as_matrix(name, **kw)
     assert np.allclose(mat.history, scalar.history, rtol=1e-13, atol=0)
     assert scalar.final and mat.final
-    assert mat.final["params"] == pytest.approx(scalar.final["params"], rel=1e-13, abs=1e-15)
+    assert mat.final_params() == pytest.approx(scalar.final_params(), rel=1e-13, abs=1e-15)
+    assert scalar.final_params() == scalar.final["params"]
     # every scalar record of the matrix trace (the first weight's chain) has the scalar trace's value
     for rec in mat.steps[0].records:
         if not rec.is_array:
@@ -55,7 +57,9 @@ def test_matrix_form_equals_scalar_form(name: str, kw: dict) -> None:
 @given(specs())
 def test_matrix_form_matches_oracle(spec: dict) -> None:
     tr = _as_matrix(spec)
-    history = Net(spec).train(spec["iterations"])
+    with np.errstate(all="ignore"):
+        history = Net(spec).train(spec["iterations"])
+    assume(tr.diverged is None and all(np.isfinite(history)) and max(map(abs, history)) < 1e6)
     assert list(tr.history) == pytest.approx(history, rel=1e-9, abs=1e-12)
 
 
@@ -90,6 +94,9 @@ def test_large_network_stays_within_bounds(mnist_like: dict) -> None:
     # the first weight of each layer is still derived in full
     for key in ("grad.w1", "delta.h1", "partial.dE_o10/dout_h1", "grad.w100353", "update.w100353"):
         assert shapes[key] is None
-    assert tr.value("grad.w5") == pytest.approx(d["steps"][0]["records"][next(i for i, r in enumerate(d["steps"][0]["records"]) if r["key"] == "grad.W_h")]["value"][0][4])
+    packed = next(r for r in d["steps"][0]["records"] if r["key"] == "grad.W_h")["value"]
+    assert packed["dtype"] == "float64" and packed["shape"] == [128, 784]
+    assert tr.value("grad.w5") == unpack(packed)[0][4]  # exact through base64
+    assert tr.value("grad.w5") == tr.records(kind="grad", name="W_h")[0].value[0][4]
     back = bptrace.Trace.from_json(text)
     assert back.to_json() == text
