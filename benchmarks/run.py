@@ -20,8 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -99,6 +100,7 @@ def micrograd_loop() -> float | None:
         from micrograd.engine import Value
     except ImportError:
         return None
+
     def vexp(z: Any) -> Any:  # micrograd's Value has no exp; added the way its own ops are written
         out = Value(math.exp(z.data), (z,), "exp")
 
@@ -204,12 +206,39 @@ def main() -> int:
     t_bp = best(lambda: bptrace.trace(spec, iterations=ITER), reps)
     t_np = best(numpy_loop, reps)
     t_py = best(float_loop, reps)
-    rows.append(("1. trace 10,000 iterations", f"{t_bp * 1e3:.1f} ms", f"numpy loop {t_np * 1e3:.1f} ms", f"{t_bp / t_np:.2f}", "≤ 1", t_bp <= t_np))
-    rows.append(("   stretch: vs float loop", f"{t_bp * 1e3:.1f} ms", f"float loop {t_py * 1e3:.1f} ms", f"{t_bp / t_py:.2f}", "≤ 2", t_bp <= 2 * t_py))
+    rows.append(
+        (
+            "1. trace 10,000 iterations",
+            f"{t_bp * 1e3:.1f} ms",
+            f"numpy loop {t_np * 1e3:.1f} ms",
+            f"{t_bp / t_np:.2f}",
+            "≤ 1",
+            t_bp <= t_np,
+        )
+    )
+    rows.append(
+        (
+            "   stretch: vs float loop",
+            f"{t_bp * 1e3:.1f} ms",
+            f"float loop {t_py * 1e3:.1f} ms",
+            f"{t_bp / t_py:.2f}",
+            "≤ 2",
+            t_bp <= 2 * t_py,
+        )
+    )
     for name, loop in (("PyTorch eager", torch_loop), ("micrograd", micrograd_loop)):
         if loop() is not None:
             t_ref = best(loop, max(1, reps // 2))
-            rows.append((f"   for reference: {name}", f"{t_ref * 1e3:.1f} ms", f"numpy loop {t_np * 1e3:.1f} ms", f"{t_ref / t_np:.2f}", "", True))
+            rows.append(
+                (
+                    f"   for reference: {name}",
+                    f"{t_ref * 1e3:.1f} ms",
+                    f"numpy loop {t_np * 1e3:.1f} ms",
+                    f"{t_ref / t_np:.2f}",
+                    "",
+                    True,
+                )
+            )
 
     with tempfile.TemporaryDirectory() as tmp:
         # 2. the command, and 5. rendering in-process
@@ -217,16 +246,40 @@ def main() -> int:
         big = Path(tmp, "large.json")
         big.write_text(json.dumps(large_spec()), encoding="utf-8")
         m = medians(
-            {"floor": floor_cmd, "run": bp + ["run", "-q", "-o", "a"], "large": bp + ["run", str(big), "-q", "-o", "b"]},
+            {
+                "floor": floor_cmd,
+                "run": bp + ["run", "-q", "-o", "a"],
+                "large": bp + ["run", str(big), "-q", "-o", "b"],
+            },
             runs,
             tmp,
         )
-        rows.append(("2. bptrace run (md+html+json)", f"{m['run'] * 1e3:.0f} ms", f"import floor {m['floor'] * 1e3:.0f} ms", f"{m['run'] / m['floor']:.2f}", "≤ 2", m["run"] <= 2 * m["floor"]))
+        rows.append(
+            (
+                "2. bptrace run (md+html+json)",
+                f"{m['run'] * 1e3:.0f} ms",
+                f"import floor {m['floor'] * 1e3:.0f} ms",
+                f"{m['run'] / m['floor']:.2f}",
+                "≤ 2",
+                m["run"] <= 2 * m["floor"],
+            )
+        )
 
         # 3. a large network, one step
         sizes = {name: Path(tmp, "b", name).stat().st_size for name in ("report.html", "report.md", "trace.json")}
-        ok_sizes = sizes["report.html"] <= 2 * 2**20 and sizes["report.md"] <= 2**20 and sizes["trace.json"] <= 16 * 2**20
-        rows.append(("3. 784-128-10 step (md+html+json)", f"{m['large'] * 1e3:.0f} ms", f"import floor {m['floor'] * 1e3:.0f} ms", f"{m['large'] / m['floor']:.2f}", "≤ 3", m["large"] <= 3 * m["floor"]))
+        ok_sizes = (
+            sizes["report.html"] <= 2 * 2**20 and sizes["report.md"] <= 2**20 and sizes["trace.json"] <= 16 * 2**20
+        )
+        rows.append(
+            (
+                "3. 784-128-10 step (md+html+json)",
+                f"{m['large'] * 1e3:.0f} ms",
+                f"import floor {m['floor'] * 1e3:.0f} ms",
+                f"{m['large'] / m['floor']:.2f}",
+                "≤ 3",
+                m["large"] <= 3 * m["floor"],
+            )
+        )
         rows.append(
             (
                 "   output sizes",
@@ -254,7 +307,16 @@ def main() -> int:
         env = make_env()
         render_files(tr, ["md", "html"], env=env)
         t_render = best(lambda: render_files(tr, ["md", "html"], env=env), reps * 4)
-        rows.append(("5. render md+html in-process", f"{t_render * 1e3:.1f} ms", f"bptrace run {m['run'] * 1e3:.0f} ms", f"{m['run'] / t_render:.0f}× faster", "≥ 20×", m["run"] >= 20 * t_render))
+        rows.append(
+            (
+                "5. render md+html in-process",
+                f"{t_render * 1e3:.1f} ms",
+                f"bptrace run {m['run'] * 1e3:.0f} ms",
+                f"{m['run'] / t_render:.0f}× faster",
+                "≥ 20×",
+                m["run"] >= 20 * t_render,
+            )
+        )
 
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     head = ("target", "bptrace", "reference", "ratio", "goal")

@@ -1,9 +1,9 @@
 """bptrace: backpropagation made visible.
 
-    import bptrace
-    spec = bptrace.load_spec("article")
-    tr = bptrace.trace(spec, iterations=10000)
-    md = bptrace.render(tr, "md", lang="zh")
+import bptrace
+spec = bptrace.load_spec("article")
+tr = bptrace.trace(spec, iterations=10000)
+md = bptrace.render(tr, "md", lang="zh")
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from typing import Any
 
 from .errors import SpecError
 
+
 def type_name(val: Any) -> str:
     if val is None:
         return "nothing"
@@ -58,7 +59,7 @@ def text(val: Any, path: str) -> str:
     return val
 
 
-def choice(val: Any, path: str, choices: "tuple[str, ...] | list[str]") -> str:
+def choice(val: Any, path: str, choices: tuple[str, ...] | list[str]) -> str:
     s = text(val, path)
     if s not in choices:
         hint = difflib.get_close_matches(s, choices, n=1)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, NoReturn
 
 from . import __version__
 from .errors import SpecError
@@ -45,7 +46,7 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _detail(s: str) -> "int | str":
+def _detail(s: str) -> int | str:
     if s == "all":
         return s
     try:
@@ -82,20 +83,45 @@ def _formats(allowed: Sequence[str]) -> Callable[[str], list[str]]:
 
 
 def _report_options(p: argparse.ArgumentParser, formats: Sequence[str], default: str) -> None:
-    p.add_argument("-o", "--output", default="bptrace-out", metavar="DIR", help="folder to write into (default bptrace-out); - for stdout")
-    p.add_argument("--format", type=_formats(formats), default=default.split(","), metavar="LIST", help=f"comma-separated, of {', '.join(formats)} (default {default})")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="bptrace-out",
+        metavar="DIR",
+        help="folder to write into (default bptrace-out); - for stdout",
+    )
+    p.add_argument(
+        "--format",
+        type=_formats(formats),
+        default=default.split(","),
+        metavar="LIST",
+        help=f"comma-separated, of {', '.join(formats)} (default {default})",
+    )
     p.add_argument("--lang", choices=LANGS, default="en", help="language of the reports (default en)")
-    p.add_argument("--digits", type=_int_range(1, 15), default=None, metavar="D", help="decimal places shown in reports (default 9, as the article)")
+    p.add_argument(
+        "--digits",
+        type=_int_range(1, 15),
+        default=None,
+        metavar="D",
+        help="decimal places shown in reports (default 9, as the article)",
+    )
     p.add_argument("--templates", metavar="DIR", help="a folder of templates that come before the built-in ones")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="bptrace", description="Backpropagation made visible: trace a small network and render a worked example.")
+    p = _Parser(
+        prog="bptrace", description="Backpropagation made visible: trace a small network and render a worked example."
+    )
     p.add_argument("--version", action="version", version=f"bptrace {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = sub.add_parser("run", help="trace a spec and write the reports", epilog=EPILOG_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = sub.add_parser(
+        "run",
+        help="trace a spec and write the reports",
+        epilog=EPILOG_RUN,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("spec", nargs="?", default="article", help="a TOML/JSON spec or a built-in name (default article)")
     _report_options(run, FORMATS, "md,html,json")
     run.add_argument("--iterations", type=_int_range(1, 10**18), metavar="N", help="override the spec's iterations")
@@ -103,14 +129,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rounding", metavar="MODE", help="exact, or hand:N to carry values rounded to N decimals")
     run.add_argument("--no-limit", action="store_true", help="lift the resource limits")
 
-    ren = sub.add_parser("render", help="render reports from a saved trace.json", epilog=EPILOG_RENDER, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ren = sub.add_parser(
+        "render",
+        help="render reports from a saved trace.json",
+        epilog=EPILOG_RENDER,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ren.add_argument("trace", help="a trace.json written by bptrace run")
     _report_options(ren, FORMATS, "md,html")
 
-    ex = sub.add_parser("examples", help="list the built-in specs, or print one as TOML", epilog=EPILOG_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ex = sub.add_parser(
+        "examples",
+        help="list the built-in specs, or print one as TOML",
+        epilog=EPILOG_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ex.add_argument("name", nargs="?")
 
-    val = sub.add_parser("validate", help="check a spec and say what is wrong", epilog=EPILOG_VALIDATE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    val = sub.add_parser(
+        "validate",
+        help="check a spec and say what is wrong",
+        epilog=EPILOG_VALIDATE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     val.add_argument("spec")
     val.add_argument("--no-limit", action="store_true", help="lift the resource limits")
     return p
@@ -162,8 +203,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from .tracedata import Trace
     from .spec import read_document
+    from .tracedata import Trace
 
     folder = _target(args)
     raw = read_document(Path(args.trace), args.trace)
@@ -175,7 +216,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         files = _render(tr, args)
     except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, LookupError) as e:
         # the trace passed the shape checks but does not hold what its own spec implies
-        raise SpecError(f"the records do not fit the spec (a report needs {e}); was the trace edited?", "steps", args.trace) from None
+        raise SpecError(
+            f"the records do not fit the spec (a report needs {e}); was the trace edited?", "steps", args.trace
+        ) from None
     return _finish(args, folder, files, tr)
 
 
@@ -196,7 +239,11 @@ def _render(tr: Any, args: argparse.Namespace) -> dict[str, Any]:
         from .reports import render_files
 
         try:
-            files.update(render_files(tr, reports, lang=args.lang, digits=args.digits, templates=args.templates, single=args.output == "-"))
+            files.update(
+                render_files(
+                    tr, reports, lang=args.lang, digits=args.digits, templates=args.templates, single=args.output == "-"
+                )
+            )
         except jinja2.TemplateSyntaxError as e:
             raise SpecError(f"line {e.lineno}: {e.message}", source=e.filename or e.name or "template") from None
         except jinja2.TemplateError as e:

@@ -9,8 +9,9 @@ traced values bit for bit.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from . import formula
 from .steps import Entry
@@ -63,7 +64,12 @@ def source(
     for e in sample_entries:
         if e.key not in need:
             continue
-        if not rounding and isinstance(e.expr, list) and e.expr[0] == "v" and not e.key.startswith(("update.", "grad.")):
+        if (
+            not rounding
+            and isinstance(e.expr, list)
+            and e.expr[0] == "v"
+            and not e.key.startswith(("update.", "grad."))
+        ):
             name.map[e.key] = name(e.expr[1])  # a quantity equal to another is the same variable
             continue
         body.append(f"{ind}{name(e.key)} = {r}({formula.to_python(e.expr, name)})")

@@ -17,7 +17,7 @@ class SpecError(ValueError):
         self.source = source
         super().__init__(": ".join(p for p in (source, path, detail) if p))
 
-    def at(self, source: str) -> "SpecError":
+    def at(self, source: str) -> SpecError:
         """The same error, said of a named file."""
         return SpecError(self.detail, self.path, source)
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from html import escape
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from . import numfmt
 from .names import LayerLayout
 from .tracedata import Step
 
-FONT = "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\""
+FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"'
 MAX_DRAWN = 8  # neurons drawn per column; larger layers show the first and last with an ellipsis
 MAX_LABELLED_EDGES = 16  # above this many edges between two layers, edge labels are left out
 
@@ -38,7 +39,9 @@ def label(text: str) -> str:
     return "".join(out)
 
 
-def _text(x: float, y: float, s: str, size: int = 13, anchor: str = "middle", weight: str = "normal", cls: str = "") -> str:
+def _text(
+    x: float, y: float, s: str, size: int = 13, anchor: str = "middle", weight: str = "normal", cls: str = ""
+) -> str:
     c = f' class="{cls}"' if cls else ""
     w = f' font-weight="{weight}"' if weight != "normal" else ""
     return f'<text x="{_f(x)}" y="{_f(y)}" font-size="{size}" text-anchor="{anchor}"{w}{c}>{label(s)}</text>'
@@ -47,9 +50,7 @@ def _text(x: float, y: float, s: str, size: int = 13, anchor: str = "middle", we
 def _svg(width: float, height: float, body: list[str], title: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_f(width)} {_f(height)}" width="{_f(width)}" '
-        f'height="{_f(height)}" role="img" {FONT}><title>{escape(title)}</title>'
-        + "".join(body)
-        + "</svg>"
+        f'height="{_f(height)}" role="img" {FONT}><title>{escape(title)}</title>' + "".join(body) + "</svg>"
     )
 
 
@@ -63,7 +64,9 @@ def _drawn(size: int) -> list[int | None]:
 # ---------------------------------------------------------------- the network
 
 
-def network(layers: list[LayerLayout], spec: dict[str, Any], digits: int, title: str, caption: Callable[[LayerLayout], str]) -> str:
+def network(
+    layers: list[LayerLayout], spec: dict[str, Any], digits: int, title: str, caption: Callable[[LayerLayout], str]
+) -> str:
     row_h, r = 96.0, 24.0
     rows = max(len(_drawn(lay.size)) for lay in layers)
     widest = max(len(_drawn(lay.size)) for lay in layers[:-1])
@@ -81,7 +84,10 @@ def network(layers: list[LayerLayout], spec: dict[str, Any], digits: int, title:
     edges: list[str] = []
     labels: list[str] = []
     nodes: list[str] = []
-    fmt = lambda x: numfmt.text(x, min(digits, 4))  # noqa: E731 - a picture needs short numbers
+
+    def fmt(x: float) -> str:
+        return numfmt.text(x, min(digits, 4))  # a picture needs short numbers
+
     for lay in layers[1:]:
         raw = spec["layers"][lay.index]
         prev = layers[lay.index - 1]
@@ -95,7 +101,9 @@ def network(layers: list[LayerLayout], spec: dict[str, Any], digits: int, title:
                 d = math.hypot(dx, dy)
                 ax, ay = x1 + dx * r / d, y1 + dy * r / d
                 bx, by = x2 - dx * (r + 6) / d, y2 - dy * (r + 6) / d
-                edges.append(f'<line x1="{_f(ax)}" y1="{_f(ay)}" x2="{_f(bx)}" y2="{_f(by)}" class="edge" stroke="#6b7280" stroke-width="1.2" marker-end="url(#arrow)"/>')
+                edges.append(
+                    f'<line x1="{_f(ax)}" y1="{_f(ay)}" x2="{_f(bx)}" y2="{_f(by)}" class="edge" stroke="#6b7280" stroke-width="1.2" marker-end="url(#arrow)"/>'
+                )
                 if labelled:
                     # each source puts its labels at its own distance along the edges, so the
                     # labels of crossing edges do not land on the same spot
@@ -103,7 +111,9 @@ def network(layers: list[LayerLayout], spec: dict[str, Any], digits: int, title:
                     lx, ly = x1 + dx * t, y1 + dy * t
                     s = f"{lay.weight(j, i)} = {fmt(raw['weights'][j][i])}"
                     wdt = 6.4 * len(s) + 6
-                    labels.append(f'<rect x="{_f(lx - wdt / 2)}" y="{_f(ly - 9)}" width="{_f(wdt)}" height="15" rx="3" fill="#ffffff" fill-opacity="0.92"/>')
+                    labels.append(
+                        f'<rect x="{_f(lx - wdt / 2)}" y="{_f(ly - 9)}" width="{_f(wdt)}" height="15" rx="3" fill="#ffffff" fill-opacity="0.92"/>'
+                    )
                     labels.append(_text(lx, ly + 3, s.replace("w", "w_", 1), 11, cls="wlabel"))
         bias = raw["bias"]
         cx = 80 + (lay.index - 0.5) * col_w
@@ -111,8 +121,12 @@ def network(layers: list[LayerLayout], spec: dict[str, Any], digits: int, title:
             by = top - 30
             for j in dst_idx:
                 x2, y2 = pos[(lay.index, j)]
-                edges.append(f'<line x1="{_f(cx + 30)}" y1="{_f(by + 8)}" x2="{_f(x2 - r * 0.8)}" y2="{_f(y2 - r * 0.6)}" stroke="#9ca3af" stroke-width="1" stroke-dasharray="4 3"/>')
-            nodes.append(f'<rect x="{_f(cx - 34)}" y="{_f(by - 13)}" width="68" height="24" rx="5" fill="#fef3c7" stroke="#b45309"/>')
+                edges.append(
+                    f'<line x1="{_f(cx + 30)}" y1="{_f(by + 8)}" x2="{_f(x2 - r * 0.8)}" y2="{_f(y2 - r * 0.6)}" stroke="#9ca3af" stroke-width="1" stroke-dasharray="4 3"/>'
+                )
+            nodes.append(
+                f'<rect x="{_f(cx - 34)}" y="{_f(by - 13)}" width="68" height="24" rx="5" fill="#fef3c7" stroke="#b45309"/>'
+            )
             nodes.append(_text(cx, by + 4, f"{lay.bias_name.replace('b', 'b_', 1)} = {fmt(bias)}", 12))
         else:
             for j in dst_idx:
@@ -127,7 +141,9 @@ def network(layers: list[LayerLayout], spec: dict[str, Any], digits: int, title:
                 nodes.append(_text(x, y + row_h / 2 + 5, "⋮", 22))
                 continue
             x, y = pos[(lay.index, j)]
-            nodes.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="{_f(r)}" fill="{fill}" stroke="#374151" stroke-width="1.5"/>')
+            nodes.append(
+                f'<circle cx="{_f(x)}" cy="{_f(y)}" r="{_f(r)}" fill="{fill}" stroke="#374151" stroke-width="1.5"/>'
+            )
             nodes.append(_text(x, y + 5, f"{lay.name}_{j + 1}", 15, weight="bold"))
         nodes.append(_text(80 + lay.index * col_w, height - 16, f"{lay.name}: {caption(lay)}", 12, cls="caption"))
     defs = (
@@ -158,8 +174,14 @@ def chain(step: Step, lay: LayerLayout, down: list[LayerLayout], j: int, i: int,
     """
     w = lay.weight(j, i)
     n = lay.neuron(j)
-    fmt: Callable[[float], str] = lambda x: numfmt.text(x, min(digits, 6))  # noqa: E731
-    val = lambda key: step.get(key).value if step.get(key) else None  # noqa: E731
+
+    def fmt(x: float) -> str:
+        return numfmt.text(x, min(digits, 6))
+
+    def val(key: str) -> float | None:
+        rec = step.get(key)
+        return None if rec is None else float(rec.value)
+
     columns: list[list[str]] = [[w], [f"net_{n}"], [f"out_{n}"]]
     edges: list[tuple[str, str, str, float | None]] = [
         (w, f"net_{n}", f"∂net_{n}/∂{_sym(w)}", val(f"partial.dnet_{n}/d{w}")),
@@ -194,13 +216,17 @@ def chain(step: Step, lay: LayerLayout, down: list[LayerLayout], j: int, i: int,
     ]
     for a, b, sym, value in edges:
         (x1, y1), (x2, y2) = pos[a], pos[b]
-        body.append(f'<line x1="{_f(x1 + box / 2)}" y1="{_f(y1)}" x2="{_f(x2 - box / 2 - 4)}" y2="{_f(y2)}" stroke="#2563eb" stroke-width="1.4" marker-end="url(#carrow)"/>')
+        body.append(
+            f'<line x1="{_f(x1 + box / 2)}" y1="{_f(y1)}" x2="{_f(x2 - box / 2 - 4)}" y2="{_f(y2)}" stroke="#2563eb" stroke-width="1.4" marker-end="url(#carrow)"/>'
+        )
         mx, my = (x1 + x2) / 2, (y1 + y2) / 2
         body.append(_text(mx, my - 7, sym, 11))
         if value is not None:
             body.append(_text(mx, my + 15, fmt(value), 12, weight="bold", cls="value"))
     for name, (x, y) in pos.items():
-        body.append(f'<rect x="{_f(x - box / 2)}" y="{_f(y - 15)}" width="{_f(box)}" height="30" rx="6" fill="#eff6ff" stroke="#1d4ed8"/>')
+        body.append(
+            f'<rect x="{_f(x - box / 2)}" y="{_f(y - 15)}" width="{_f(box)}" height="30" rx="6" fill="#eff6ff" stroke="#1d4ed8"/>'
+        )
         body.append(_text(x, y + 5, _sym(name), 13))
     return _svg(width, height, body, title)
 
@@ -247,13 +273,22 @@ def loss_curve(values: Sequence[float], title: str, x_label: str, y_label: str) 
     if log:
         y0, y1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
         ticks = [10.0**e for e in range(y0, y1 + 1)]
-        ymap = lambda v: top + ph * (1 - (math.log10(v) - y0) / max(y1 - y0, 1))  # noqa: E731
+
+        def ymap(v: float) -> float:
+            return top + ph * (1 - (math.log10(v) - y0) / max(y1 - y0, 1))
+
     else:
         ticks = _nice_ticks(0.0, hi * 1.05)
         top_v = max(ticks[-1], hi)
-        ymap = lambda v: top + ph * (1 - v / top_v)  # noqa: E731
+
+        def ymap(v: float) -> float:
+            return top + ph * (1 - v / top_v)
+
     n = len(values)
-    xmap = lambda k: left + pw * (k / max(n - 1, 1))  # noqa: E731
+
+    def xmap(k: float) -> float:
+        return left + pw * (k / max(n - 1, 1))
+
     for t in ticks:
         y = ymap(t) if (not log or t > 0) else top + ph
         body.append(f'<line x1="{_f(left)}" y1="{_f(y)}" x2="{_f(width - right)}" y2="{_f(y)}" stroke="#e5e7eb"/>')
@@ -261,7 +296,9 @@ def loss_curve(values: Sequence[float], title: str, x_label: str, y_label: str) 
     for t in _nice_ticks(1, n):
         if float(t).is_integer() and 1 <= t <= n:
             x = xmap(t - 1)
-            body.append(f'<line x1="{_f(x)}" y1="{_f(top + ph)}" x2="{_f(x)}" y2="{_f(top + ph + 5)}" stroke="#6b7280"/>')
+            body.append(
+                f'<line x1="{_f(x)}" y1="{_f(top + ph)}" x2="{_f(x)}" y2="{_f(top + ph + 5)}" stroke="#6b7280"/>'
+            )
             body.append(_text(x, top + ph + 18, f"{int(t):,}", 11))
     pts = [(k, v) for k, v in _envelope(values, 300) if math.isfinite(v) and v > 0]
     path = " ".join(f"{_f(xmap(k))},{_f(ymap(v))}" for k, v in pts)

@@ -7,7 +7,8 @@ fast path all come from the same tree, so they cannot disagree about the order o
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from . import names, numfmt
 from .ops import FUNCTIONS, Node

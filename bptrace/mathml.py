@@ -15,9 +15,7 @@ from html import escape
 
 NS = "http://www.w3.org/1998/Math/MathML"
 
-_TOKEN = re.compile(
-    r"\s*(?:(?P<cmd>\\(?:[A-Za-z]+\*?|[,;! \\_{}|%]))|(?P<num>\d+(?:\.\d+)?)|(?P<char>[^\s\\]))"
-)
+_TOKEN = re.compile(r"\s*(?:(?P<cmd>\\(?:[A-Za-z]+\*?|[,;! \\_{}|%]))|(?P<num>\d+(?:\.\d+)?)|(?P<char>[^\s\\]))")
 
 _IDENT = {
     "partial": "∂", "delta": "δ", "sigma": "σ", "eta": "η", "infty": "∞", "top": "⊤", "alpha": "α",
@@ -172,7 +170,11 @@ class _Parser:
         if name in ("mathrm", "operatorname"):
             text = self.text_group()
             variant = ' mathvariant="normal"' if len(text) == 1 and text.isalpha() else ""
-            return f"<mi{variant}>{escape(text)}</mi>" if text.isalpha() or "_" in text else f"<mtext>{escape(text)}</mtext>"
+            return (
+                f"<mi{variant}>{escape(text)}</mi>"
+                if text.isalpha() or "_" in text
+                else f"<mtext>{escape(text)}</mtext>"
+            )
         if name == "text":
             return f"<mtext>{escape(self.text_group())}</mtext>"
         if name in ("mathbf", "boldsymbol"):
@@ -224,12 +226,17 @@ class _Parser:
             break
         if name == "cases":
             body = "".join("<mtr>" + "".join(f'<mtd columnalign="left">{c}</mtd>' for c in r) + "</mtr>" for r in rows)
-            return f'<mrow><mo fence="true" stretchy="true">{{</mo><mtable columnalign="left left">{body}</mtable></mrow>'
+            return (
+                f'<mrow><mo fence="true" stretchy="true">{{</mo><mtable columnalign="left left">{body}</mtable></mrow>'
+            )
         align = ("right", "left")
         body = "".join(
-            "<mtr>" + "".join(f'<mtd columnalign="{align[k % 2]}">{c}</mtd>' for k, c in enumerate(r)) + "</mtr>" for r in rows
+            "<mtr>" + "".join(f'<mtd columnalign="{align[k % 2]}">{c}</mtd>' for k, c in enumerate(r)) + "</mtr>"
+            for r in rows
         )
-        return f'<mtable displaystyle="true" columnalign="right left" columnspacing="0em" rowspacing="3pt">{body}</mtable>'
+        return (
+            f'<mtable displaystyle="true" columnalign="right left" columnspacing="0em" rowspacing="3pt">{body}</mtable>'
+        )
 
 
 def _mrow(items: list[str]) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -101,10 +102,12 @@ class ParamNames:
 class ArrayEnv(dict):  # type: ignore[type-arg]
     """Values for showcase expressions: set entries first, then anything the arrays hold."""
 
-    def __init__(self, engine: "MatrixEngine", base: dict[str, float]) -> None:
+    def __init__(self, engine: MatrixEngine, base: dict[str, float]) -> None:
         super().__init__(base)
         self.engine = engine
-        self.arrays: dict[str, dict[int, np.ndarray]] = {k: {} for k in ("net", "out", "delta", "error", "W+", "b+", "gW", "gb")}
+        self.arrays: dict[str, dict[int, np.ndarray]] = {
+            k: {} for k in ("net", "out", "delta", "error", "W+", "b+", "gW", "gb")
+        }
         self.x: np.ndarray = np.zeros(0)
         self.t: np.ndarray = np.zeros(0)
         self.params: network.Params | None = None
@@ -196,7 +199,7 @@ class MatrixEngine:
         old = arr[idx]
         arr[idx] = old + h
         try:
-            return self.error(p, samples)  # type: ignore[no-any-return]
+            return float(self.error(p, samples))
         finally:
             arr[idx] = old
 
@@ -216,13 +219,15 @@ class MatrixEngine:
 
     def sample_error(self, p: network.Params, x: np.ndarray, t: np.ndarray) -> float:
         _, outs = self.forward(p, x)
-        return sum(self.form.verror(t, outs[-1]).tolist())
+        return float(sum(self.form.verror(t, outs[-1]).tolist()))
 
     @_quiet
     def error(self, p: network.Params, samples: list[dict[str, Any]]) -> float:
         return mean([self.sample_error(p, np.array(s["input"], float), np.array(s["target"], float)) for s in samples])
 
-    def gradients(self, p: network.Params, x: np.ndarray, t: np.ndarray, hook: "Hook | None" = None) -> tuple[float, list[np.ndarray], list[np.ndarray], network.Params]:
+    def gradients(
+        self, p: network.Params, x: np.ndarray, t: np.ndarray, hook: Hook | None = None
+    ) -> tuple[float, list[np.ndarray], list[np.ndarray], network.Params]:
         """E, weight gradients and bias gradients of one sample; with the updated variant also the
         parameters as updated during the step (else p itself)."""
         nets, outs = self.forward(p, x)
@@ -318,7 +323,17 @@ class MatrixEngine:
         step = Step(it, None)
         steps.append(step)
         E = mean(Es)
-        step.records.append(Record("loss", "total_error", "total", E, r"E_{\mathrm{total}} = \frac{1}{N} \sum_{s} E^{(s)}_{\mathrm{total}}", "", None))
+        step.records.append(
+            Record(
+                "loss",
+                "total_error",
+                "total",
+                E,
+                r"E_{\mathrm{total}} = \frac{1}{N} \sum_{s} E^{(s)}_{\mathrm{total}}",
+                "",
+                None,
+            )
+        )
         p_next = self.apply(p, gW, gb)
         hook = Hook(self, step, p, self._xs[0], self._ts[0], it, None, with_updates=True)
         for k in range(1, len(self.layers)):
@@ -361,15 +376,36 @@ class MatrixEngine:
 class Hook:
     """Turns the arrays of one traced sample into records, with the showcase chain beside them."""
 
-    def __init__(self, eng: MatrixEngine, step: Step, p: network.Params, x: np.ndarray, t: np.ndarray, it: int, sample: int | None, with_updates: bool) -> None:
+    def __init__(
+        self,
+        eng: MatrixEngine,
+        step: Step,
+        p: network.Params,
+        x: np.ndarray,
+        t: np.ndarray,
+        it: int,
+        sample: int | None,
+        with_updates: bool,
+    ) -> None:
         self.eng, self.step, self.p, self.it, self.sample = eng, step, p, it, sample
         self.with_updates = with_updates
         self.env = ArrayEnv(eng, {"eta": eng.eta})
         self.env.x, self.env.t, self.env.params = x, t, p
 
-    def _add(self, phase: str, kind: str, name: str, value: np.ndarray | float, formula_: str, layer: str | None, **extra: Any) -> None:
+    def _add(
+        self,
+        phase: str,
+        kind: str,
+        name: str,
+        value: np.ndarray | float,
+        formula_: str,
+        layer: str | None,
+        **extra: Any,
+    ) -> None:
         arr = np.asarray(value)
-        rec = Record(phase, kind, name, arr.tolist(), formula_, "", layer, shape=list(arr.shape) if arr.ndim else None, **extra)
+        rec = Record(
+            phase, kind, name, arr.tolist(), formula_, "", layer, shape=list(arr.shape) if arr.ndim else None, **extra
+        )
         self.step.records.append(rec)
         if not np.isfinite(arr).all():
             bad = int(np.flatnonzero(~np.isfinite(arr.ravel()))[0])
@@ -386,19 +422,42 @@ class Hook:
             k = lay.index
             self.env.arrays["net"][k], self.env.arrays["out"][k] = net, out
             act = ACTIVATIONS[lay.activation or "sigmoid"]
-            self._add("forward", "net", lay.name, net, rf"{_bold('net', lay.name)} = W_{{{lay.name}}} {_input_vec(lay, eng.layers)} + {_bias_sym(lay)}", lay.name)
-            self._add("forward", "out", lay.name, out, rf"{_bold('out', lay.name)} = {act.latex_name}\left({_bold('net', lay.name)}\right)", lay.name)
+            self._add(
+                "forward",
+                "net",
+                lay.name,
+                net,
+                rf"{_bold('net', lay.name)} = W_{{{lay.name}}} {_input_vec(lay, eng.layers)} + {_bias_sym(lay)}",
+                lay.name,
+            )
+            self._add(
+                "forward",
+                "out",
+                lay.name,
+                out,
+                rf"{_bold('out', lay.name)} = {act.latex_name}\left({_bold('net', lay.name)}\right)",
+                lay.name,
+            )
             self._showcase(eng.builder.forward(lay, only=[0]))
 
     def loss(self, errors: np.ndarray, E: float) -> None:
         out_lay = self.eng.layers[-1]
         self.env.arrays["error"][out_lay.index] = errors
         err_entry = self.eng.builder.loss()[0]
-        self._add("loss", "error", out_lay.name, errors, f"{_bold('error', out_lay.name)} = {vector_latex(err_entry)}", out_lay.name)
+        self._add(
+            "loss",
+            "error",
+            out_lay.name,
+            errors,
+            f"{_bold('error', out_lay.name)} = {vector_latex(err_entry)}",
+            out_lay.name,
+        )
         total = Entry("loss", "total_error", "total", None, ["add", *(v(f"error.{n}") for n in out_lay.neurons)])
         self._showcase([total])
 
-    def backward(self, k: int, dE: np.ndarray, dd: np.ndarray | None, delta: np.ndarray, gW: np.ndarray, gb: np.ndarray) -> None:
+    def backward(
+        self, k: int, dE: np.ndarray, dd: np.ndarray | None, delta: np.ndarray, gW: np.ndarray, gb: np.ndarray
+    ) -> None:
         eng = self.eng
         lay = eng.layers[k]
         n = lay.name
@@ -408,12 +467,30 @@ class Hook:
             entries = eng.builder.output_deltas(only=[0])
             by_kind = {e.name.split("/")[0][1:]: e for e in entries if e.kind == "partial"}
             dE_tex = vector_latex(by_kind["E_total"]) if "E_total" in by_kind else ""
-            self._add("backward", "partial", f"dE_total/dout_{n}", dE, rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {_bold('out', n)}}} = {dE_tex}", n)
+            self._add(
+                "backward",
+                "partial",
+                f"dE_total/dout_{n}",
+                dE,
+                rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {_bold('out', n)}}} = {dE_tex}",
+                n,
+            )
             if dd is not None:
                 dd_entry = next(e for e in entries if e.name == f"dout_{lay.neuron(0)}/dnet_{lay.neuron(0)}")
-                self._add("backward", "partial", f"dout_{n}/dnet_{n}", dd, rf"\frac{{\partial {_bold('out', n)}}}{{\partial {_bold('net', n)}}} = {vector_latex(dd_entry)}", n)
+                self._add(
+                    "backward",
+                    "partial",
+                    f"dout_{n}/dnet_{n}",
+                    dd,
+                    rf"\frac{{\partial {_bold('out', n)}}}{{\partial {_bold('net', n)}}} = {vector_latex(dd_entry)}",
+                    n,
+                )
             d_entry = next(e for e in entries if e.kind == "delta")
-            d_tex = vector_latex(d_entry) if d_entry.expr[0] != "add" else rf"J_{{{n}}}^{{\top}} \frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {_bold('out', n)}}}"
+            d_tex = (
+                vector_latex(d_entry)
+                if d_entry.expr[0] != "add"
+                else rf"J_{{{n}}}^{{\top}} \frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {_bold('out', n)}}}"
+            )
             self._add("backward", "delta", n, delta, rf"{_bold('delta', n)} = {d_tex}", n)
             self._showcase(entries)
         else:
@@ -421,10 +498,31 @@ class Hook:
             entries = eng.builder.hidden_deltas(lay, only=[0])
             dd_entry = next(e for e in entries if e.name == f"dout_{lay.neuron(0)}/dnet_{lay.neuron(0)}")
             wsym = rf"W_{{{up.name}}}^{{{'+' if eng.updated_variant else ''}\top}}"
-            self._add("backward", "partial", f"dE_total/dout_{n}", dE, rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {_bold('out', n)}}} = {wsym} {_bold('delta', up.name)}", n)
+            self._add(
+                "backward",
+                "partial",
+                f"dE_total/dout_{n}",
+                dE,
+                rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {_bold('out', n)}}} = {wsym} {_bold('delta', up.name)}",
+                n,
+            )
             assert dd is not None
-            self._add("backward", "partial", f"dout_{n}/dnet_{n}", dd, rf"\frac{{\partial {_bold('out', n)}}}{{\partial {_bold('net', n)}}} = {vector_latex(dd_entry)}", n)
-            self._add("backward", "delta", n, delta, rf"{_bold('delta', n)} = \frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {_bold('out', n)}}} \odot \frac{{\partial {_bold('out', n)}}}{{\partial {_bold('net', n)}}}", n)
+            self._add(
+                "backward",
+                "partial",
+                f"dout_{n}/dnet_{n}",
+                dd,
+                rf"\frac{{\partial {_bold('out', n)}}}{{\partial {_bold('net', n)}}} = {vector_latex(dd_entry)}",
+                n,
+            )
+            self._add(
+                "backward",
+                "delta",
+                n,
+                delta,
+                rf"{_bold('delta', n)} = \frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {_bold('out', n)}}} \odot \frac{{\partial {_bold('out', n)}}}{{\partial {_bold('net', n)}}}",
+                n,
+            )
             self._showcase(entries)
         self.grad_records(k, gW, gb, showcase=True)
 
@@ -437,13 +535,27 @@ class Hook:
         if mean_of:
             self._add("backward", "grad", f"W_{n}", gW, rf"{dW} = \frac{{1}}{{{mean_of}}} \sum_{{s}} {dW}^{{(s)}}", n)
         else:
-            self._add("backward", "grad", f"W_{n}", gW, rf"{dW} = {_bold('delta', n)} \, {_input_vec(lay, eng.layers)}^{{\top}}", n)
+            self._add(
+                "backward",
+                "grad",
+                f"W_{n}",
+                gW,
+                rf"{dW} = {_bold('delta', n)} \, {_input_vec(lay, eng.layers)}^{{\top}}",
+                n,
+            )
         if eng.update_biases:
             bname = lay.bias_name or f"b_{n}"
             bsym = _bias_sym(lay)
             rhs = rf"\sum_{{j}} \delta_{{{n}j}}" if lay.bias_name else _bold("delta", n)
             value: Any = float(gb[0]) if lay.bias_name else gb
-            self._add("backward", "grad", bname, value, rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {bsym}}} = {rhs}", n)
+            self._add(
+                "backward",
+                "grad",
+                bname,
+                value,
+                rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {bsym}}} = {rhs}",
+                n,
+            )
         if showcase:
             self._showcase(eng.builder.gradients(lay, only_first=True))
 
@@ -468,7 +580,9 @@ class Hook:
                 bname = lay.bias_name or f"b_{n}"
                 bsym = _bias_sym(lay)
                 shared = lay.bias_name is not None
-                b_formula = rf"{bsym}^{{+}} = {bsym} - \eta \, \frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {bsym}}}"
+                b_formula = (
+                    rf"{bsym}^{{+}} = {bsym} - \eta \, \frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {bsym}}}"
+                )
                 if shared:
                     old_b, g_b, new_b = float(old.b[k - 1][0]), float(gb[k - 1][0]), float(new.b[k - 1][0])
                     self._add("update", "update", bname, new_b, b_formula, n, old=old_b, grad=g_b, new=new_b)

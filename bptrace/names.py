@@ -7,8 +7,9 @@ here, and a renderer must work from a saved trace without numpy.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def _quantity(name: str) -> str:
         return r"E_{\mathrm{total}}"
     for prefix, sym in (("E_", "E"), ("out_", r"\mathrm{out}"), ("net_", r"\mathrm{net}")):
         if name.startswith(prefix):
-            return f"{sym}_{{{name[len(prefix):]}}}"
+            return f"{sym}_{{{name[len(prefix) :]}}}"
     return param_symbol(name)
 
 

@@ -21,7 +21,7 @@ class Params:
     b: list[np.ndarray]  # a shared bias is an array of one element
     shared: list[bool]
 
-    def copy(self) -> "Params":
+    def copy(self) -> Params:
         return Params([w.copy() for w in self.W], [x.copy() for x in self.b], list(self.shared))
 
     def finite(self) -> bool:
@@ -42,12 +42,16 @@ def bias_vector(b: np.ndarray, shared: bool, size: int) -> np.ndarray:
     return np.full(size, b[0]) if shared else b
 
 
-def layer_forward(W: np.ndarray, b: np.ndarray, shared: bool, act: Activation, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def layer_forward(
+    W: np.ndarray, b: np.ndarray, shared: bool, act: Activation, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     net = W @ x + (b[0] if shared else b)
     return net, act.vforward(net)
 
 
-def output_factors(form: LossForm, act: Activation, net: np.ndarray, out: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+def output_factors(
+    form: LossForm, act: Activation, net: np.ndarray, out: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """(dE/dout, dout/dnet or None for softmax, delta) of the output layer."""
     dE = form.vdout(t, out)
     dd = act.vderivative(net, out) if act.vderivative is not None else None
@@ -60,7 +64,9 @@ def output_factors(form: LossForm, act: Activation, net: np.ndarray, out: np.nda
     return dE, dd, delta
 
 
-def hidden_factors(W_next: np.ndarray, delta_next: np.ndarray, act: Activation, net: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def hidden_factors(
+    W_next: np.ndarray, delta_next: np.ndarray, act: Activation, net: np.ndarray, out: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(dE/dout, dout/dnet, delta) of a hidden layer from the layer above."""
     assert act.vderivative is not None
     dE = W_next.T @ delta_next

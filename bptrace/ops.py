@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -174,19 +175,19 @@ FUNCTIONS: dict[str, Function] = {
 # ---------------------------------------------------------------- vector forms (numpy arrays)
 
 
-def _v_sigmoid(x: np.ndarray) -> np.ndarray:
+def _v_sigmoid(x: np.ndarray) -> Any:
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _v_softmax(x: np.ndarray) -> np.ndarray:
+def _v_softmax(x: np.ndarray) -> Any:
     # x - max can only overflow towards -inf, whose exp is the correct 0
     with np.errstate(over="ignore"):
         e = np.exp(x - np.max(x))
     return e / np.sum(e)
 
 
-def _v_clip(x: np.ndarray) -> np.ndarray:
+def _v_clip(x: np.ndarray) -> Any:
     return np.clip(x, CLIP, 1.0 - CLIP)
 
 
@@ -222,7 +223,7 @@ def softmax_jacobian(outs: list[Node], j: int, k: int) -> Node:
     return neg(mul(outs[j], outs[k]))
 
 
-def v_softmax_vjp(out: np.ndarray, g: np.ndarray) -> np.ndarray:
+def v_softmax_vjp(out: np.ndarray, g: np.ndarray) -> Any:
     """delta_k = sum_j g_j d out_j / d net_k for a softmax layer, without forming the Jacobian."""
     return out * (g - np.dot(g, out))
 
@@ -237,7 +238,12 @@ ACTIVATIONS: dict[str, Activation] = {
         lambda n, o: o * (1.0 - o),
     ),
     "tanh": Activation(
-        "tanh", r"\tanh", _elementwise("tanh"), lambda n, o: sub(1, ["sq", o]), lambda x: np.tanh(x), lambda n, o: 1.0 - o * o
+        "tanh",
+        r"\tanh",
+        _elementwise("tanh"),
+        lambda n, o: sub(1, ["sq", o]),
+        lambda x: np.tanh(x),
+        lambda n, o: 1.0 - o * o,
     ),
     "relu": Activation(
         "relu",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from .errors import SpecError
 
@@ -29,7 +29,7 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: Path, data: "str | Iterable[str]") -> None:
+def write_atomic(path: Path, data: str | Iterable[str]) -> None:
     """Write through a temporary file in the same folder and rename it into place.
 
     The rename is atomic, so a reader (or an interrupted run) sees the old file or the new one,
@@ -55,7 +55,7 @@ def write_atomic(path: Path, data: "str | Iterable[str]") -> None:
         raise
 
 
-def write_all(folder: Path | None, files: "dict[str, str | Iterable[str]]") -> list[str]:
+def write_all(folder: Path | None, files: dict[str, str | Iterable[str]]) -> list[str]:
     """Write every file (relative names) into folder, or the single one to stdout."""
     if folder is None:
         (text,) = files.values()

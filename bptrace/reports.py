@@ -11,9 +11,10 @@ import html
 import os
 import re
 import tomllib
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import jinja2
 
@@ -29,7 +30,7 @@ LANGS = ("en", "zh")
 LONG_EQUATION = 150  # LaTeX characters; longer chains break into aligned lines
 
 
-def make_env(templates: "str | Path | None" = None) -> jinja2.Environment:
+def make_env(templates: str | Path | None = None) -> jinja2.Environment:
     """A fresh environment: the user's folder first, then the built-ins (also as "default/...")."""
     builtin = jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES))
     loaders: list[jinja2.BaseLoader] = []
@@ -97,7 +98,9 @@ def md_escape(s: str) -> str:
 class Report:
     """Numbers, formulas and figures for the templates, all read from one trace."""
 
-    def __init__(self, trace: Trace, lang: str, digits: int | None, msgs: dict[str, str], spec: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, trace: Trace, lang: str, digits: int | None, msgs: dict[str, str], spec: dict[str, Any] | None = None
+    ) -> None:
         self.trace = trace
         # the trace leaves out weights that init redraws; the report shows them, so redraw them
         self.spec = spec if spec is not None else trace.full_spec()
@@ -193,7 +196,7 @@ class Report:
         lines = [f"{parts[0]} &= {parts[1]}"] + [f"&= {p}" for p in parts[2:]]
         return "$$\n\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n$$"
 
-    def eq(self, key: "str | Record", step: Step | None = None) -> str:
+    def eq(self, key: str | Record, step: Step | None = None) -> str:
         rec = key if isinstance(key, Record) else self.rec(key, step)
         if rec is None:
             return ""
@@ -308,7 +311,9 @@ class Report:
         return self._figure(f"chain-{w}", svg, self.t("fig_chain", weight=w))
 
     def loss_figure(self) -> str:
-        svg = drawing.loss_curve(self.trace.history, self.t("fig_loss_title"), self.t("fig_loss_x"), self.t("fig_loss_y"))
+        svg = drawing.loss_curve(
+            self.trace.history, self.t("fig_loss_title"), self.t("fig_loss_x"), self.t("fig_loss_y")
+        )
         return self._figure("loss", svg, self.t("fig_loss"))
 
     # ------------------------------------------------------------ tables of the run
@@ -433,14 +438,14 @@ def render(
     *,
     lang: str = "en",
     digits: int | None = None,
-    templates: "str | Path | None" = None,
+    templates: str | Path | None = None,
     figures: str = "inline",
     env: jinja2.Environment | None = None,
 ) -> str:
     """The report as text: fmt "md" (figures inline as SVG, or "files" to link them) or "html"."""
-    return render_files(trace, [fmt], lang=lang, digits=digits, templates=templates, single=figures == "inline", env=env)[
-        f"report.{fmt}"
-    ]
+    return render_files(
+        trace, [fmt], lang=lang, digits=digits, templates=templates, single=figures == "inline", env=env
+    )[f"report.{fmt}"]
 
 
 def render_files(
@@ -449,7 +454,7 @@ def render_files(
     *,
     lang: str = "en",
     digits: int | None = None,
-    templates: "str | Path | None" = None,
+    templates: str | Path | None = None,
     single: bool = False,
     env: jinja2.Environment | None = None,
     stem: str = "report",

@@ -12,9 +12,10 @@ import math
 import random
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .checks import choice, integer, list_of, number, require, short, table, text, type_name, vector
 from .errors import SpecError
@@ -77,14 +78,16 @@ class Spec:
         return int(r.split(":")[1]) if r.startswith("hand:") else None
 
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(portable(self.data, self.drawn)))
+        copy: dict[str, Any] = json.loads(json.dumps(portable(self.data, self.drawn)))
+        return copy
 
 
 def portable(full: dict[str, Any], drawn: tuple[int, ...]) -> dict[str, Any]:
     """The normalised spec without the weights that init redraws exactly."""
     d = dict(full)
     d["layers"] = [
-        {k: val for k, val in layer.items() if not (k == "weights" and idx in drawn)} for idx, layer in enumerate(full["layers"])
+        {k: val for k, val in layer.items() if not (k == "weights" and idx in drawn)}
+        for idx, layer in enumerate(full["layers"])
     ]
     return d
 
@@ -165,7 +168,7 @@ def _parse_toml(text: str, source: str) -> Any:
 
 
 def load_spec(
-    source: "str | Path | Mapping[str, Any] | Spec" = "article",
+    source: str | Path | Mapping[str, Any] | Spec = "article",
     *,
     limits: bool = True,
     **overrides: Any,
@@ -216,7 +219,9 @@ def normalise(data: Any, default_title: str = "bptrace", limits: bool = True) ->
     return normalise_full(data, default_title, limits)[0]
 
 
-def normalise_full(data: Any, default_title: str = "bptrace", limits: bool = True) -> tuple[dict[str, Any], tuple[int, ...]]:
+def normalise_full(
+    data: Any, default_title: str = "bptrace", limits: bool = True
+) -> tuple[dict[str, Any], tuple[int, ...]]:
     """The normalised spec and the indices of the layers whose weights were drawn from init."""
     if not isinstance(data, dict):
         raise SpecError(f"a spec must be a table (TOML) or an object (JSON), got {type_name(data)}")
@@ -240,7 +245,9 @@ def normalise_full(data: Any, default_title: str = "bptrace", limits: bool = Tru
     if not isinstance(ub, bool):
         raise SpecError(f"expected true or false, got {type_name(ub)}", "update_biases")
     out["update_biases"] = ub
-    out["hidden_delta_weights"] = choice(data.get("hidden_delta_weights", "original"), "hidden_delta_weights", HIDDEN_DELTA)
+    out["hidden_delta_weights"] = choice(
+        data.get("hidden_delta_weights", "original"), "hidden_delta_weights", HIDDEN_DELTA
+    )
     rounding = text(data.get("rounding", "exact"), "rounding")
     m = _ROUNDING.fullmatch(rounding)
     if not m or (m.group(1) is not None and not 1 <= int(m.group(1)) <= 15):

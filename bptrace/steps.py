@@ -8,8 +8,9 @@ records, and the fast path compiles the very same expressions into Python.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from .names import LayerLayout, param_names
 from .ops import ACTIVATIONS, LOSSES, Node, add, mul, sub, v
@@ -79,7 +80,10 @@ class StepBuilder:
         act = ACTIVATIONS[lay.activation or "sigmoid"]
         ns = lay.neurons
         idx = range(lay.size) if only is None else only
-        dE = [_partial("backward", f"dE_total/dout_{n}", lay.name, self.form.dout(v(f"target.{n}"), v(f"out.{n}"))) for n in ns]
+        dE = [
+            _partial("backward", f"dE_total/dout_{n}", lay.name, self.form.dout(v(f"target.{n}"), v(f"out.{n}")))
+            for n in ns
+        ]
         fused = self.form.fused_delta
         out: list[Entry] = []
         if act.derivative is not None:
@@ -102,7 +106,10 @@ class StepBuilder:
             if fused:
                 out.append(Entry("backward", "delta", n, lay.name, sub(v(f"out.{n}"), v(f"target.{n}"))))
                 continue
-            jac = [_partial("backward", f"dout_{m}/dnet_{n}", lay.name, softmax_jacobian(outs, j, k)) for j, m in enumerate(ns)]
+            jac = [
+                _partial("backward", f"dout_{m}/dnet_{n}", lay.name, softmax_jacobian(outs, j, k))
+                for j, m in enumerate(ns)
+            ]
             out += jac
             terms = [mul(v(dE[j].key), v(jac[j].key)) for j in range(len(ns))]
             out.append(Entry("backward", "delta", n, lay.name, add(*terms)))

@@ -18,9 +18,10 @@ import json
 import math
 import sys
 from array import array
-from itertools import chain
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from itertools import chain
+from typing import Any
 
 from . import names
 from .errors import SpecError
@@ -99,7 +100,7 @@ class Step:
 class Trace:
     spec: dict[str, Any]
     steps: list[Step]
-    history: "array[float]"
+    history: array[float]
     final: dict[str, Any] | None
     gradcheck: dict[str, Any] | None
     diverged: dict[str, Any] | None = None
@@ -122,7 +123,9 @@ class Trace:
             r
             for s in steps
             for r in s.records
-            if (kind is None or r.kind == kind) and (name is None or r.name == name) and (phase is None or r.phase == phase)
+            if (kind is None or r.kind == kind)
+            and (name is None or r.name == name)
+            and (phase is None or r.phase == phase)
         ]
 
     def value(self, key: str, step: int = 0) -> float:
@@ -144,7 +147,7 @@ class Trace:
 
             cached = normalise(self.spec, limits=False)
             self.__dict__["_full_spec"] = cached
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     def final_params(self) -> dict[str, float]:
         """The final parameters by name (w1, b2, b_h1), also where they are stored per layer."""
@@ -207,7 +210,12 @@ class Trace:
         """The JSON text in pieces, so a long history is never held as one string."""
         encode = _encode_nonfinite if self.diverged else (lambda x: x)
         yield "{\n"
-        head = {"format_version": self.format_version, "generator": self.generator, "spec": self.spec, "network": self.network}
+        head = {
+            "format_version": self.format_version,
+            "generator": self.generator,
+            "spec": self.spec,
+            "network": self.network,
+        }
         for k, val in head.items():
             yield f"  {json.dumps(k)}: {_dump(encode(val))},\n"
         yield '  "steps": ['
@@ -231,7 +239,7 @@ class Trace:
         yield "}\n"
 
     @classmethod
-    def from_json(cls, text: "str | bytes", source: str = "<trace>") -> "Trace":
+    def from_json(cls, text: str | bytes, source: str = "<trace>") -> Trace:
         """Read a trace; anything that is not a trace of a known format raises SpecError."""
         try:
             raw = json.loads(text)
@@ -246,13 +254,11 @@ class Trace:
             raise e.at(source) from None
 
     @classmethod
-    def from_dict(cls, raw: Any) -> "Trace":
+    def from_dict(cls, raw: Any) -> Trace:
         from .validate_trace import check_trace
 
         d = check_trace(raw)
-        steps = [
-            Step(s["iteration"], s["sample"], [_record(r) for r in s["records"]]) for s in d["steps"]
-        ]
+        steps = [Step(s["iteration"], s["sample"], [_record(r) for r in s["records"]]) for s in d["steps"]]
         return cls(
             spec=d["spec"],
             steps=steps,
@@ -266,7 +272,21 @@ class Trace:
         )
 
 
-_RECORD_FIELDS = ("phase", "kind", "name", "value", "formula", "substituted", "layer", "expr", "old", "grad", "new", "shape", "exact")
+_RECORD_FIELDS = (
+    "phase",
+    "kind",
+    "name",
+    "value",
+    "formula",
+    "substituted",
+    "layer",
+    "expr",
+    "old",
+    "grad",
+    "new",
+    "shape",
+    "exact",
+)
 
 
 def _record(r: dict[str, Any]) -> Record:
@@ -299,7 +319,11 @@ def unpack(obj: dict[str, Any]) -> list[Any]:
     if set(obj) != {"dtype", "shape", "base64"} or obj["dtype"] != "float64":
         raise ValueError('expected {"dtype": "float64", "shape": [...], "base64": ...}')
     shape = obj["shape"]
-    if not isinstance(shape, list) or not 1 <= len(shape) <= 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
+    if (
+        not isinstance(shape, list)
+        or not 1 <= len(shape) <= 2
+        or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
+    ):
         raise ValueError("shape must be one or two positive whole numbers")
     try:
         raw = base64.b64decode(obj["base64"], validate=True)
@@ -332,7 +356,7 @@ def _encode_nonfinite(x: Any) -> Any:
     return x
 
 
-def element(step: Step, key: str, layers: "list[names.LayerLayout]") -> float | None:
+def element(step: Step, key: str, layers: list[names.LayerLayout]) -> float | None:
     """A scalar quantity of a step: its own record, or its element of a layer's array record."""
     rec = step.get(key)
     if rec is not None and not rec.is_array:
@@ -348,10 +372,10 @@ def element(step: Step, key: str, layers: "list[names.LayerLayout]") -> float | 
             pos = lay.weight_position(name)
             if pos is not None:
                 arr = step.get(f"{kind}.W_{lay.name}")
-                return None if arr is None else arr.value[pos[0]][pos[1]]  # type: ignore[no-any-return]
+                return None if arr is None else arr.value[pos[0]][pos[1]]
             if name.startswith("b_") and name[2:] in lay.neurons:
                 arr = step.get(f"{kind}.b_{lay.name}")
-                return None if arr is None else arr.value[lay.neurons.index(name[2:])]  # type: ignore[no-any-return]
+                return None if arr is None else arr.value[lay.neurons.index(name[2:])]
     return None
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from . import formula, names
 from .compiled import runner
@@ -100,7 +101,7 @@ class ScalarEngine:
 
     # ------------------------------------------------------------ untraced iterations
 
-    def fast(self, params: dict[str, float], n: int, history: "array[float]") -> tuple[int, dict[str, float]]:
+    def fast(self, params: dict[str, float], n: int, history: array[float]) -> tuple[int, dict[str, float]]:
         """n iterations on the compiled path: the 1-based index of a diverging one (or 0), and the
         parameters after them."""
         run = runner(
@@ -157,7 +158,9 @@ class ScalarEngine:
         }
 
 
-def run_entries(entries: list[Entry], env: dict[str, float], step: Step, it: int, sample: int | None, round_digits: int | None) -> None:
+def run_entries(
+    entries: list[Entry], env: dict[str, float], step: Step, it: int, sample: int | None, round_digits: int | None
+) -> None:
     """Evaluate entries in order into env, appending a record for each; stop at a non-finite value."""
     for e in entries:
         val = formula.evaluate(e.expr, env)
@@ -224,7 +227,7 @@ def gradient_check(engine: Any, params: Any, steps: list[Step]) -> dict[str, Any
 # ---------------------------------------------------------------- the whole run
 
 
-def _detail_count(detail: "int | str", iterations: int) -> int:
+def _detail_count(detail: int | str, iterations: int) -> int:
     if detail == "all":
         return iterations
     if isinstance(detail, bool) or not isinstance(detail, int) or detail < 0:
@@ -257,9 +260,9 @@ def network_summary(layers: list[names.LayerLayout]) -> dict[str, Any]:
 
 
 def trace(
-    spec: "Spec | str | Mapping[str, Any]" = "article",
+    spec: Spec | str | Mapping[str, Any] = "article",
     *,
-    detail: "int | str" = 1,
+    detail: int | str = 1,
     limits: bool = True,
     progress: Progress | None = None,
     **overrides: Any,
@@ -337,7 +340,11 @@ def _trace(spec: Spec, n_detail: int, progress: Progress | None) -> Trace:
                 progress(done)
     except Diverged as d:
         diverged = {"iteration": d.iteration, "sample": d.sample, "quantity": d.quantity, "message": str(d)}
-    gc = gradient_check(engine, start, steps) if steps and steps[0].iteration == 1 and not _broken_first(steps, diverged) else None
+    gc = (
+        gradient_check(engine, start, steps)
+        if steps and steps[0].iteration == 1 and not _broken_first(steps, diverged)
+        else None
+    )
     result = Trace(
         spec=spec.to_dict(),
         steps=steps,

@@ -82,7 +82,9 @@ def _step(raw: Any, path: str) -> dict[str, Any]:
     return {
         "iteration": integer(t.get("iteration"), f"{path}.iteration", 1),
         "sample": None if sample is None else integer(sample, f"{path}.sample", 1),
-        "records": [_record(r, f"{path}.records[{i}]") for i, r in enumerate(list_of(t.get("records"), f"{path}.records"))],
+        "records": [
+            _record(r, f"{path}.records[{i}]") for i, r in enumerate(list_of(t.get("records"), f"{path}.records"))
+        ],
     }
 
 
@@ -127,7 +129,7 @@ def _expr(node: Any, path: str, depth: int = 0) -> Any:
     if not isinstance(node, list):
         return _num(node, path)
     if not node or not isinstance(node[0], str):
-        raise SpecError("expected an operation list such as [\"add\", ...]", path)
+        raise SpecError('expected an operation list such as ["add", ...]', path)
     op = node[0]
     if op == "v":
         if len(node) != 3 or not isinstance(node[1], str):
@@ -162,7 +164,10 @@ def _final(raw: Any) -> dict[str, Any] | None:
     outputs = list_of(t.get("outputs"), "final.outputs")
     return {
         "params": {str(k): _nums(x, f"final.params.{k}") for k, x in params.items()},
-        "outputs": [[_num(x, f"final.outputs[{i}][{j}]") for j, x in enumerate(list_of(row, f"final.outputs[{i}]"))] for i, row in enumerate(outputs)],
+        "outputs": [
+            [_num(x, f"final.outputs[{i}][{j}]") for j, x in enumerate(list_of(row, f"final.outputs[{i}]"))]
+            for i, row in enumerate(outputs)
+        ],
         "total_error": _num(t.get("total_error"), "final.total_error"),
     }
 

@@ -69,7 +69,9 @@ class Net:
             return float(-np.sum(t * np.log(yc)))
         return float(-np.sum(t * np.log(yc) + (1 - t) * np.log(1 - yc)))
 
-    def grads(self, x: np.ndarray, t: np.ndarray, updated_W: list[np.ndarray] | None = None) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
+    def grads(
+        self, x: np.ndarray, t: np.ndarray, updated_W: list[np.ndarray] | None = None
+    ) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
         nets, outs = self.forward(x)
         y = outs[-1]
         E = self.loss(y, t)
@@ -125,7 +127,9 @@ class Net:
                 history.append(float(np.mean(Es)))
         return history
 
-    def _updated_variant_grads(self, x: np.ndarray, t: np.ndarray, eta: float) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
+    def _updated_variant_grads(
+        self, x: np.ndarray, t: np.ndarray, eta: float
+    ) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
         # each layer's deltas flow back through the weights above it as already updated
         E, gW, gb = self.grads(x, t)
         new = [W.copy() for W in self.W]

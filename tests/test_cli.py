@@ -26,7 +26,13 @@ def test_run_writes_three_formats(tmp_path: Path) -> None:
 
 def test_run_defaults_to_the_article_and_bptrace_out(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    p = subprocess.run([sys.executable, "-m", "bptrace", "run", "--format", "json"], cwd=tmp_path, capture_output=True, text=True, env=env)
+    p = subprocess.run(
+        [sys.executable, "-m", "bptrace", "run", "--format", "json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "bptrace-out" / "trace.json").is_file()
 
@@ -34,7 +40,9 @@ def test_run_defaults_to_the_article_and_bptrace_out(tmp_path: Path) -> None:
 def test_render_reproduces_run_byte_for_byte(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     assert run_cli("run", "xor", "-o", str(a), "--iterations", "50", "--lang", "zh", "--digits", "6").code == 0
-    r = run_cli("render", str(a / "trace.json"), "-o", str(b), "--format", "md,html,json", "--lang", "zh", "--digits", "6")
+    r = run_cli(
+        "render", str(a / "trace.json"), "-o", str(b), "--format", "md,html,json", "--lang", "zh", "--digits", "6"
+    )
     assert r.code == 0, r.err
     for name in ("report.md", "report.html", "trace.json", "figures/network.svg", "figures/loss.svg"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name

@@ -11,7 +11,14 @@ from latex2mathml.converter import convert as l2m
 import bptrace
 from bptrace import mathml, reports
 
-CASES = [("article", {}), ("xor", {}), ("softmax", {}), ("softmax", {"loss": "mse"}), ("article", {"rounding": "hand:4"}), ("article", {"iterations": 30})]
+CASES = [
+    ("article", {}),
+    ("xor", {}),
+    ("softmax", {}),
+    ("softmax", {"loss": "mse"}),
+    ("article", {"rounding": "hand:4"}),
+    ("article", {"iterations": 30}),
+]
 
 
 def _markdown(name: str, kw: dict, lang: str) -> str:
@@ -28,7 +35,10 @@ def documents() -> list[str]:
 
 def _formulas(md: str) -> list[tuple[str, bool]]:
     blocks = [(m, True) for m in re.findall(r"\$\$\n(.*?)\n\$\$", md, flags=re.S)]
-    inline = [(m, False) for m in re.findall(r"(?<![$\\])\$([^$\n]+?)\$(?!\$)", re.sub(r"\$\$\n.*?\n\$\$", "", md, flags=re.S))]
+    inline = [
+        (m, False)
+        for m in re.findall(r"(?<![$\\])\$([^$\n]+?)\$(?!\$)", re.sub(r"\$\$\n.*?\n\$\$", "", md, flags=re.S))
+    ]
     return blocks + inline
 
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 import bptrace
+
 from oracle import Net
 from strategies import specs
 
@@ -62,7 +63,7 @@ def test_first_step_gradients_match_oracle(spec: dict[str, Any]) -> None:
     tr = bptrace.trace(spec, iterations=1)
     net = Net(spec)
     s = spec["samples"][0]
-    _, gW, gb = net.grads(np.array(s["input"], float), np.array(s["target"], float))
+    _, gW, _ = net.grads(np.array(s["input"], float), np.array(s["target"], float))
     n = 0
     for W in gW:
         for g in W.ravel():

@@ -13,6 +13,7 @@ import bptrace
 import bptrace.names as matrix
 from bptrace.reports import render_files
 from bptrace.tracedata import unpack
+
 from oracle import Net
 from strategies import specs
 

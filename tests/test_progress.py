@@ -17,7 +17,9 @@ LONG = ["run", "--iterations", "1500000", "--format", "json"]
 
 def _stderr_on_tty(args: list[str], cwd: Path) -> str:
     master, slave = pty.openpty()
-    p = subprocess.Popen([sys.executable, "-m", "bptrace", *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=slave, env=ENV)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "bptrace", *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=slave, env=ENV
+    )
     os.close(slave)
     out = b""
     while True:
@@ -47,7 +49,9 @@ def test_no_progress_bar_with_quiet(tmp_path: Path) -> None:
 
 
 def test_no_progress_bar_in_a_pipe(tmp_path: Path) -> None:
-    p = subprocess.run([sys.executable, "-m", "bptrace", *LONG, "-o", "c"], cwd=tmp_path, capture_output=True, text=True, env=ENV)
+    p = subprocess.run(
+        [sys.executable, "-m", "bptrace", *LONG, "-o", "c"], cwd=tmp_path, capture_output=True, text=True, env=ENV
+    )
     assert p.returncode == 0 and p.stderr == ""
 
 

@@ -11,6 +11,7 @@ import pytest
 
 import bptrace
 from bptrace.reports import render_files
+
 from test_article_values import FIRST_STEP
 
 CASES = {
@@ -132,7 +133,11 @@ def test_markdown_display_math_stands_alone(case: str, reports: dict) -> None:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_math_is_not_exposed_to_emphasis(case: str, reports: dict) -> None:
     md = reports[case]["report.md"]
-    html = markdown.markdown(md, extensions=["tables", "md_in_html", "pymdownx.arithmatex"], extension_configs={"pymdownx.arithmatex": {"generic": True}})
+    html = markdown.markdown(
+        md,
+        extensions=["tables", "md_in_html", "pymdownx.arithmatex"],
+        extension_configs={"pymdownx.arithmatex": {"generic": True}},
+    )
     spans = re.findall(r'<span class="arithmatex">\\\((.*?)\\\)</span>', html, flags=re.S)
     blocks = re.findall(r'<div class="arithmatex">\\\[\n?(.*?)\n?\\\]</div>', html, flags=re.S)
     for tex in spans + blocks:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import bptrace
 from bptrace import ops
+
 from conftest import run_cli
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -116,7 +117,12 @@ def test_resource_guard_refuses_with_estimate_and_option() -> None:
 def test_huge_layer_is_refused_in_milliseconds() -> None:
     import time
 
-    spec = {"learning_rate": 0.1, "init": {"method": "he", "seed": 0}, "layers": [{"name": "i", "size": 2}, {"name": "h", "size": 10**9}, {"name": "o", "size": 1}], "samples": [{"input": [0, 0], "target": [0]}]}
+    spec = {
+        "learning_rate": 0.1,
+        "init": {"method": "he", "seed": 0},
+        "layers": [{"name": "i", "size": 2}, {"name": "h", "size": 10**9}, {"name": "o", "size": 1}],
+        "samples": [{"input": [0, 0], "target": [0]}],
+    }
     t = time.perf_counter()
     with pytest.raises(bptrace.SpecError) as e:
         bptrace.trace(spec)
@@ -167,7 +173,9 @@ def test_cross_entropy_handles_saturated_outputs(out: float, target: float) -> N
     assert e <= -math.log(1e-15) + 1e-9  # the clip bounds the loss
 
 
-@pytest.mark.parametrize("act,loss", [("sigmoid", "cross_entropy"), ("softmax", "cross_entropy"), ("sigmoid", "mse"), ("tanh", "mse")])
+@pytest.mark.parametrize(
+    "act,loss", [("sigmoid", "cross_entropy"), ("softmax", "cross_entropy"), ("sigmoid", "mse"), ("tanh", "mse")]
+)
 def test_training_at_net_of_a_thousand(act: str, loss: str) -> None:
     spec = bptrace.load_spec("article").to_dict()
     spec["loss"] = loss
@@ -249,7 +257,9 @@ def test_a_killed_run_leaves_no_truncated_file(tmp_path: Path) -> None:
     assert run_cli("run", "-o", str(out)).code == 0
     before = (out / "trace.json").read_bytes()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    p = subprocess.Popen([sys.executable, "-m", "bptrace", "run", "--iterations", "3000000", "-o", str(out), "-q"], env=env)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "bptrace", "run", "--iterations", "3000000", "-o", str(out), "-q"], env=env
+    )
     try:
         p.wait(timeout=1.0)
     except subprocess.TimeoutExpired:
@@ -267,7 +277,11 @@ def test_separate_processes_write_identical_bytes(tmp_path: Path) -> None:
     for seed in ("1", "2"):
         out = tmp_path / seed
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-        subprocess.run([sys.executable, "-m", "bptrace", "run", "softmax", "--iterations", "20", "-o", str(out), "-q"], env=env, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "bptrace", "run", "softmax", "--iterations", "20", "-o", str(out), "-q"],
+            env=env,
+            check=True,
+        )
         outs.append(out)
     files = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*") if p.is_file())
     assert len(files) >= 5
@@ -283,7 +297,15 @@ def mutated(draw: Any) -> dict[str, Any]:
     from strategies import specs
 
     spec = draw(specs(max_layers=3))
-    junk = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5), st.lists(st.integers(-2, 2), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+    junk = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-5, 5),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=5),
+        st.lists(st.integers(-2, 2), max_size=3),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    )
     for _ in range(draw(st.integers(1, 3))):
         target: Any = spec
         path = []
@@ -311,7 +333,9 @@ def mutated(draw: Any) -> dict[str, Any]:
     return spec
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(spec=mutated())
 def test_mutated_specs_run_or_are_refused(spec: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> None:
     d = tmp_path_factory.mktemp("m")

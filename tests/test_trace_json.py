@@ -19,7 +19,13 @@ def schema() -> dict:
 
 @pytest.mark.parametrize(
     "name,kw",
-    [("article", {}), ("xor", {"iterations": 20}), ("softmax", {}), ("article", {"rounding": "hand:4"}), ("article", {"iterations": 5, "detail": "all"})],
+    [
+        ("article", {}),
+        ("xor", {"iterations": 20}),
+        ("softmax", {}),
+        ("article", {"rounding": "hand:4"}),
+        ("article", {"iterations": 5, "detail": "all"}),
+    ],
 )
 def test_round_trip_and_schema(name: str, kw: dict, schema: dict) -> None:
     tr = bptrace.trace(name, **kw)
