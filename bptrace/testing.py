@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from . import names
 from .tracedata import Record, Trace, element, pack_large
@@ -36,7 +37,9 @@ class Mismatch:
     def __str__(self) -> str:
         diff = abs(self.yours - self.expected)
         rel = diff / max(abs(self.expected), 1e-300)
-        return f"{self.key}: yours {self.yours!r}, the trace {self.expected!r} (difference {diff:.3g}, relative {rel:.3g})"
+        return (
+            f"{self.key}: yours {self.yours!r}, the trace {self.expected!r} (difference {diff:.3g}, relative {rel:.3g})"
+        )
 
 
 def _flatten(trace: Trace, values: Mapping[str, Any] | Sequence[float], kind: str) -> list[tuple[str, float]]:
@@ -83,7 +86,7 @@ def compare(
     *,
     kind: str = "grad",
     rel: float = 1e-9,
-    abs: float = 1e-12,  # noqa: A002 - the name pytest.approx uses
+    abs: float = 1e-12,
     step: int = 0,
 ) -> list[Mismatch]:
     """Every value that differs from the trace by more than the tolerances.
@@ -115,7 +118,7 @@ def assert_matches_trace(
     *,
     kind: str = "grad",
     rel: float = 1e-9,
-    abs: float = 1e-12,  # noqa: A002
+    abs: float = 1e-12,
     step: int = 0,
 ) -> None:
     """Raise AssertionError naming the first value that disagrees with the trace."""

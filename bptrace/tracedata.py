@@ -180,9 +180,16 @@ class Trace:
         )
 
     def _repr_html_(self) -> str:
+        """The HTML report in a notebook, inside an iframe so its styles stay its own."""
+        import html
+
         from .reports import render
 
-        return render(self, "html")
+        page = render(self, "html")
+        return (
+            f'<iframe srcdoc="{html.escape(page, quote=True)}" title="{html.escape(self.spec["title"], quote=True)}" '
+            'style="width: 100%; height: 640px; border: 1px solid #e5e7eb; border-radius: 6px;"></iframe>'
+        )
 
     # ------------------------------------------------------------ JSON
 

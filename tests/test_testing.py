@@ -7,6 +7,7 @@ import pytest
 
 import bptrace
 from bptrace.testing import assert_matches_trace, compare, trace_text
+
 from oracle import Net
 
 
@@ -55,7 +56,9 @@ def test_trace_text_is_one_record_per_line(article: bptrace.Trace) -> None:
     lines = text.splitlines()
     assert lines[0] == "# bptrace trace, format 1: A step-by-step backpropagation example"
     assert "forward  net         h1                       0.3775" in lines
-    assert any(line.startswith("update   update      w5 ") and "(old 0.4, grad 0.08216704056423078)" in line for line in lines)
+    assert any(
+        line.startswith("update   update      w5 ") and "(old 0.4, grad 0.08216704056423078)" in line for line in lines
+    )
     assert len(lines) == len(article.steps[0].records) + 2 + 2 + 2 + len(article.final["params"])  # type: ignore[index]
 
 
