@@ -34,6 +34,24 @@ EPILOG_EXAMPLES = """examples:
   bptrace examples                     list the built-in specs
   bptrace examples article > my.toml   start a spec of your own from one
 """
+EPILOG_CHECK = """examples:
+  bptrace check article answers.toml           grade values written as  "out.o1" = 0.7514
+  bptrace check my.toml answers.toml --format md -o feedback.md
+  bptrace check article answers.toml --rounding hand:4   accept values carried at 4 decimals
+
+keys: kind.name as in the report's tables (net.h1, out.o1, error.o1, total_error, delta.o1,
+grad.w5, update.w5 = the new value, "partial.dE_total/dout_o1"); plain keys look in the first
+step; "sample2.net.h1" and "batch.grad.w5" reach the other steps of the first iteration.
+exit status: 0 all right, 1 something wrong, 2 bad input.
+"""
+EPILOG_EXERCISES = """examples:
+  bptrace exercises article --count 30 --seed 7 -o class     30 sheets: class/001 ... class/030
+  bptrace exercises my.toml --count 200 --decimals 1 --lang zh -o set
+
+each variant folder holds spec.json, question.md/.html, answer.md/.html and answers.toml; a
+[vary] table in the spec (spread, decimals, weights/biases/inputs/targets = [low, high] or
+false) sets how numbers are drawn.
+"""
 EPILOG_VALIDATE = """examples:
   bptrace validate my.toml             say what is wrong, or print a summary (exit 0)
 """
@@ -145,6 +163,39 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ex.add_argument("name", nargs="?")
+
+    chk = sub.add_parser(
+        "check",
+        help="grade a student's values and explain the first mistake",
+        epilog=EPILOG_CHECK,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    chk.add_argument("spec", help="the spec the exercise is about (file or built-in name)")
+    chk.add_argument("answers", help="a TOML or JSON file of quantity keys and values")
+    chk.add_argument("--format", choices=("text", "md"), default="text", help="plain lines (default) or Markdown")
+    chk.add_argument("-o", "--output", default="-", metavar="FILE", help="where to write (default: stdout)")
+    chk.add_argument("--rounding", metavar="MODE", help="hand:N: the exercise carries values rounded to N decimals")
+    chk.add_argument("--digits", type=_int_range(1, 15), default=None, metavar="D", help="places of expected values")
+
+    exe = sub.add_parser(
+        "exercises",
+        help="write N variants of a spec with questions, answers and keys",
+        epilog=EPILOG_EXERCISES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    exe.add_argument("spec", nargs="?", default="article")
+    exe.add_argument("--count", type=_int_range(1, 10_000), default=30, metavar="N", help="variants (default 30)")
+    exe.add_argument("--seed", type=_int_range(0, 2**63 - 1), default=0, metavar="S", help="same seed, same files")
+    exe.add_argument("-o", "--output", default="exercises", metavar="DIR", help="folder (default exercises)")
+    exe.add_argument("--spread", type=float, default=None, metavar="X", help="draw within ±X of each value (0.1)")
+    exe.add_argument("--decimals", type=_int_range(0, 6), default=None, metavar="D", help="places drawn (default 2)")
+    exe.add_argument("--lang", choices=LANGS, default="en")
+    exe.add_argument("--digits", type=_int_range(1, 15), default=None, metavar="D")
+    exe.add_argument("--templates", metavar="DIR")
+    exe.add_argument(
+        "--jobs", type=_int_range(1, 64), default=None, metavar="J", help="processes (default: cores, ≤ 4)"
+    )
+    exe.add_argument("-q", "--quiet", action="store_true")
 
     val = sub.add_parser(
         "validate",
@@ -292,11 +343,62 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check import grade, markdown_report, read_answers, text_report
+    from .spec import load_spec
+    from .tracer import trace
+
+    spec = load_spec(args.spec, iterations=1, rounding=args.rounding)
+    answers = read_answers(Path(args.answers))
+    g = grade(trace(spec, detail=1), answers, args.answers)
+    digits = args.digits or 9
+    out = markdown_report(g, spec["title"], digits) if args.format == "md" else text_report(g, digits)
+    if args.output == "-":
+        sys.stdout.write(out)
+    else:
+        from .output import check_target, write_all
+
+        target = Path(args.output)
+        if target.is_dir():
+            raise SpecError("is a folder; -o takes a file here", source=args.output)
+        check_target(str(target.parent), 1)
+        write_all(target.parent, {target.name: out})
+    return 0 if g.all_right else 1
+
+
+def cmd_exercises(args: argparse.Namespace) -> int:
+    from .exercises import make_set
+    from .output import check_target
+
+    folder = check_target(args.output, 1)
+    assert folder is not None
+    if args.templates and not Path(args.templates).is_dir():
+        raise SpecError("not a folder of templates", source=args.templates)
+    if args.spread is not None and not (args.spread >= 0 and args.spread < 1e6):
+        raise SpecError(f"expected a spread from 0 up, got {args.spread}", "--spread")
+    update, bar = _progress(args, args.count)
+    try:
+        written = make_set(
+            args.spec, folder, args.count, args.seed, spread=args.spread, decimals=args.decimals,
+            lang=args.lang, digits=args.digits, templates=args.templates, jobs=args.jobs, progress=update,
+        )  # fmt: skip
+    finally:
+        if bar is not None:
+            bar.close()
+    _say(
+        args,
+        f"{args.count} variant{'s' * (args.count != 1)} in {folder} ({len(written)} files; index: {folder / 'index.md'})",
+    )
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
     "render": cmd_render,
     "examples": cmd_examples,
     "validate": cmd_validate,
+    "check": cmd_check,
+    "exercises": cmd_exercises,
 }
 
 

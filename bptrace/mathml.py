@@ -36,16 +36,15 @@ class Unsupported(ValueError):
 
 
 def _tokens(tex: str) -> list[str]:
-    out, pos = [], 0
-    tex = tex.strip()
-    while pos < len(tex):
-        m = _TOKEN.match(tex, pos)
-        if not m or m.end() == pos:
-            raise Unsupported(tex[pos:])
-        out.append(m.group("cmd") or m.group("num") or m.group("char"))
-        pos = m.end()
-        while pos < len(tex) and tex[pos].isspace():
-            pos += 1
+    out = []
+    end = 0
+    for m in _TOKEN.finditer(tex):
+        if m.start() != end:  # something the token pattern skipped: not LaTeX this converter knows
+            raise Unsupported(tex[end : m.start()])
+        out.append(m.group(m.lastindex or 0))
+        end = m.end()
+    if tex[end:].strip():
+        raise Unsupported(tex[end:])
     return out
 
 

@@ -29,7 +29,7 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: Path, data: str | Iterable[str]) -> None:
+def write_atomic(path: Path, data: str | Iterable[str], durable: bool = True) -> None:
     """Write through a temporary file in the same folder and rename it into place.
 
     The rename is atomic, so a reader (or an interrupted run) sees the old file or the new one,
@@ -45,7 +45,8 @@ def write_atomic(path: Path, data: str | Iterable[str]) -> None:
             else:
                 f.writelines(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:  # on disk before the rename, so not even a power cut leaves it empty
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -11,7 +11,7 @@ import html
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -83,7 +83,7 @@ def _read_messages(env: jinja2.Environment, lang: str) -> dict[str, str]:
 
 # ---------------------------------------------------------------- escaping user text
 
-_MD_SPECIAL = re.compile(r"[\\`*_\[\]<>&|$~#!{}()]")
+_MD_SPECIAL = re.compile(r"[\\`*_\[\]<>&|$~#]")
 
 
 def md_escape(s: str) -> str:
@@ -280,14 +280,17 @@ class Report:
         self.figures[name] = (svg, caption)
         return f"\x00figure:{name}\x00"
 
+    def figure_html(self, name: str) -> str:
+        svg, caption = self.figures[name]
+        return f'<figure class="figure">\n{svg}\n<figcaption>{caption}</figcaption>\n</figure>'
+
     def place_figures(self, text: str, inline: bool) -> str:
         def put(m: re.Match[str]) -> str:
-            svg, caption = self.figures[m.group(1)]
             if inline:
-                return f'<figure class="figure">\n{svg}\n<figcaption>{caption}</figcaption>\n</figure>'
-            return f"![{caption}](figures/{m.group(1)}.svg)"
+                return self.figure_html(m.group(1))
+            return f"![{self.figures[m.group(1)][1]}](figures/{m.group(1)}.svg)"
 
-        return re.sub("\x00figure:([^\x00]+)\x00", put, text)
+        return _FIGURE.sub(put, text)
 
     def figure_files(self) -> dict[str, str]:
         return {f"figures/{name}.svg": svg + "\n" for name, (svg, _) in sorted(self.figures.items())}
@@ -333,6 +336,7 @@ def _paren_neg(s: str) -> str:
 
 # ---------------------------------------------------------------- Markdown to HTML with MathML
 
+_FIGURE = re.compile("\x00figure:([^\x00]+)\x00")
 _INLINE = re.compile(r'<span class="arithmatex">\\\((.*?)\\\)</span>', re.S)
 _BLOCK = re.compile(r'<div class="arithmatex">\\\[(.*?)\\\]</div>', re.S)
 
@@ -398,17 +402,110 @@ def _to_mathml(body: str) -> str:
     return _INLINE.sub(lambda m: mathml.convert(html.unescape(m.group(1)), False), body)
 
 
-def markdown_to_html(text: str) -> str:
+_DETAILS = re.compile(r'<details( open)? markdown="1">\n(<summary>[^<>\n]*</summary>)\n\n(.*)\n\n</details>', re.S)
+_PLAIN = r"[^\\`*_$<>&\[\]!|#~{}\n]"
+_CELL = re.compile(rf"(?:{_PLAIN}|\$[^$\n]+\$|`[^`\n]+`|\*\*{_PLAIN}+\*\*)*")
+_CELL_PART = re.compile(rf"\$([^$\n]+)\$|`([^`\n]+)`|\*\*({_PLAIN}+)\*\*")
+_PARAGRAPH = re.compile(rf"(?:{_PLAIN}|\$[^$\n]+\$|`[^`\n]+`|\*\*{_PLAIN}+\*\*|\n)*")
+_ALIGN = {
+    (False, True): ' style="text-align: right;"',
+    (True, False): ' style="text-align: left;"',
+    (True, True): ' style="text-align: center;"',
+}
+
+
+def _cell_html(cell: str) -> str:
+    """A cell of plain text, inline math and code spans, as Python-Markdown and the MathML step
+    would write it."""
+    out, pos = [], 0
+    for m in _CELL_PART.finditer(cell):
+        out.append(cell[pos : m.start()])
+        if m.group(1) is not None:
+            out.append(mathml.convert(m.group(1), False))
+        elif m.group(2) is not None:
+            out.append(f"<code>{html.escape(m.group(2).strip(), quote=False)}</code>")
+        else:
+            out.append(f"<strong>{m.group(3)}</strong>")
+        pos = m.end()
+    out.append(cell[pos:])
+    return "".join(out)
+
+
+def _simple_table(unit: str) -> str | None:
+    """A pipe table whose cells hold only plain text, inline math and code, converted directly
+    (tables are most of what Python-Markdown spends its time on in a report); None for anything
+    else, which Python-Markdown converts."""
+    lines = unit.split("\n")
+    if len(lines) < 2 or not all(line.startswith("| ") and line.endswith(" |") for line in lines):
+        return None
+    rows = [[c.strip() for c in line[2:-2].split(" | ")] for line in lines]
+    n = len(rows[0])
+    seps = rows[1]
+    if any(len(r) != n for r in rows) or not all(re.fullmatch(r":?-{3,}:?", c) for c in seps):
+        return None
+    if not all(_CELL.fullmatch(c) for r in rows[:1] + rows[2:] for c in r):
+        return None
+    aligns = [_ALIGN.get((c.startswith(":"), c.endswith(":")), "") for c in seps]
+    head = "".join(f"<th{a}>{_cell_html(c)}</th>\n" for a, c in zip(aligns, rows[0]))
+    body = "".join(
+        "<tr>\n" + "".join(f"<td{a}>{_cell_html(c)}</td>\n" for a, c in zip(aligns, r)) + "</tr>\n" for r in rows[2:]
+    )
+    return f"<table>\n<thead>\n<tr>\n{head}</tr>\n</thead>\n<tbody>\n{body}</tbody>\n</table>"
+
+
+def _simple_paragraph(unit: str) -> str | None:
+    """A paragraph of plain text, bold, inline math and code, converted directly; None for any
+    other block (a list, a heading, a quote...), which Python-Markdown converts."""
+    first = unit[:1]
+    bold_start = unit.startswith("**")
+    if not first or (first in "#>-+*|<$ \t=" and not bold_start) or first.isdigit() or not _PARAGRAPH.fullmatch(unit):
+        return None
+    lines = unit.split("\n")
+    if any(
+        line[:1] in " \t"
+        or line.startswith(("#", ">", "- ", "+ ", "* ", "|"))
+        or re.match(r"\d+[.)] ", line)
+        or set(line) <= {"=", "-"}
+        for line in lines
+    ):
+        return None
+    return f"<p>{_cell_html(unit)}</p>"
+
+
+def markdown_to_html(text: str, figures: Callable[[str], str] | None = None) -> str:
     """Python-Markdown's HTML for the report, with every formula as MathML.
 
     Converted part by part, each part remembered: a report repeats most of its paragraphs from
     one render to the next (and across the variants of an exercise set), and the parts give the
     same HTML as the whole. A document that defines reference links is converted whole.
     """
+
+    def place(t: str) -> str:
+        return _FIGURE.sub(lambda m: figures(m.group(1)), t) if figures else t
+
     if _DOCUMENT_WIDE.search(text):
-        return _to_mathml(_markdown().convert(text))
+        return _to_mathml(_markdown().convert(place(text)))
     out: list[str] = []
     for u in _units(text):
+        fig = _FIGURE.fullmatch(u)
+        if fig and figures:  # a figure is raw HTML that Python-Markdown would pass as it is
+            out += [figures(fig.group(1)), ""]
+            continue
+        details = _DETAILS.fullmatch(u)
+        if details and "<details" not in details.group(3):
+            # md_in_html turns the Markdown inside into HTML between the tags: do that part by part
+            inner = markdown_to_html(details.group(3), figures)
+            out.append(f"<details{details.group(1)}>\n{details.group(2)}\n{inner}\n</details>")
+            continue
+        direct = _simple_table(u) or _simple_paragraph(u)
+        if direct is not None:
+            out.append(direct)
+            continue
+        if u.startswith("$$\n") and u.endswith("\n$$") and u.count("$$") == 2:
+            # a display formula alone: what arithmatex and the MathML step make of it, directly
+            out.append('<div class="math">' + mathml.convert(u[3:-3], True) + "</div>")
+            continue
+        u = place(u)
         html_ = _convert_unit(u)
         if html_:
             out.append(_to_mathml(html_))
@@ -475,7 +572,7 @@ def render_files(
         if not single:
             out.update(rep.figure_files())
     if "html" in formats:
-        body = markdown_to_html(rep.place_figures(text, inline=True))
+        body = markdown_to_html(text, rep.figure_html)
         out[f"{stem}.html"] = env.get_template("report.html.j2").render(r=rep, t=rep.t, body=body, css=_css(env))
     return out
 

@@ -6,10 +6,13 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from latex2mathml.converter import convert as l2m
 
 import bptrace
 from bptrace import mathml, reports
+
+from strategies import specs
 
 CASES = [
     ("article", {}),
@@ -89,3 +92,13 @@ def test_report_converted_part_by_part_equals_whole(documents: list[str]) -> Non
 def test_reference_links_convert_the_whole_document() -> None:
     md = "See [the article][a].\n\n[a]: https://example.org/\n"
     assert 'href="https://example.org/"' in reports.markdown_to_html(md)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs())
+def test_random_reports_convert_part_by_part_as_whole(spec: dict) -> None:
+    tr = bptrace.trace(spec)
+    env = reports.make_env()
+    rep = reports.Report(tr, "en", None, reports.messages(env, "en"))
+    md = rep.place_figures(reports._report_md(env, rep), inline=True)
+    assert reports.markdown_to_html(md) == reports._to_mathml(reports._markdown().convert(md))
