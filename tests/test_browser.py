@@ -42,6 +42,12 @@ def test_report_lays_out_in_chromium(lang: str, browser: Browser, tmp_path: Path
     assert ("前向传播" if lang == "zh" else "Forward pass") in info["text"]
     # the page and nothing else: no request left the machine
     assert browser.requests() == [page.as_uri()]
+    # a closed <details> stays closed on screen and opens on paper
+    closed = "document.querySelector('details:not([open]) table').checkVisibility()"
+    assert browser.evaluate(closed) is False
+    browser.send("Emulation.setEmulatedMedia", {"media": "print"})
+    assert browser.evaluate(closed) is True
+    browser.send("Emulation.setEmulatedMedia", {"media": ""})
     shot = tmp_path / f"report-{lang}.png"
     browser.screenshot(shot, height=1400)
     data = shot.read_bytes()
