@@ -22,6 +22,6 @@ def test_python_examples_run() -> None:
 def test_the_two_commands_come_first() -> None:
     first = re.search(r"```bash\n(.*?)```", README, flags=re.S)
     assert first is not None
-    assert first.group(1).splitlines() == ['pip install . && bptrace run', 'pip install -e ".[test]" && pytest']
+    assert first.group(1).splitlines() == ["pip install . && bptrace run", 'pip install -e ".[test]" && pytest']
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text(encoding="utf-8")
     assert 'pip install -e ".[test]" && pytest' in ci
