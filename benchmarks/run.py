@@ -12,7 +12,6 @@ itself. Ratios, not seconds, are what the targets speak of.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -172,19 +171,7 @@ def peak_rss_mb(args: list[str], cwd: str) -> float:
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-def large_spec() -> dict[str, Any]:
-    return {
-        "title": "784-128-10, one step",
-        "learning_rate": 0.1,
-        "loss": "cross_entropy",
-        "init": {"method": "he", "seed": 1},
-        "layers": [
-            {"name": "x", "size": 784},
-            {"name": "h", "size": 128, "activation": "relu"},
-            {"name": "o", "size": 10, "activation": "softmax"},
-        ],
-        "samples": [{"input": [(k % 10) / 10 for k in range(784)], "target": [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]}],
-    }
+LARGE = ROOT / "tests" / "specs" / "large-784-128-10.json"  # the same network the tests check
 
 
 # ---------------------------------------------------------------- the targets
@@ -243,8 +230,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         # 2. the command, and 5. rendering in-process
         floor_cmd = [PY, "-c", "import numpy, jinja2, markdown"]
-        big = Path(tmp, "large.json")
-        big.write_text(json.dumps(large_spec()), encoding="utf-8")
+        big = LARGE
         m = medians(
             {
                 "floor": floor_cmd,

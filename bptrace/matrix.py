@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import formula, names, network
+from .engine import EngineBase
 from .errors import Diverged
 from .names import LayerLayout
 from .ops import ACTIVATIONS, LOSSES, v
@@ -136,20 +137,14 @@ class ArrayEnv(dict):  # type: ignore[type-arg]
         raise KeyError(key)
 
 
-class MatrixEngine:
+class MatrixEngine(EngineBase):
     def __init__(self, spec: Spec) -> None:
-        self.spec = spec
-        self.data = spec.data
-        self.layers = names.layout(self.data)
-        self.builder = StepBuilder(self.layers, self.data)
-        self.batch = self.data["mode"] == "batch"
-        self.samples = self.data["samples"]
+        super().__init__(spec)
         self.acts = network.activations(self.layers)
         out_act = self.layers[-1].activation or "sigmoid"
         form = LOSSES[self.data["loss"]].form(out_act)
         assert form is not None
         self.form = form
-        self.eta: float = self.data["learning_rate"]
         self.update_biases: bool = self.data["update_biases"]
         self.updated_variant = self.data["hidden_delta_weights"] == "updated"
         self.trainable = ParamNames(self.layers, self.update_biases)
@@ -476,15 +471,7 @@ class Hook:
                 n,
             )
             if dd is not None:
-                dd_entry = next(e for e in entries if e.name == f"dout_{lay.neuron(0)}/dnet_{lay.neuron(0)}")
-                self._add(
-                    "backward",
-                    "partial",
-                    f"dout_{n}/dnet_{n}",
-                    dd,
-                    rf"\frac{{\partial {_bold('out', n)}}}{{\partial {_bold('net', n)}}} = {vector_latex(dd_entry)}",
-                    n,
-                )
+                self._slope_record(lay, dd, entries)
             d_entry = next(e for e in entries if e.kind == "delta")
             d_tex = (
                 vector_latex(d_entry)
@@ -496,7 +483,6 @@ class Hook:
         else:
             up = eng.layers[k + 1]
             entries = eng.builder.hidden_deltas(lay, only=[0])
-            dd_entry = next(e for e in entries if e.name == f"dout_{lay.neuron(0)}/dnet_{lay.neuron(0)}")
             wsym = rf"W_{{{up.name}}}^{{{'+' if eng.updated_variant else ''}\top}}"
             self._add(
                 "backward",
@@ -507,14 +493,7 @@ class Hook:
                 n,
             )
             assert dd is not None
-            self._add(
-                "backward",
-                "partial",
-                f"dout_{n}/dnet_{n}",
-                dd,
-                rf"\frac{{\partial {_bold('out', n)}}}{{\partial {_bold('net', n)}}} = {vector_latex(dd_entry)}",
-                n,
-            )
+            self._slope_record(lay, dd, entries)
             self._add(
                 "backward",
                 "delta",
@@ -525,6 +504,13 @@ class Hook:
             )
             self._showcase(entries)
         self.grad_records(k, gW, gb, showcase=True)
+
+    def _slope_record(self, lay: LayerLayout, dd: np.ndarray, entries: list[Entry]) -> None:
+        """d out / d net of a whole layer, written as its first neuron's formula in vector form."""
+        n = lay.name
+        first = next(e for e in entries if e.name == f"dout_{lay.neuron(0)}/dnet_{lay.neuron(0)}")
+        tex = rf"\frac{{\partial {_bold('out', n)}}}{{\partial {_bold('net', n)}}} = {vector_latex(first)}"
+        self._add("backward", "partial", f"dout_{n}/dnet_{n}", dd, tex, n)
 
     def grad_records(self, k: int, gW: np.ndarray, gb: np.ndarray, showcase: bool, mean_of: int = 0) -> None:
         eng = self.eng

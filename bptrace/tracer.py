@@ -13,12 +13,13 @@ from typing import Any
 
 from . import formula, names
 from .compiled import runner
+from .engine import EngineBase
 from .errors import Diverged, SpecError
 from .guard import check_resources
 from .ops import ACTIVATIONS
 from .rounding import hand_round
 from .spec import Spec, load_spec
-from .steps import Entry, StepBuilder
+from .steps import Entry
 from .tracedata import Record, Step, Trace, mean
 
 GRADCHECK_EPS = 1e-6
@@ -26,16 +27,11 @@ GRADCHECK_MAX_PARAMS = 64  # larger networks check an evenly spread sample of pa
 Progress = Callable[[int], None]
 
 
-class ScalarEngine:
+class ScalarEngine(EngineBase):
     """Traces a network one scalar at a time, from expression trees."""
 
     def __init__(self, spec: Spec) -> None:
-        self.spec = spec
-        self.data = spec.data
-        self.layers = names.layout(self.data)
-        self.builder = StepBuilder(self.layers, self.data)
-        self.batch = self.data["mode"] == "batch"
-        self.samples = self.data["samples"]
+        super().__init__(spec)
         self.all_params = list(names.param_names(self.layers, True))
         self.trainable = self.builder.params()
         self.sample_entries = self.builder.sample_step(with_updates=not self.batch)
@@ -43,7 +39,6 @@ class ScalarEngine:
         self.inputs = self.layers[0].neurons
         self.targets = self.layers[-1].neurons
         self.round_digits = spec.rounding_digits
-        self.eta = self.data["learning_rate"]
 
     # ------------------------------------------------------------ state
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,18 +67,8 @@ def test_matrix_form_matches_oracle(spec: dict) -> None:
 
 @pytest.fixture(scope="module")
 def mnist_like() -> dict[str, Any]:
-    return {
-        "title": "784-128-10",
-        "learning_rate": 0.1,
-        "loss": "cross_entropy",
-        "init": {"method": "he", "seed": 1},
-        "layers": [
-            {"name": "x", "size": 784},
-            {"name": "h", "size": 128, "activation": "relu"},
-            {"name": "o", "size": 10, "activation": "softmax"},
-        ],
-        "samples": [{"input": [(k % 10) / 10 for k in range(784)], "target": [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]}],
-    }
+    path = Path(__file__).parent / "specs" / "large-784-128-10.json"
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def test_large_network_stays_within_bounds(mnist_like: dict) -> None:
