@@ -38,10 +38,6 @@ def params_from_spec(data: dict[str, Any]) -> Params:
     return Params(W, b, shared)
 
 
-def bias_vector(b: np.ndarray, shared: bool, size: int) -> np.ndarray:
-    return np.full(size, b[0]) if shared else b
-
-
 def layer_forward(
     W: np.ndarray, b: np.ndarray, shared: bool, act: Activation, x: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -108,10 +108,6 @@ def _nan_safe(f: Callable[..., float]) -> Callable[..., float]:
     return g
 
 
-def _paren(a: str) -> str:
-    return rf"\left({a}\right)"
-
-
 @dataclass(frozen=True)
 class Function:
     """A named function inside expressions: its value on floats and its LaTeX."""

@@ -386,14 +386,6 @@ def element(step: Step, key: str, layers: list[names.LayerLayout]) -> float | No
     return None
 
 
-def iter_values(v: Value) -> Iterator[float]:
-    if isinstance(v, list):
-        for x in v:
-            yield from iter_values(x)
-    else:
-        yield v
-
-
 def mean(values: Sequence[float]) -> float:
     """The mean as every path of bptrace computes it: summed in order from -0.0, then divided."""
     s = -0.0

@@ -45,10 +45,6 @@ def _nums(val: Any, path: str, depth: int = 0) -> Any:
     return _num(val, path)
 
 
-def _opt(val: Any, path: str) -> Any:
-    return None if val is None else _nums(val, path)
-
-
 def check_trace(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise SpecError(f"a trace is a JSON object, got {type_name(raw)}")
