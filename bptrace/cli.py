@@ -19,6 +19,15 @@ from .errors import SpecError
 FORMATS = ("md", "html", "json")
 LANGS = ("en", "zh")
 
+EPILOG_MAIN = """examples:
+  bptrace run                                   the article's example into bptrace-out/
+  bptrace examples article > my.toml            start a spec of your own
+  bptrace run my.toml --lang zh -o out          a worked example in Chinese
+  bptrace check my.toml answers.toml            grade a hand calculation
+  bptrace exercises my.toml --count 30 -o set   30 exercise sheets with answer keys
+
+each command has --help with examples of its own
+"""
 EPILOG_RUN = """examples:
   bptrace run                          the article's 2-2-2 network: report.md, report.html, trace.json
   bptrace run --lang zh -o out         the same in Chinese, into out/
@@ -129,7 +138,10 @@ def _report_options(p: argparse.ArgumentParser, formats: Sequence[str], default:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
-        prog="bptrace", description="Backpropagation made visible: trace a small network and render a worked example."
+        prog="bptrace",
+        description="Backpropagation made visible: trace a small network and render a worked example.",
+        epilog=EPILOG_MAIN,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"bptrace {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
