@@ -133,11 +133,6 @@ class Report:
     def tex(self, x: float) -> str:
         return numfmt.latex(x, self.digits)
 
-    def plain(self, x: float) -> str:
-        return numfmt.plain(x, self.digits)
-
-    # ------------------------------------------------------------ records
-
     def rec(self, key: str, step: Step | None = None) -> Record | None:
         s = step or self.step
         return s.get(key) if s else None
@@ -152,9 +147,6 @@ class Report:
     def values(self, kind: str, lay: names.LayerLayout, step: Step | None = None) -> list[float]:
         """One quantity for every neuron of a layer, from scalar or array records."""
         return [self.val(f"{kind}.{n}", step) for n in lay.neurons]
-
-    def has(self, key: str, step: Step | None = None) -> bool:
-        return self.rec(key, step) is not None
 
     def elementwise(self, layer_index: int) -> bool:
         """Whether each output of the layer depends on its own net input alone (not softmax)."""
@@ -248,10 +240,6 @@ class Report:
             cells = ["…" if i is None else self.num(values[j][i]) for i in is_]
             lines.append(f"| {j + 1} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
-
-    def inline(self, key: str, step: Step | None = None) -> str:
-        """$symbol = value$ for prose."""
-        return f"${names.symbol(key)} = {self.tex(self.val(key, step))}$"
 
     def rhs(self, key: str, step: Step | None = None, numbers: bool = True) -> str:
         """The right side of a record, with numbers put in (or symbols), as inline math."""

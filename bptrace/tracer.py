@@ -335,11 +335,8 @@ def _trace(spec: Spec, n_detail: int, progress: Progress | None) -> Trace:
                 progress(done)
     except Diverged as d:
         diverged = {"iteration": d.iteration, "sample": d.sample, "quantity": d.quantity, "message": str(d)}
-    gc = (
-        gradient_check(engine, start, steps)
-        if steps and steps[0].iteration == 1 and not _broken_first(steps, diverged)
-        else None
-    )
+    broke_at_once = diverged is not None and diverged["iteration"] == 1
+    gc = gradient_check(engine, start, steps) if steps and steps[0].iteration == 1 and not broke_at_once else None
     result = Trace(
         spec=spec.to_dict(),
         steps=steps,
@@ -352,10 +349,6 @@ def _trace(spec: Spec, n_detail: int, progress: Progress | None) -> Trace:
     )
     result.__dict__["_full_spec"] = spec.data  # what full_spec() would redraw, at hand already
     return result
-
-
-def _broken_first(steps: list[Step], diverged: dict[str, Any] | None) -> bool:
-    return bool(diverged and diverged["iteration"] == 1)
 
 
 def _generator() -> str:
