@@ -179,13 +179,6 @@ class MatrixEngine(EngineBase):
     def initial_params(self) -> network.Params:
         return network.params_from_spec(self.data)
 
-    def flat(self, p: network.Params) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for lay, W, b in zip(self.layers[1:], p.W, p.b):
-            out.update(zip(lay.weight_names(), W.ravel().tolist()))
-            out.update(zip(lay.biases, b.tolist()))
-        return out
-
     def error_moved(self, p: network.Params, name: str, h: float, samples: list[dict[str, Any]]) -> float:
         """The mean error with one parameter moved by h; moved in place and put back, since
         copying a large weight matrix per finite difference costs more than the forward pass."""

@@ -62,23 +62,27 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
         return None
 
 
+def _source(env: jinja2.Environment, name: str) -> str:
+    """A file found through the template loader (so a user's folder can replace it), read once
+    per environment: catalogues and the stylesheet are needed by every render."""
+    cache: dict[str, str] = env.globals.setdefault("_bptrace_sources", {})  # type: ignore[assignment]
+    if name not in cache:
+        assert env.loader is not None
+        cache[name] = env.loader.get_source(env, name)[0]
+    return cache[name]
+
+
 def messages(env: jinja2.Environment, lang: str) -> dict[str, str]:
-    """The message catalogue of a language (the user's folder may override it), read once per
-    environment."""
+    """The message catalogue of a language; English fills in what another language lacks."""
     if lang not in LANGS:
         raise SpecError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}", "--lang")
-    cache: dict[str, dict[str, str]] = env.globals.setdefault("_bptrace_messages", {})  # type: ignore[assignment]
-    if lang not in cache:
-        cache[lang] = _read_messages(env, lang)
-    return cache[lang]
-
-
-def _read_messages(env: jinja2.Environment, lang: str) -> dict[str, str]:
-    assert env.loader is not None
-    base = tomllib.loads(env.loader.get_source(env, "i18n/en.toml")[0])
-    if lang != "en":
-        base.update(tomllib.loads(env.loader.get_source(env, f"i18n/{lang}.toml")[0]))
-    return base
+    parsed: dict[str, dict[str, str]] = env.globals.setdefault("_bptrace_messages", {})  # type: ignore[assignment]
+    if lang not in parsed:
+        base = tomllib.loads(_source(env, "i18n/en.toml"))
+        if lang != "en":
+            base.update(tomllib.loads(_source(env, f"i18n/{lang}.toml")))
+        parsed[lang] = base
+    return parsed[lang]
 
 
 # ---------------------------------------------------------------- escaping user text
@@ -566,5 +570,4 @@ def render_files(
 
 
 def _css(env: jinja2.Environment) -> str:
-    assert env.loader is not None
-    return env.loader.get_source(env, "style.css")[0]
+    return _source(env, "style.css")

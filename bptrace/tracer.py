@@ -124,9 +124,6 @@ class ScalarEngine(EngineBase):
         rec = step.get(f"grad.{name}")
         return None if rec is None else float(rec.value)
 
-    def flat(self, params: dict[str, float]) -> dict[str, float]:
-        return dict(params)
-
     # ------------------------------------------------------------ plain forward passes
 
     def forward(self, params: Mapping[str, float], sample: Mapping[str, Any], exact: bool = False) -> dict[str, float]:
