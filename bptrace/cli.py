@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__
+from ._version import __version__
 from .errors import SpecError
 
 FORMATS = ("md", "html", "json")
@@ -356,7 +356,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .check import grade, markdown_report, read_answers, text_report
+    from .grading import grade, markdown_report, read_answers, text_report
     from .spec import load_spec
     from .tracer import trace
 

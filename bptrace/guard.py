@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .errors import SpecError
-from .names import layout, matrix_mode
+from .names import SCALAR_LIMIT, layout, matrix_mode
 from .spec import Spec
 
 MAX_WORK = 2_000_000_000  # parameter-updates: iterations x samples x (parameters + neurons)
@@ -14,24 +14,24 @@ RECORDS_PER_PARAM = 4  # a weight costs about a partial, a gradient and an updat
 FLOATS_PER_PARAM = 6  # gradient, old, grad, new and value of an update, and the final value
 
 
-def estimate(spec: Spec, n_detail: int) -> tuple[int, int]:
+def estimate(spec: Spec, n_detail: int, threshold: int = SCALAR_LIMIT) -> tuple[int, int]:
     """(work, bytes): parameter-updates the run performs, and memory its detailed steps keep."""
     layers = layout(spec.data)
     n_params = sum(lay.weight_count + len(lay.biases) for lay in layers[1:])
     n_neurons = sum(lay.size for lay in layers[1:])
     samples = len(spec["samples"])
     work = spec["iterations"] * samples * (n_params + n_neurons)
-    if matrix_mode(layers):
+    if matrix_mode(layers, threshold):
         per_step = FLOAT_BYTES * (FLOATS_PER_PARAM * n_params + 8 * n_neurons) + RECORD_BYTES * 20 * len(layers)
     else:
         per_step = RECORD_BYTES * (RECORDS_PER_PARAM * n_params + 6 * n_neurons)
     return work, n_detail * (samples + 1) * per_step
 
 
-def check_resources(spec: Spec, n_detail: int, limits: bool = True) -> None:
+def check_resources(spec: Spec, n_detail: int, limits: bool = True, threshold: int = SCALAR_LIMIT) -> None:
     if not limits:
         return
-    work, kept = estimate(spec, n_detail)
+    work, kept = estimate(spec, n_detail, threshold)
     if work > MAX_WORK:
         raise SpecError(
             f"this run asks for about {work:.2e} parameter updates (limit {MAX_WORK:.0e}); "

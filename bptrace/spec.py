@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .checks import choice, integer, list_of, number, require, short, table, text, type_name, vector
 from .errors import SpecError
+from .fields import choice, integer, list_of, number, require, short, table, text, type_name, vector
 from .ops import ACTIVATIONS, LOSSES
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"

@@ -262,7 +262,7 @@ class Trace:
 
     @classmethod
     def from_dict(cls, raw: Any) -> Trace:
-        from .validate_trace import check_trace
+        from .tracecheck import check_trace
 
         d = check_trace(raw)
         steps = [Step(s["iteration"], s["sample"], [_record(r) for r in s["records"]]) for s in d["steps"]]

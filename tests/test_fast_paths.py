@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from latex2mathml.converter import convert as l2m
 
 import bptrace
-from bptrace import mathml, reports
+from bptrace import reports
+from bptrace.reports import mathml, md_html
 
 from strategies import specs
 
@@ -85,7 +86,7 @@ def test_unknown_latex_falls_back_to_latex2mathml() -> None:
 
 def test_report_converted_part_by_part_equals_whole(documents: list[str]) -> None:
     for md in documents:
-        whole = reports._to_mathml(reports._markdown().convert(md))
+        whole = md_html._to_mathml(md_html._markdown().convert(md))
         assert reports.markdown_to_html(md) == whole
 
 
@@ -101,4 +102,4 @@ def test_random_reports_convert_part_by_part_as_whole(spec: dict) -> None:
     env = reports.make_env()
     rep = reports.Report(tr, "en", None, reports.messages(env, "en"))
     md = rep.place_figures(reports._report_md(env, rep), inline=True)
-    assert reports.markdown_to_html(md) == reports._to_mathml(reports._markdown().convert(md))
+    assert reports.markdown_to_html(md) == md_html._to_mathml(md_html._markdown().convert(md))

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 import bptrace
-import bptrace.names as matrix
 from bptrace.reports import render_files
 from bptrace.tracedata import unpack
 
@@ -20,12 +19,7 @@ from strategies import specs
 
 
 def _as_matrix(spec: Any, **kw: Any) -> bptrace.Trace:
-    old = matrix.SCALAR_LIMIT
-    matrix.SCALAR_LIMIT = 0  # every layer in matrix form
-    try:
-        return bptrace.trace(spec, **kw)
-    finally:
-        matrix.SCALAR_LIMIT = old
+    return bptrace.trace(spec, matrix_threshold=0, **kw)  # every layer in matrix form
 
 
 @pytest.mark.parametrize(

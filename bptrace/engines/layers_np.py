@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .names import LayerLayout
-from .ops import ACTIVATIONS, Activation, LossForm, v_softmax_vjp
+from ..names import LayerLayout
+from ..ops import ACTIVATIONS, Activation, LossForm, v_softmax_vjp
 
 
 @dataclass

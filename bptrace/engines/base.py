@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from . import names
-from .spec import Spec
-from .steps import StepBuilder
+from .. import names
+from ..plan import StepBuilder
+from ..spec import Spec
 
 
 class EngineBase:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .checks import integer, list_of, table, text, type_name
 from .errors import SpecError
+from .fields import integer, list_of, table, text, type_name
 from .spec import normalise_full, portable
 from .tracedata import FORMAT_VERSION, KINDS, PHASES, unpack
 

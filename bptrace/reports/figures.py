@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
-from . import numfmt
-from .names import LayerLayout
-from .tracedata import Step
+from .. import numfmt
+from ..names import LayerLayout
+from ..tracedata import Step
 
 FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"'
 MAX_DRAWN = 8  # neurons drawn per column; larger layers show the first and last with an ellipsis

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from . import formula
-from .steps import Entry
+from .. import formula
+from ..plan import Entry
 
 
 def _needed(entries: list[Entry], roots: set[str]) -> set[str]:
@@ -115,7 +115,7 @@ def source(
 
 @lru_cache(maxsize=64)
 def _compile(src: str, round_digits: int | None) -> Callable[..., int]:
-    from .rounding import hand_round
+    from ..rounding import hand_round
 
     ns: dict[str, Any] = formula.python_namespace()
     ns["_isfinite"] = math.isfinite

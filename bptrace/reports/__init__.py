@@ -1,0 +1,81 @@
+"""Render a trace into Markdown and a self-contained HTML page, in English or Chinese.
+
+Thin functions over the trace: ``view.Report`` gives templates numbers, formulas and figures; the
+templates decide what is said and where. HTML is the Markdown report converted by
+Python-Markdown (``md_html``), its math turned into MathML, wrapped in a page with inline CSS.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import jinja2
+
+from ..errors import SpecError
+from ..tracedata import Trace
+from .env import LANGS, css, make_env, messages
+from .escape import md_escape
+from .md_html import markdown_to_html
+from .view import Report
+
+__all__ = ["LANGS", "Report", "make_env", "markdown_to_html", "md_escape", "messages", "render", "render_files"]
+
+
+def _normalise_md(text: str) -> str:
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip("\n") + "\n"
+
+
+def _report_md(env: jinja2.Environment, report: Report, template: str = "report.md.j2") -> str:
+    return _normalise_md(env.get_template(template).render(r=report, t=report.t))
+
+
+def render(
+    trace: Trace,
+    fmt: str = "md",
+    *,
+    lang: str = "en",
+    digits: int | None = None,
+    templates: str | Path | None = None,
+    figures: str = "inline",
+    env: jinja2.Environment | None = None,
+) -> str:
+    """The report as text: fmt "md" (figures inline as SVG, or "files" to link them) or "html"."""
+    return render_files(
+        trace, [fmt], lang=lang, digits=digits, templates=templates, single=figures == "inline", env=env
+    )[f"report.{fmt}"]
+
+
+def render_files(
+    trace: Trace,
+    formats: Iterable[str],
+    *,
+    lang: str = "en",
+    digits: int | None = None,
+    templates: str | Path | None = None,
+    single: bool = False,
+    env: jinja2.Environment | None = None,
+    stem: str = "report",
+    template: str = "report",
+) -> dict[str, str]:
+    """Every file the formats need, by relative path: report.md (+ figures/*.svg), report.html."""
+    env = env or make_env(templates)
+    msgs = messages(env, lang)
+    out: dict[str, str] = {}
+    formats = list(formats)
+    for f in formats:
+        if f not in ("md", "html"):
+            raise SpecError(f"unknown report format {f!r}; expected md or html", "--format")
+    rep = Report(trace, lang, digits, msgs)
+    text = _report_md(env, rep, f"{template}.md.j2")
+    if "md" in formats:
+        out[f"{stem}.md"] = rep.place_figures(text, inline=single)
+        if not single:
+            out.update(rep.figure_files())
+    if "html" in formats:
+        body = markdown_to_html(text, rep.figure_html)
+        out[f"{stem}.html"] = env.get_template("report.html.j2").render(r=rep, t=rep.t, body=body, css=css(env))
+    return out

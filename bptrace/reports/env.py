@@ -1,0 +1,77 @@
+"""The Jinja environment a report is rendered in: the user's template folder first, the built-ins
+after it (also as ``default/...``), and the catalogues and stylesheet found through it."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import jinja2
+
+from ..errors import SpecError
+from .escape import md_escape
+
+_HERE = Path(__file__).parent.parent  # the bptrace package
+# in a wheel the templates sit inside the package; in a source tree or editable install, beside it
+BUILTIN_TEMPLATES = _HERE / "templates" if (_HERE / "templates").is_dir() else _HERE.parent / "templates"
+LANGS = ("en", "zh")
+
+
+def make_env(templates: str | Path | None = None) -> jinja2.Environment:
+    """A fresh environment: the user's folder first, then the built-ins (also as "default/...")."""
+    builtin = jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES))
+    loaders: list[jinja2.BaseLoader] = []
+    if templates is not None:
+        loaders.append(jinja2.FileSystemLoader(str(templates)))
+    loaders += [jinja2.PrefixLoader({"default": builtin}), builtin]
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        bytecode_cache=_bytecode_cache(),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = md_escape
+    return env
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs (Jinja's own per-user cache folder under the temp
+    dir): compiling the report templates costs more than rendering them. Keyed by each
+    template's source, so an edited template is compiled again."""
+    if os.environ.get("BPTRACE_NO_TEMPLATE_CACHE"):
+        return None
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except OSError:
+        return None
+
+
+def _source(env: jinja2.Environment, name: str) -> str:
+    """A file found through the template loader (so a user's folder can replace it), read once
+    per environment: catalogues and the stylesheet are needed by every render."""
+    cache: dict[str, str] = env.globals.setdefault("_bptrace_sources", {})  # type: ignore[assignment]
+    if name not in cache:
+        assert env.loader is not None
+        cache[name] = env.loader.get_source(env, name)[0]
+    return cache[name]
+
+
+def messages(env: jinja2.Environment, lang: str) -> dict[str, str]:
+    """The message catalogue of a language; English fills in what another language lacks."""
+    if lang not in LANGS:
+        raise SpecError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}", "--lang")
+    parsed: dict[str, dict[str, str]] = env.globals.setdefault("_bptrace_messages", {})  # type: ignore[assignment]
+    if lang not in parsed:
+        base = tomllib.loads(_source(env, "i18n/en.toml"))
+        if lang != "en":
+            base.update(tomllib.loads(_source(env, f"i18n/{lang}.toml")))
+        parsed[lang] = base
+    return parsed[lang]
+
+
+def css(env: jinja2.Environment) -> str:
+    return _source(env, "style.css")

@@ -1,0 +1,243 @@
+"""What templates call: ``Report`` gives them numbers, formulas and figures, all read from one
+trace; the templates decide what is said and where."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from .. import formula, names, numfmt
+from ..tracedata import Record, Step, Trace, element
+from . import figures as drawing
+from .escape import md_escape
+from .md_html import FIGURE
+
+LONG_EQUATION = 150  # LaTeX characters; longer chains break into aligned lines
+
+
+class Report:
+    """Numbers, formulas and figures for the templates, all read from one trace."""
+
+    def __init__(
+        self, trace: Trace, lang: str, digits: int | None, msgs: dict[str, str], spec: dict[str, Any] | None = None
+    ) -> None:
+        self.trace = trace
+        # the trace leaves out weights that init redraws; the report shows them, so redraw them
+        self.spec = spec if spec is not None else trace.full_spec()
+        self.lang = lang
+        self.digits = digits or numfmt.DEFAULT_DIGITS
+        self.msgs = msgs
+        self.figures: dict[str, tuple[str, str]] = {}
+        self.layers = names.layout(self.spec)
+        self.title = md_escape(self.spec["title"])
+        first = [s for s in trace.steps if s.iteration == trace.steps[0].iteration] if trace.steps else []
+        self.step: Step | None = first[0] if first else None
+        self.steps1 = first
+        self.agg: Step | None = next((s for s in first if s.sample is None), None)
+        self.batch = self.spec["mode"] == "batch"
+        d = trace.diverged
+        # a run that broke inside its first traced step has no complete derivation to show
+        self.broken = bool(d and self.step is not None and d["iteration"] == self.step.iteration)
+
+    # ------------------------------------------------------------ words
+
+    def t(self, key: str, **kw: Any) -> str:
+        text = self.msgs[key]
+        return text.format(**kw) if kw else text
+
+    # ------------------------------------------------------------ numbers
+
+    def num(self, x: float) -> str:
+        return numfmt.text(x, self.digits)
+
+    def tex(self, x: float) -> str:
+        return numfmt.latex(x, self.digits)
+
+    def rec(self, key: str, step: Step | None = None) -> Record | None:
+        s = step or self.step
+        return s.get(key) if s else None
+
+    def val(self, key: str, step: Step | None = None) -> float:
+        s = step or self.step
+        found = element(s, key, self.layers) if s else None
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def values(self, kind: str, lay: names.LayerLayout, step: Step | None = None) -> list[float]:
+        """One quantity for every neuron of a layer, from scalar or array records."""
+        return [self.val(f"{kind}.{n}", step) for n in lay.neurons]
+
+    def elementwise(self, layer_index: int) -> bool:
+        """Whether each output of the layer depends on its own net input alone (not softmax)."""
+        layers = self.trace.network.get("layers", [])
+        if layer_index < len(layers):
+            return bool(layers[layer_index].get("elementwise", True))
+        return True
+
+    def sym(self, key: str) -> str:
+        return names.symbol(key)
+
+    def name_sym(self, name: str) -> str:
+        """A neuron or parameter name as math: w5 -> w_{5}, h1 -> h_{1}."""
+        if re.fullmatch(r"[wb]\d+|b_.+", name):
+            return names.param_symbol(name)
+        return names.neuron_value_symbol(name)
+
+    def parts(self, rec: Record) -> list[str]:
+        """lhs, the symbolic right side, the numbers put in, the result; repeats dropped."""
+        lhs = names.symbol(rec.key)
+        out = [lhs]
+        if rec.expr is not None:
+            out.append(formula.latex(rec.expr))
+            sub = formula.latex(rec.expr, self.tex)
+            if sub != out[-1]:
+                out.append(sub)
+        elif rec.formula:
+            out.append(rec.formula.split(" = ", 1)[-1])
+        result = self.tex(rec.value) if not isinstance(rec.value, list) else None
+        if result is not None and result != out[-1]:
+            out.append(result)
+        return out
+
+    def chain(self, parts: Sequence[str]) -> str:
+        """A display equation from its = parts: one line, or aligned lines when long."""
+        parts = [p for p in parts if p]
+        if len(parts) <= 2 or sum(len(p) for p in parts) <= LONG_EQUATION:
+            return "$$\n" + " = ".join(parts) + "\n$$"
+        lines = [f"{parts[0]} &= {parts[1]}"] + [f"&= {p}" for p in parts[2:]]
+        return "$$\n\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n$$"
+
+    def eq(self, key: str | Record, step: Step | None = None) -> str:
+        rec = key if isinstance(key, Record) else self.rec(key, step)
+        if rec is None:
+            return ""
+        if rec.is_array:
+            return "$$\n" + rec.formula + "\n$$"
+        return self.chain(self.parts(rec))
+
+    # ------------------------------------------------------------ large layers
+
+    def big(self, layer_index: int) -> bool:
+        """Whether this layer was traced in matrix form (one array record per quantity)."""
+        if self.step is None or layer_index == 0:
+            return False
+        rec = self.step.get(f"net.{self.layers[layer_index].name}")
+        return rec is not None and rec.is_array
+
+    @property
+    def any_big(self) -> bool:
+        return any(self.big(k) for k in range(1, len(self.layers)))
+
+    def shown(self, n: int, limit: int = 8) -> list[int | None]:
+        """Indices to list out of n (None marks a gap): all of them, or the first few and the last."""
+        if n <= limit:
+            return list(range(n))
+        return list(range(limit - 2)) + [None, n - 1]
+
+    def numbers(self, xs: Sequence[float], limit: int = 8) -> str:
+        parts = ["…" if k is None else self.num(xs[k]) for k in self.shown(len(xs), limit)]
+        return ", ".join(parts)
+
+    def shape(self, key: str, step: Step | None = None) -> str:
+        rec = self.rec(key, step)
+        return "×".join(str(d) for d in rec.shape) if rec is not None and rec.shape else ""
+
+    @property
+    def drawn(self) -> list[int]:
+        """Layers whose weights came from init (the trace leaves them to the seed)."""
+        return [k for k, layer in enumerate(self.trace.spec["layers"]) if k and "weights" not in layer]
+
+    def matrix_table(self, values: Sequence[Sequence[float]], rows: int = 5, cols: int = 7) -> str:
+        """A corner of a matrix as a Markdown table: row j holds the weights into neuron j."""
+        js, is_ = self.shown(len(values), rows), self.shown(len(values[0]), cols)
+        head = "| j \\ i | " + " | ".join("…" if i is None else str(i + 1) for i in is_) + " |"
+        lines = [head, "| ---: |" + " ---: |" * len(is_)]
+        for j in js:
+            if j is None:
+                lines.append("| ⋮ |" + " ⋮ |" * len(is_))
+                continue
+            cells = ["…" if i is None else self.num(values[j][i]) for i in is_]
+            lines.append(f"| {j + 1} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def rhs(self, key: str, step: Step | None = None, numbers: bool = True) -> str:
+        """The right side of a record, with numbers put in (or symbols), as inline math."""
+        rec = self.rec(key, step)
+        if rec is None or rec.expr is None:
+            return ""
+        return "$" + formula.latex(rec.expr, self.tex if numbers else None) + "$"
+
+    def product(self, factors: Sequence[str], result: str, step: Step | None = None) -> str:
+        """grad = f1 · f2 · f3 with symbols, then numbers, then the value."""
+        syms = r" \cdot ".join(names.symbol(k) for k in factors)
+        nums = r" \cdot ".join(_paren_neg(self.tex(self.val(k, step))) for k in factors)
+        return self.chain([names.symbol(result), syms, nums, self.tex(self.val(result, step))])
+
+    def records(self, kind: str, layer: str | None = None, step: Step | None = None) -> list[Record]:
+        s = step or self.step
+        if s is None:
+            return []
+        return [r for r in s.records if r.kind == kind and (layer is None or r.layer == layer)]
+
+    # ------------------------------------------------------------ figures
+
+    def _figure(self, name: str, svg: str, caption: str) -> str:
+        # a marker now; place_figures() puts the figure in, linked or inline, so one rendering
+        # of the template serves both the Markdown file and the HTML page
+        self.figures[name] = (svg, caption)
+        return f"\x00figure:{name}\x00"
+
+    def figure_html(self, name: str) -> str:
+        svg, caption = self.figures[name]
+        return f'<figure class="figure">\n{svg}\n<figcaption>{caption}</figcaption>\n</figure>'
+
+    def place_figures(self, text: str, inline: bool) -> str:
+        def put(m: re.Match[str]) -> str:
+            if inline:
+                return self.figure_html(m.group(1))
+            return f"![{self.figures[m.group(1)][1]}](figures/{m.group(1)}.svg)"
+
+        return FIGURE.sub(put, text)
+
+    def figure_files(self) -> dict[str, str]:
+        return {f"figures/{name}.svg": svg + "\n" for name, (svg, _) in sorted(self.figures.items())}
+
+    def layer_caption(self, lay: names.LayerLayout) -> str:
+        if lay.index == 0:
+            return self.t("layer_input_desc", size=lay.size)
+        return self.t("layer_desc", size=lay.size, act=self.t(f"act_{lay.activation}"))
+
+    def network_figure(self) -> str:
+        svg = drawing.network(self.layers, self.spec, self.digits, self.t("fig_network_title"), self.layer_caption)
+        return self._figure("network", svg, self.t("fig_network"))
+
+    def chain_figure(self, layer_index: int) -> str:
+        if self.step is None:
+            return ""
+        lay = self.layers[layer_index]
+        down = self.layers[layer_index + 1 : layer_index + 2]
+        w = lay.first_weight
+        svg = drawing.chain(self.step, lay, down, 0, 0, self.digits, self.t("fig_chain_title", weight=w))
+        return self._figure(f"chain-{w}", svg, self.t("fig_chain", weight=w))
+
+    def loss_figure(self) -> str:
+        svg = drawing.loss_curve(
+            self.trace.history, self.t("fig_loss_title"), self.t("fig_loss_x"), self.t("fig_loss_y")
+        )
+        return self._figure("loss", svg, self.t("fig_loss"))
+
+    # ------------------------------------------------------------ tables of the run
+
+    def history_rows(self, head: int = 5, tail: int = 5) -> list[tuple[int, float] | None]:
+        """(iteration, error) for the first and last iterations; None marks the gap."""
+        h = self.trace.history
+        n = len(h)
+        if n <= head + tail:
+            return [(k + 1, h[k]) for k in range(n)]
+        return [(k + 1, h[k]) for k in range(head)] + [None] + [(k + 1, h[k]) for k in range(n - tail, n)]
+
+
+def _paren_neg(s: str) -> str:
+    return rf"\left({s}\right)" if s.startswith("-") or r"\times" in s else s
