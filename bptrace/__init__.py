@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .errors import Diverged, SpecError
 from .spec import Spec, load_spec
-from .tracedata import Record, Step, Trace
+from .tracedata import NOTEBOOK_VIEWS, Record, Step, Trace
 
 __all__ = [
     "Diverged",
@@ -31,6 +31,15 @@ __all__ = [
 if TYPE_CHECKING:
     from .reports import render
     from .tracer import trace
+
+
+def _notebook_html(trace: Trace) -> str:
+    from .reports.notebook import notebook_html  # jinja2 loads only when a notebook shows a trace
+
+    return notebook_html(trace)
+
+
+NOTEBOOK_VIEWS["text/html"] = _notebook_html
 
 
 def __getattr__(name: str) -> Any:

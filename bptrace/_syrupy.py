@@ -6,8 +6,8 @@ from typing import Any
 
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-from .testing import trace_text
 from .tracedata import Trace
+from .tracetext import trace_text
 
 
 class TraceSnapshotExtension(SingleFileSnapshotExtension):

@@ -9,15 +9,16 @@ syrupy is needed only by tests that use it.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any
 
 from . import names
-from .tracedata import Record, Trace, element, pack_large
+from .tracedata import Trace, element
+from .tracetext import trace_text
+
+__all__ = ["Mismatch", "assert_matches_trace", "bptrace_snapshot", "compare", "trace_text"]
 
 try:  # the plugin must load in any pytest run, with or without syrupy installed
     import pytest
@@ -126,47 +127,6 @@ def assert_matches_trace(
     if bad:
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
         raise AssertionError(f"first disagreement: {bad[0]}{more}")
-
-
-# ---------------------------------------------------------------- a trace as text
-
-
-def _value_text(value: Any) -> str:
-    if not isinstance(value, list):
-        return repr(value)
-    flat = list(chain.from_iterable(value)) if value and isinstance(value[0], list) else value
-    if len(flat) <= 8:
-        return repr(value)
-    packed = pack_large(value)
-    raw = packed["base64"] if isinstance(packed, dict) else repr(value)
-    digest = hashlib.sha256(raw.encode()).hexdigest()[:16]
-    return f"[{len(flat)} values: first {flat[0]!r}, last {flat[-1]!r}, sha256 {digest}]"
-
-
-def _record_line(r: Record) -> str:
-    line = f"{r.phase:8} {r.kind:11} {r.name:24} {_value_text(r.value)}"
-    if r.kind == "update" and not r.is_array:
-        line += f"  (old {r.old!r}, grad {r.grad!r})"
-    return line
-
-
-def trace_text(trace: Trace) -> str:
-    """A trace as diff-friendly text: one record per line, exact values, history and final state."""
-    lines = [f"# bptrace trace, format {trace.format_version}: {trace.spec['title']}"]
-    for s in trace.steps:
-        lines.append(f"## iteration {s.iteration}, " + (f"sample {s.sample}" if s.sample else "batch"))
-        lines += [_record_line(r) for r in s.records]
-    h = trace.history
-    lines.append(f"## history: {len(h)} iterations")
-    if len(h):
-        lines.append(f"history  total_error first {h[0]!r} last {h[-1]!r}")
-    if trace.final:
-        lines.append("## final")
-        lines.append(f"final    total_error {trace.final['total_error']!r}")
-        lines += [f"final    param       {k:24} {_value_text(v)}" for k, v in trace.final["params"].items()]
-    if trace.diverged:
-        lines.append(f"## diverged: {trace.diverged['message']}")
-    return "\n".join(lines) + "\n"
 
 
 def __getattr__(name: str) -> Any:

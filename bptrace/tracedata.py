@@ -3,35 +3,26 @@
 This module imports neither numpy nor jinja2. Renderers read only a Trace, so a trace saved as JSON
 and read back renders to the same bytes as the run that made it.
 
-Format history (``format_version``):
-
-1. First published format: ``spec``, ``network``, ``steps`` of records (``phase``, ``kind``,
-   ``name``, ``key``, ``value``, ``formula``, ``substituted``, ``expr``; updates add ``old``,
-   ``grad``, ``new``; array records add ``shape``; hand rounding adds ``exact``), ``history``,
-   ``final``, ``gradcheck``, ``diverged``.
+The JSON form is built and read in ``tracejson``.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import math
-import sys
+import html
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
-from . import names
-from .errors import SpecError
-
-FORMAT_VERSION = 1
-PACK_LIMIT = 4096  # arrays with more elements are written packed (base64 of float64)
-PHASES = ("forward", "loss", "backward", "update")
-KINDS = ("net", "out", "error", "total_error", "partial", "delta", "grad", "update")
+from . import names, tracejson
+from .tracejson import FORMAT_VERSION, pack_large
 
 Value = Any  # float, or nested lists of floats for an array record
+
+# How a Trace shows itself in a notebook, by MIME type. The renderer lives downstream of this module
+# (it reads traces), so it registers its views here instead of being imported from here.
+NOTEBOOK_VIEWS: dict[str, Callable[[Trace], str]] = {}
 
 
 @dataclass
@@ -180,91 +171,35 @@ class Trace:
         )
 
     def _repr_html_(self) -> str:
-        """The HTML report in a notebook, inside an iframe so its styles stay its own."""
-        import html
+        """The report in a notebook, drawn by the view the reports package registers (see NOTEBOOK_VIEWS)."""
+        view = NOTEBOOK_VIEWS.get("text/html")
+        return view(self) if view else html.escape(repr(self))
 
-        from .reports import render
-
-        page = render(self, "html")
-        return (
-            f'<iframe srcdoc="{html.escape(page, quote=True)}" title="{html.escape(self.spec["title"], quote=True)}" '
-            'style="width: 100%; height: 640px; border: 1px solid #e5e7eb; border-radius: 6px;"></iframe>'
-        )
-
-    # ------------------------------------------------------------ JSON
+    # ------------------------------------------------------------ JSON (built and read in tracejson)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "format_version": self.format_version,
-            "generator": self.generator,
-            "spec": self.spec,
-            "network": self.network,
-            "steps": [
-                {"iteration": s.iteration, "sample": s.sample, "records": [r.to_dict() for r in s.records]}
-                for s in self.steps
-            ],
-            "history": {"total_error": list(self.history)},
-            "final": self.final,
-            "gradcheck": self.gradcheck,
-            "diverged": self.diverged,
-        }
+        """The JSON document as Python data: what ``json.loads(self.to_json())`` gives."""
+        return tracejson.to_dict(self)
 
     def to_json(self) -> str:
         """Deterministic JSON: fixed key order, one record per line, shortest round-trip floats."""
-        return "".join(self.iter_json())
+        return "".join(tracejson.iter_json(self))
 
     def iter_json(self) -> Iterator[str]:
         """The JSON text in pieces, so a long history is never held as one string."""
-        encode = _encode_nonfinite if self.diverged else (lambda x: x)
-        yield "{\n"
-        head = {
-            "format_version": self.format_version,
-            "generator": self.generator,
-            "spec": self.spec,
-            "network": self.network,
-        }
-        for k, val in head.items():
-            yield f"  {json.dumps(k)}: {_dump(encode(val))},\n"
-        yield '  "steps": ['
-        for si, s in enumerate(self.steps):
-            yield "," if si else ""
-            yield f'\n    {{"iteration": {_dump(s.iteration)}, "sample": {_dump(s.sample)}, "records": [\n'
-            for ri, r in enumerate(s.records):
-                yield f"      {_dump(encode(r.to_dict()))}{',' if ri < len(s.records) - 1 else ''}\n"
-            yield "    ]}"
-        yield "\n  ],\n" if self.steps else "],\n"
-        yield '  "history": {"total_error": ['
-        h = self.history
-        for i in range(0, len(h), 65536):
-            chunk = _dump(encode(list(h[i : i + 65536])))[1:-1]
-            yield (", " if i else "") + chunk
-        yield "]},\n"
-        final = self.final and {**self.final, "params": {k: pack_large(x) for k, x in self.final["params"].items()}}
-        tail = {"final": final, "gradcheck": self.gradcheck, "diverged": self.diverged}
-        for i, (k, val) in enumerate(tail.items()):
-            yield f"  {json.dumps(k)}: {_dump(encode(val))}{',' if i < len(tail) - 1 else ''}\n"
-        yield "}\n"
+        return tracejson.iter_json(self)
 
     @classmethod
     def from_json(cls, text: str | bytes, source: str = "<trace>") -> Trace:
         """Read a trace; anything that is not a trace of a known format raises SpecError."""
-        try:
-            raw = json.loads(text)
-        except RecursionError:
-            raise SpecError("nesting is too deep to be a trace", source=source) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            where = f" at line {e.lineno}, column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
-            raise SpecError(f"invalid JSON{where}: {getattr(e, 'msg', e)}", source=source) from None
-        try:
-            return cls.from_dict(raw)
-        except SpecError as e:
-            raise e.at(source) from None
+        return cls._built(tracejson.read(text, source))
 
     @classmethod
     def from_dict(cls, raw: Any) -> Trace:
-        from .tracecheck import check_trace
+        return cls._built(tracejson.check(raw))
 
-        d = check_trace(raw)
+    @classmethod
+    def _built(cls, d: dict[str, Any]) -> Trace:
         steps = [Step(s["iteration"], s["sample"], [_record(r) for r in s["records"]]) for s in d["steps"]]
         return cls(
             spec=d["spec"],
@@ -298,69 +233,6 @@ _RECORD_FIELDS = (
 
 def _record(r: dict[str, Any]) -> Record:
     return Record(**{k: r[k] for k in _RECORD_FIELDS if k in r})
-
-
-def _shape(value: Any) -> list[int]:
-    shape = []
-    while isinstance(value, list):
-        shape.append(len(value))
-        value = value[0] if value else None
-    return shape
-
-
-def pack_large(value: Any) -> Any:
-    """A nested list of more than PACK_LIMIT numbers as packed float64; anything else as it is."""
-    if not isinstance(value, list) or not value:
-        return value
-    flat = list(chain.from_iterable(value)) if isinstance(value[0], list) else value
-    if len(flat) <= PACK_LIMIT:
-        return value
-    a = array("d", flat)
-    if sys.byteorder == "big":
-        a.byteswap()
-    return {"dtype": "float64", "shape": _shape(value), "base64": base64.b64encode(a.tobytes()).decode("ascii")}
-
-
-def unpack(obj: dict[str, Any]) -> list[Any]:
-    """The nested list a packed array stands for (raises ValueError if it is not one)."""
-    if set(obj) != {"dtype", "shape", "base64"} or obj["dtype"] != "float64":
-        raise ValueError('expected {"dtype": "float64", "shape": [...], "base64": ...}')
-    shape = obj["shape"]
-    if (
-        not isinstance(shape, list)
-        or not 1 <= len(shape) <= 2
-        or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
-    ):
-        raise ValueError("shape must be one or two positive whole numbers")
-    try:
-        raw = base64.b64decode(obj["base64"], validate=True)
-    except (ValueError, TypeError):
-        raise ValueError("base64 is not valid") from None
-    size = math.prod(shape)
-    if len(raw) != 8 * size:
-        raise ValueError(f"base64 holds {len(raw) // 8} numbers, shape {shape} needs {size}")
-    a = array("d", raw)
-    if sys.byteorder == "big":
-        a.byteswap()
-    flat = a.tolist()
-    if len(shape) == 1:
-        return flat
-    n = shape[1]
-    return [flat[k : k + n] for k in range(0, size, n)]
-
-
-def _dump(x: Any) -> str:
-    return json.dumps(x, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
-
-
-def _encode_nonfinite(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return "NaN" if x != x else ("Infinity" if x > 0 else "-Infinity")
-    if isinstance(x, dict):
-        return {k: _encode_nonfinite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple, array)):
-        return [_encode_nonfinite(v) for v in x]
-    return x
 
 
 def element(step: Step, key: str, layers: list[names.LayerLayout]) -> float | None:

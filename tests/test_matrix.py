@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 
 import bptrace
 from bptrace.reports import render_files
-from bptrace.tracedata import unpack
+from bptrace.tracejson import unpack
 
 from oracle import Net
 from strategies import specs

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 import bptrace
-from bptrace.tracedata import FORMAT_VERSION
+from bptrace.tracejson import FORMAT_VERSION
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +71,33 @@ def test_history_is_a_numpy_view(article: bptrace.Trace) -> None:
     arr = article.history_array()
     assert arr.dtype.name == "float64" and arr.shape == (1,)
     assert arr[0] == article.history[0]
+
+
+def _diverging() -> bptrace.Trace:
+    spec = bptrace.load_spec("article").to_dict()
+    for layer in spec["layers"][1:]:
+        layer["activation"] = "linear"
+    spec["learning_rate"] = 50.0
+    return bptrace.trace(spec, iterations=20)
+
+
+def _large() -> bptrace.Trace:
+    rows = [[0.01 * ((i * 7 + j) % 13 - 6) for j in range(80)] for i in range(70)]
+    spec = {
+        "learning_rate": 0.1,
+        "layers": [
+            {"name": "i", "size": 80},
+            {"name": "h", "size": 70, "weights": rows, "bias": 0.1},
+            {"name": "o", "size": 2, "weights": [[0.01] * 70, [-0.01] * 70], "bias": 0.2},
+        ],
+        "samples": [{"input": [0.5] * 80, "target": [0.0, 1.0]}],
+    }
+    return bptrace.trace(spec, iterations=2)
+
+
+@pytest.mark.parametrize("make", [_diverging, _large], ids=["diverged", "matrix-form"])
+def test_to_dict_is_the_json_document(make: object) -> None:
+    """One document builder serves both: the dict is what the JSON text reads back as, also where
+    values are packed (large layers) or written as strings (a diverged run)."""
+    tr = make()  # type: ignore[operator]
+    assert tr.to_dict() == json.loads(tr.to_json())

@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .errors import SpecError
-from .fields import integer, list_of, table, text, type_name
-from .spec import normalise_full, portable
-from .tracedata import FORMAT_VERSION, KINDS, PHASES, unpack
+from ..errors import SpecError
+from ..fields import integer, list_of, table, text, type_name
+from ..spec import normalise_full, portable
+from .format import FORMAT_VERSION, KINDS, PHASES, unpack
 
 TOP = ("format_version", "generator", "spec", "network", "steps", "history", "final", "gradcheck", "diverged")
 STEP = ("iteration", "sample", "records")
@@ -118,7 +118,7 @@ def _record(raw: Any, path: str) -> dict[str, Any]:
 
 
 def _expr(node: Any, path: str, depth: int = 0) -> Any:
-    from .ops import FUNCTIONS
+    from ..ops import FUNCTIONS
 
     if depth > 64:
         raise SpecError("expression nested too deep", path)

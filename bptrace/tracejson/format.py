@@ -1,0 +1,72 @@
+"""The trace format's constants, its version history, and how large arrays are packed.
+
+Format history (``format_version``):
+
+1. First published format: ``spec``, ``network``, ``steps`` of records (``phase``, ``kind``,
+   ``name``, ``key``, ``value``, ``formula``, ``substituted``, ``expr``; updates add ``old``,
+   ``grad``, ``new``; array records add ``shape``; hand rounding adds ``exact``), ``history``,
+   ``final``, ``gradcheck``, ``diverged``.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import sys
+from array import array
+from itertools import chain
+from typing import Any
+
+FORMAT_VERSION = 1
+PACK_LIMIT = 4096  # arrays with more elements are written packed (base64 of float64)
+PHASES = ("forward", "loss", "backward", "update")
+KINDS = ("net", "out", "error", "total_error", "partial", "delta", "grad", "update")
+
+
+def _shape(value: Any) -> list[int]:
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return shape
+
+
+def pack_large(value: Any) -> Any:
+    """A nested list of more than PACK_LIMIT numbers as packed float64; anything else as it is."""
+    if not isinstance(value, list) or not value:
+        return value
+    flat = list(chain.from_iterable(value)) if isinstance(value[0], list) else value
+    if len(flat) <= PACK_LIMIT:
+        return value
+    a = array("d", flat)
+    if sys.byteorder == "big":
+        a.byteswap()
+    return {"dtype": "float64", "shape": _shape(value), "base64": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def unpack(obj: dict[str, Any]) -> list[Any]:
+    """The nested list a packed array stands for (raises ValueError if it is not one)."""
+    if set(obj) != {"dtype", "shape", "base64"} or obj["dtype"] != "float64":
+        raise ValueError('expected {"dtype": "float64", "shape": [...], "base64": ...}')
+    shape = obj["shape"]
+    if (
+        not isinstance(shape, list)
+        or not 1 <= len(shape) <= 2
+        or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
+    ):
+        raise ValueError("shape must be one or two positive whole numbers")
+    try:
+        raw = base64.b64decode(obj["base64"], validate=True)
+    except (ValueError, TypeError):
+        raise ValueError("base64 is not valid") from None
+    size = math.prod(shape)
+    if len(raw) != 8 * size:
+        raise ValueError(f"base64 holds {len(raw) // 8} numbers, shape {shape} needs {size}")
+    a = array("d", raw)
+    if sys.byteorder == "big":
+        a.byteswap()
+    flat = a.tolist()
+    if len(shape) == 1:
+        return flat
+    n = shape[1]
+    return [flat[k : k + n] for k in range(0, size, n)]
