@@ -207,6 +207,15 @@ class Activation:
     def elementwise(self) -> bool:
         return self.derivative is not None
 
+    @property
+    def messages(self) -> dict[str, str]:
+        """Its catalogue keys by role: its name, and the sentence that introduces its slope (for an
+        elementwise activation; softmax's Jacobian is taught on its own)."""
+        keys = {"name": f"act_{self.name}"}
+        if self.elementwise:
+            keys["slope"] = f"factor_dout_dnet_{self.name}"
+        return keys
+
 
 def _elementwise(name: str) -> Callable[[list[Node], int], Node]:
     return lambda nets, k: fn(name, nets[k])
@@ -303,6 +312,11 @@ class Loss:
 
     def form(self, activation: str) -> LossForm | None:
         return self.forms.get(activation, self.forms.get("*"))
+
+    @property
+    def messages(self) -> dict[str, str]:
+        """Its catalogue keys by role: its name and formula, and the sentence that introduces it."""
+        return {"name": f"loss_{self.name}", "intro": f"error_intro_{self.name}"}
 
 
 _MSE = LossForm(

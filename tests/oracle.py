@@ -13,21 +13,24 @@ import numpy as np
 EPS = 1e-15
 
 
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max())
+    return e / e.sum()  # type: ignore[no-any-return]
+
+
+ACTS = {
+    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0.0),
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.01 * x),
+    "linear": lambda x: x,
+    "softmax": _softmax,
+}
+LOSSES = ("mse", "cross_entropy")  # the losses the training code below implements
+
+
 def act(name: str, x: np.ndarray) -> np.ndarray:
-    if name == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-x))
-    if name == "tanh":
-        return np.tanh(x)
-    if name == "relu":
-        return np.maximum(x, 0.0)
-    if name == "leaky_relu":
-        return np.where(x > 0, x, 0.01 * x)
-    if name == "linear":
-        return x
-    if name == "softmax":
-        e = np.exp(x - x.max())
-        return e / e.sum()
-    raise ValueError(name)
+    return ACTS[name](x)  # type: ignore[no-any-return]
 
 
 def dact(name: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -6,7 +6,11 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-HIDDEN_ACTS = ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
+from bptrace.ops import ACTIVATIONS, LOSSES
+
+# drawn from the tables themselves, so a new activation or loss is exercised without editing here
+HIDDEN_ACTS = sorted(name for name, a in ACTIVATIONS.items() if a.hidden_ok)
+OUTPUT_ACTS = {loss: sorted(a for a in ACTIVATIONS if LOSSES[loss].form(a) is not None) for loss in sorted(LOSSES)}
 small = st.floats(min_value=-1.0, max_value=1.0, allow_nan=False, allow_infinity=False)
 
 
@@ -14,11 +18,8 @@ small = st.floats(min_value=-1.0, max_value=1.0, allow_nan=False, allow_infinity
 def specs(draw: Any, max_layers: int = 4, max_size: int = 3, max_samples: int = 3) -> dict[str, Any]:
     n_layers = draw(st.integers(2, max_layers))
     sizes = [draw(st.integers(1, max_size)) for _ in range(n_layers)]
-    loss = draw(st.sampled_from(["mse", "cross_entropy"]))
-    if loss == "cross_entropy":
-        out_act = draw(st.sampled_from(["sigmoid", "softmax"]))
-    else:
-        out_act = draw(st.sampled_from(HIDDEN_ACTS + ["softmax"]))
+    loss = draw(st.sampled_from(sorted(LOSSES)))
+    out_act = draw(st.sampled_from(OUTPUT_ACTS[loss]))
     names = ["i", "h", "g", "k", "m"][: n_layers - 1] + ["o"]
     layers: list[dict[str, Any]] = [{"name": names[0], "size": sizes[0]}]
     for k in range(1, n_layers):

@@ -10,6 +10,7 @@ from pathlib import Path
 import jinja2
 
 from ..errors import SpecError
+from .defaultmacro import DefaultMacroExtension
 from .escape import md_escape
 
 _HERE = Path(__file__).parent.parent  # the bptrace package
@@ -28,6 +29,7 @@ def make_env(templates: str | Path | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         bytecode_cache=_bytecode_cache(),
+        extensions=[DefaultMacroExtension],
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -61,15 +63,21 @@ def _source(env: jinja2.Environment, name: str) -> str:
 
 
 def messages(env: jinja2.Environment, lang: str) -> dict[str, str]:
-    """The message catalogue of a language; English fills in what another language lacks."""
+    """The message catalogue of a language, merged key by key: the built-in English, a user's
+    English over it, then the built-in and the user's catalogue of the language. So a one-line
+    file in a user's template folder changes one sentence, and English fills in any gap."""
     if lang not in LANGS:
         raise SpecError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}", "--lang")
     parsed: dict[str, dict[str, str]] = env.globals.setdefault("_bptrace_messages", {})  # type: ignore[assignment]
     if lang not in parsed:
-        base = tomllib.loads(_source(env, "i18n/en.toml"))
-        if lang != "en":
-            base.update(tomllib.loads(_source(env, f"i18n/{lang}.toml")))
-        parsed[lang] = base
+        merged: dict[str, str] = {}
+        for code in dict.fromkeys(("en", lang)):
+            builtin = _source(env, f"default/i18n/{code}.toml")
+            chosen = _source(env, f"i18n/{code}.toml")  # the user's file where there is one
+            merged.update(tomllib.loads(builtin))
+            if chosen is not builtin and chosen != builtin:
+                merged.update(tomllib.loads(chosen))
+        parsed[lang] = merged
     return parsed[lang]
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import formula, names, numfmt
+from ..ops import ACTIVATIONS, LOSSES
 from ..tracedata import Record, Step, Trace, element
 from . import figures as drawing
 from .escape import md_escape
@@ -204,10 +205,17 @@ class Report:
     def figure_files(self) -> dict[str, str]:
         return {f"figures/{name}.svg": svg + "\n" for name, (svg, _) in sorted(self.figures.items())}
 
+    def act_t(self, lay: names.LayerLayout, role: str = "name", **kw: Any) -> str:
+        """The words of a layer's activation (its table entry names the catalogue keys)."""
+        return self.t(ACTIVATIONS[lay.activation or "sigmoid"].messages[role], **kw)
+
+    def loss_t(self, role: str = "name", **kw: Any) -> str:
+        return self.t(LOSSES[self.spec["loss"]].messages[role], **kw)
+
     def layer_caption(self, lay: names.LayerLayout) -> str:
         if lay.index == 0:
             return self.t("layer_input_desc", size=lay.size)
-        return self.t("layer_desc", size=lay.size, act=self.t(f"act_{lay.activation}"))
+        return self.t("layer_desc", size=lay.size, act=self.act_t(lay))
 
     def network_figure(self) -> str:
         svg = drawing.network(self.layers, self.spec, self.digits, self.t("fig_network_title"), self.layer_caption)
