@@ -20,7 +20,6 @@ class LayerLayout:
     activation: str | None
     prev_size: int
     weight_offset: int  # w(offset + 1) is this layer's first weight
-    shared_bias: bool
     bias_name: str | None  # the shared bias (b1, b2, ...)
 
     def neuron(self, j: int) -> str:
@@ -83,7 +82,6 @@ def layout(spec: dict[str, Any]) -> list[LayerLayout]:
                 activation=layer.get("activation") if idx else None,
                 prev_size=prev,
                 weight_offset=offset,
-                shared_bias=shared,
                 bias_name=f"b{idx}" if shared else None,
             )
         )

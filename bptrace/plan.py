@@ -23,8 +23,6 @@ class Entry:
     name: str
     layer: str | None
     expr: Node
-    # for a batch step: the value is the mean of this key over the samples (expr shows the sum)
-    mean_of: str | None = None
 
     @property
     def key(self) -> str:
@@ -201,7 +199,7 @@ class StepBuilder:
         def mean_entry(phase: str, kind: str, name: str, layer: str | None) -> Entry:
             key = kind if kind == "total_error" else f"{kind}.{name}"
             expr = ["div", add(*(v(f"{key}@{s + 1}") for s in range(n_samples))), n_samples]
-            return Entry(phase, kind, name, layer, expr, mean_of=key)
+            return Entry(phase, kind, name, layer, expr)
 
         entries = [mean_entry("loss", "total_error", "total", None)]
         params = self.params()

@@ -79,7 +79,6 @@ class MatrixEngine(EngineBase):
         self.updated_variant = self.data["hidden_delta_weights"] == "updated"
         self.trainable = ParamNames(self.layers, self.update_biases)
         self.by_name = {lay.name: lay.index for lay in self.layers}
-        self.round_digits = None
         self._xs = [np.array(s["input"], dtype=np.float64) for s in self.samples]
         self._ts = [np.array(s["target"], dtype=np.float64) for s in self.samples]
 
