@@ -317,9 +317,7 @@ def markdown_report(g: Grade, title: str, digits: int = numfmt.DEFAULT_DIGITS) -
 
     right = sum(v.right for v in g.verdicts)
     lines = [f"# Feedback: {md_escape(title)}", "", f"{right} of {len(g.verdicts)} answers are right.", ""]
-    lines += ["| | key | given | expected |", "| --- | --- | ---: | ---: |"]
-    lines[-2] = "| | key | given | expected | |"
-    lines[-1] = "| --- | --- | ---: | ---: | --- |"
+    lines += ["| | key | given | expected | |", "| --- | --- | ---: | ---: | --- |"]
     first = g.diagnosis.verdict if g.diagnosis else None
     for v in g.verdicts:
         note = _short_note(g.diagnoses[v.answer.key]) if not v.right and v is not first else ""
