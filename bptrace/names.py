@@ -23,7 +23,7 @@ class LayerLayout:
     bias_name: str | None  # the shared bias (b1, b2, ...)
 
     def neuron(self, j: int) -> str:
-        return f"{self.name}{j + 1}"
+        return neuron_name(self.name, j)
 
     @property
     def neurons(self) -> list[str]:
@@ -65,6 +65,24 @@ class LayerLayout:
         if not 0 <= k < self.weight_count:
             return None
         return divmod(k, self.prev_size)
+
+
+def neuron_name(layer: str, j: int) -> str:
+    """Neuron j (from 0) of a layer: h1, o2; a layer whose name ends in a digit takes a separator
+    (h1_2), so that every neuron name reads back to exactly one layer and index."""
+    return f"{layer}_{j + 1}" if layer[-1].isdigit() else f"{layer}{j + 1}"
+
+
+_NEURON = re.compile(r"([A-Za-z][A-Za-z0-9]*\d)_([1-9]\d*)|([A-Za-z](?:[A-Za-z0-9]*[A-Za-z])?)([1-9]\d*)")
+
+
+def split_neuron(name: str) -> tuple[str, int] | None:
+    """(layer name, index from 0) of a neuron name, or None: the inverse of neuron_name."""
+    m = _NEURON.fullmatch(name)
+    if not m:
+        return None
+    layer, num = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    return layer, int(num) - 1
 
 
 def layout(spec: dict[str, Any]) -> list[LayerLayout]:
@@ -110,7 +128,12 @@ def param_names(layers: list[LayerLayout], with_biases: bool) -> Iterator[str]:
 
 # ---------------------------------------------------------------- LaTeX symbols
 
-_SPLIT = re.compile(r"([A-Za-z][A-Za-z0-9]*?)(\d+)$")
+_SPLIT = re.compile(r"([A-Za-z][A-Za-z0-9]*?)(\d+(?:_\d+)?)$")
+
+
+def subscript(name: str) -> str:
+    """A name inside a subscript: h1_2 -> h1,2 (an underscore there would be a second subscript)."""
+    return name.replace("_", ",")
 
 
 def _ident(name: str) -> str:
@@ -119,17 +142,17 @@ def _ident(name: str) -> str:
 
 
 def neuron_value_symbol(neuron: str) -> str:
-    """i1 -> i_{1}: how an input value is written."""
+    """i1 -> i_{1}, x1_2 -> x_{1,2}: how an input value is written."""
     m = _SPLIT.fullmatch(neuron)
     if not m:
         return _ident(neuron)
-    return f"{_ident(m.group(1))}_{{{m.group(2)}}}"
+    return f"{_ident(m.group(1))}_{{{subscript(m.group(2))}}}"
 
 
 def param_symbol(name: str) -> str:
-    """w5 -> w_{5}, b1 -> b_{1}, b_h1 -> b_{h1}."""
+    """w5 -> w_{5}, b1 -> b_{1}, b_h1 -> b_{h1}, b_h1_2 -> b_{h1,2}."""
     if name.startswith(("b_", "W_")):  # a per-neuron bias, or a layer's bias vector or weight matrix
-        return rf"{name[0]}_{{{name[2:]}}}"
+        return rf"{name[0]}_{{{subscript(name[2:])}}}"
     m = re.fullmatch(r"([wb])(\d+)", name)
     if m:
         return f"{m.group(1)}_{{{m.group(2)}}}"
@@ -142,7 +165,7 @@ def _quantity(name: str) -> str:
         return r"E_{\mathrm{total}}"
     for prefix, sym in (("E_", "E"), ("out_", r"\mathrm{out}"), ("net_", r"\mathrm{net}")):
         if name.startswith(prefix):
-            return f"{sym}_{{{name[len(prefix) :]}}}"
+            return f"{sym}_{{{subscript(name[len(prefix) :])}}}"
     return param_symbol(name)
 
 
@@ -169,7 +192,7 @@ def symbol(key: str) -> str:
     key, _, sample = key.partition("@")
     kind, _, name = key.partition(".")
     if kind in _SIMPLE:
-        return _SIMPLE[kind] % name
+        return _SIMPLE[kind] % subscript(name)
     if kind == "input":
         return neuron_value_symbol(name)
     if kind == "param":

@@ -19,6 +19,7 @@ from typing import Any
 
 from .errors import SpecError
 from .fields import choice, integer, list_of, number, require, short, table, text, type_name, vector
+from .names import split_neuron
 from .ops import ACTIVATIONS, LOSSES
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
@@ -51,8 +52,8 @@ VARY_KEYS = ("spread", "decimals", "weights", "biases", "inputs", "targets")
 VARY_GROUPS = ("weights", "biases", "inputs", "targets")
 MODES = ("online", "batch")
 HIDDEN_DELTA = ("original", "updated")
-RESERVED_NAMES = ("w", "b")
-_NAME = re.compile(r"[A-Za-z](?:[A-Za-z0-9]{0,10}[A-Za-z])?")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,11}")
+_RESERVED = re.compile(r"[wb]\d*")  # w5 and b1 name a weight and a shared bias
 _ROUNDING = re.compile(r"exact|hand:(\d{1,2})")
 
 
@@ -286,6 +287,26 @@ def _init(val: Any) -> dict[str, Any]:
     return {"method": method, "seed": seed}
 
 
+def _distinct_from_neurons(name: str, size: int, path: str, before: list[dict[str, Any]]) -> None:
+    """A layer may not be called like a neuron of another layer (layer h1 beside neuron 1 of
+    layer h): layer-wide keys (net.h1, b_h1 in matrix form) would then name two things."""
+    own = split_neuron(name)
+    for k, lay in enumerate(before):
+        if own is not None and own[0] == lay["name"] and own[1] < lay["size"]:
+            raise SpecError(
+                f"layer name {name!r} is also the name of neuron {own[1] + 1} of layer {lay['name']!r} "
+                f"(layers[{k}]): rename one of them",
+                f"{path}.name",
+            )
+        other = split_neuron(lay["name"])
+        if other is not None and other[0] == name and other[1] < size:
+            raise SpecError(
+                f"layer name {lay['name']!r} (layers[{k}]) is also the name of neuron {other[1] + 1} of "
+                f"layer {name!r}: rename one of them",
+                f"{path}.name",
+            )
+
+
 def _layers(val: Any, have_init: bool, limits: bool) -> list[dict[str, Any]]:
     items = list_of(val, "layers", "a list of layers")
     if len(items) < 2:
@@ -297,16 +318,17 @@ def _layers(val: Any, have_init: bool, limits: bool) -> list[dict[str, Any]]:
         path = f"layers[{idx}]"
         t = table(raw, path, INPUT_LAYER_KEYS if idx == 0 else LAYER_KEYS)
         name = text(require(t, "name", path), f"{path}.name")
-        if not _NAME.fullmatch(name) or name in RESERVED_NAMES:
+        if not _NAME.fullmatch(name) or _RESERVED.fullmatch(name):
             raise SpecError(
-                f"{short(name)!r} is not a layer name: use 1 to 12 letters or digits, starting and ending "
-                "with a letter, and not w or b (they name weights and biases)",
+                f"{short(name)!r} is not a layer name: use 1 to 12 letters or digits, starting with a letter, "
+                "and not w or b alone or followed by digits (they name weights and biases)",
                 f"{path}.name",
             )
         if name in seen:
             raise SpecError(f"duplicate layer name {name!r} (also layers[{seen[name]}])", f"{path}.name")
         seen[name] = idx
         size = integer(require(t, "size", path), f"{path}.size", 1, MAX_LAYER_SIZE, "a size")
+        _distinct_from_neurons(name, size, path, out)
         layer: dict[str, Any] = {"name": name, "size": size}
         if idx:
             prev = out[-1]["size"]

@@ -241,10 +241,11 @@ def element(step: Step, key: str, layers: list[names.LayerLayout]) -> float | No
     if rec is not None and not rec.is_array:
         return rec.value  # type: ignore[no-any-return]
     kind, _, name = key.partition(".")
+    own = names.split_neuron(name)
     for lay in layers[1:]:
-        if kind in ("net", "out", "delta", "error") and name.startswith(lay.name) and name[len(lay.name) :].isdigit():
+        if kind in ("net", "out", "delta", "error") and own is not None and own[0] == lay.name:
             arr = step.get(f"{kind}.{lay.name}")
-            j = int(name[len(lay.name) :]) - 1
+            j = own[1]
             if arr is not None and arr.is_array and 0 <= j < lay.size:
                 return arr.value[j]  # type: ignore[no-any-return]
         if kind in ("grad", "update"):

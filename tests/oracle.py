@@ -155,5 +155,6 @@ class Net:
                 out[f"b{k + 1}"] = float(b[0])
             else:
                 for j in range(len(b)):
-                    out[f"b_{name}{j + 1}"] = float(b[j])
+                    sep = "_" if name[-1].isdigit() else ""  # neuron h1_2 of layer h1, as the README says
+                    out[f"b_{name}{sep}{j + 1}"] = float(b[j])
         return out

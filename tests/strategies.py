@@ -20,7 +20,9 @@ def specs(draw: Any, max_layers: int = 4, max_size: int = 3, max_samples: int = 
     sizes = [draw(st.integers(1, max_size)) for _ in range(n_layers)]
     loss = draw(st.sampled_from(sorted(LOSSES)))
     out_act = draw(st.sampled_from(OUTPUT_ACTS[loss]))
-    names = ["i", "h", "g", "k", "m"][: n_layers - 1] + ["o"]
+    # layer names ending in a digit give neurons with a separator (h1_2): both kinds are drawn
+    names = draw(st.sampled_from([["i", "h", "g", "k", "m"], ["x1", "h1", "h2", "hidden3", "h4"]]))
+    names = names[: n_layers - 1] + ["o"]
     layers: list[dict[str, Any]] = [{"name": names[0], "size": sizes[0]}]
     for k in range(1, n_layers):
         act = out_act if k == n_layers - 1 else draw(st.sampled_from(HIDDEN_ACTS))

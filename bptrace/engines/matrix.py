@@ -8,21 +8,18 @@ as small networks, evaluated against the arrays, and stored beside the array rec
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ..names import LayerLayout
+from ..names import LayerLayout, split_neuron
 from ..ops import LOSSES
 from ..spec import Spec
 from ..tracedata import Record, Step, mean
 from . import layers_np as network
 from .base import EngineBase
 from .matrix_records import Hook
-
-_NEURON = re.compile(r"([A-Za-z](?:[A-Za-z0-9]*[A-Za-z])?)(\d+)")
 
 
 def _quiet(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -85,10 +82,10 @@ class MatrixEngine(EngineBase):
     # ------------------------------------------------------------ names
 
     def neuron(self, name: str) -> tuple[int, int]:
-        m = _NEURON.fullmatch(name)
-        if not m or m.group(1) not in self.by_name:
+        parsed = split_neuron(name)
+        if parsed is None or parsed[0] not in self.by_name:
             raise KeyError(name)
-        return self.by_name[m.group(1)], int(m.group(2)) - 1
+        return self.by_name[parsed[0]], parsed[1]
 
     def param_position(self, name: str) -> tuple[int, int, int | None]:
         """(layer, row, column) of a weight, or (layer, index, None) of a bias."""

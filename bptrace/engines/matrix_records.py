@@ -3,7 +3,6 @@ quantity of a layer, with the first weight of every layer derived in full beside
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,8 +19,6 @@ from .scalar import run_entries
 if TYPE_CHECKING:
     from .matrix import MatrixEngine
 
-_NEURON = re.compile(r"([A-Za-z](?:[A-Za-z0-9]*[A-Za-z])?)(\d+)")
-
 
 def _bold(kind: str, layer: str) -> str:
     return {
@@ -36,8 +33,8 @@ def _bold(kind: str, layer: str) -> str:
 def vector_symbol(key: str) -> str:
     """Bold vector symbols for a scalar key: out.o1 -> out_o (the layer's vector)."""
     kind, _, name = key.partition(".")
-    m = _NEURON.fullmatch(name)
-    layer = m.group(1) if m else name
+    parsed = names.split_neuron(name)
+    layer = parsed[0] if parsed else name
     return _bold(kind, layer) if kind in ("net", "out", "target", "error", "delta") else names.symbol(key)
 
 
