@@ -124,6 +124,7 @@ def _one(args: tuple[Any, ...]) -> list[str]:
 
 
 _env_cache: dict[Any, Any] = {}
+START_METHOD: str | None = None  # None: the platform's default
 
 
 def make_set(
@@ -154,7 +155,9 @@ def make_set(
     if jobs > 1 and count >= 20:
         import multiprocessing
 
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        # the platform's own start method: fork is unsafe in threaded processes (Python 3.12 warns) and
+        # missing on Windows; each variant draws from its own seeded stream, so any method gives the same bytes
+        with multiprocessing.get_context(START_METHOD).Pool(jobs) as pool:
             for k, paths in enumerate(pool.imap(_one, tasks, chunksize=max(1, count // (4 * jobs))), start=1):
                 written += paths
                 if progress:

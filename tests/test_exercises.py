@@ -110,3 +110,22 @@ def test_softmax_targets_stay_a_distribution(tmp_path: Path) -> None:
     s = bptrace.load_spec(out / "003" / "spec.json")
     assert s["samples"][0]["target"] == [0, 1, 0]
     assert "需要计算的量" in (out / "003" / "question.md").read_text(encoding="utf-8")
+
+
+def test_the_pool_uses_any_start_method_and_gives_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warnings
+
+    from bptrace import exercises
+
+    assert exercises.START_METHOD is None  # by default the pool starts workers the platform's way
+    serial = tmp_path / "serial"
+    exercises.make_set("article", serial, 20, 3, jobs=1)
+    # spawn is what Windows and macOS use: workers import bptrace afresh and share nothing with this process
+    monkeypatch.setattr(exercises, "START_METHOD", "spawn")
+    pooled = tmp_path / "pooled"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # Python 3.12 warns about fork in threaded processes
+        exercises.make_set("article", pooled, 20, 3, jobs=2)
+    assert _tree(pooled) == _tree(serial)
