@@ -144,9 +144,9 @@ def make_set(
     """Write `count` variants into folder/NNN/ and an index; returns the paths written."""
     spec = load_spec(source)
     if count < 1:
-        raise SpecError(f"expected a count of at least 1, got {count}", "--count")
+        raise SpecError(f"expected a count of at least 1, got {count}", "count")
     if count > 10_000:
-        raise SpecError(f"{count} variants is absurd here (at most 10000)", "--count")
+        raise SpecError(f"{count} variants is absurd here (at most 10000)", "count")
     vary = _settings(spec, spread, decimals)
     load_spec(variant(spec, seed, 1, vary))  # the drawn numbers must make a valid spec (ranges, targets)
     tasks = [(spec, seed, n, vary, folder, lang, digits, templates) for n in range(1, count + 1)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import re
 import tomllib
@@ -168,13 +169,16 @@ def _parse_toml(text: str, source: str) -> Any:
         raise SpecError(f"invalid TOML: {msg}", source=source) from None
 
 
+SpecSource = str | os.PathLike[str] | Mapping[str, Any] | Spec  # what load_spec() and trace() take
+
+
 def load_spec(
-    source: str | Path | Mapping[str, Any] | Spec = "article",
+    source: SpecSource = "article",
     *,
     limits: bool = True,
     **overrides: Any,
 ) -> Spec:
-    """A validated Spec from a built-in name, a TOML/JSON path, a dict, or a Spec.
+    """A validated Spec from a built-in name, a TOML/JSON path (str or os.PathLike), a dict, or a Spec.
 
     Keyword overrides replace top-level keys (``iterations=10000``) before validation.
     """
@@ -186,7 +190,7 @@ def load_spec(
     elif isinstance(source, Mapping):
         data, name = dict(source), "<dict>"
     else:
-        text = str(source)
+        text = os.fspath(source)
         path = Path(text)
         if path.exists():
             data, name = read_document(path, text), text

@@ -13,7 +13,11 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 from . import names, tracejson
 from .tracejson import FORMAT_VERSION, pack_large
@@ -87,6 +91,18 @@ class Step:
         return index[1].get(key)
 
 
+class Row(NamedTuple):
+    """One number of a detailed step, flat: what ``Trace.rows()`` yields (pandas takes them as columns)."""
+
+    iteration: int
+    sample: int | None  # None: the batch step
+    phase: str
+    kind: str
+    name: str
+    key: str
+    value: float
+
+
 @dataclass
 class Trace:
     spec: dict[str, Any]
@@ -118,6 +134,26 @@ class Trace:
             and (name is None or r.name == name)
             and (phase is None or r.phase == phase)
         ]
+
+    def rows(self) -> Iterator[Row]:
+        """Every number of every detailed step as a flat row, in the trace's order.
+
+        An array record (a layer traced in matrix form) gives one row per element, named as a scalar
+        record would be (``out.h7``, ``grad.w12``), and each quantity of a step appears once, so
+        ``pandas.DataFrame(trace.rows())`` has one number per cell whatever the network's size.
+        (``records()`` gives the Record objects themselves.)
+        """
+        layers = {lay.name: lay for lay in names.layout(self.spec)}
+        for s in self.steps:
+            # a matrix-form step also derives its first weight scalar by scalar: one row per quantity
+            seen: set[str] = set()
+            for r in s.records:
+                pairs = zip(_element_names(r, layers), _flat(r.value)) if r.is_array else [(r.name, r.value)]
+                for name, value in pairs:
+                    key = names.record_key(r.kind, name)
+                    if key not in seen:
+                        seen.add(key)
+                        yield Row(s.iteration, s.sample, r.phase, r.kind, name, key, value)
 
     def value(self, key: str, step: int = 0) -> float:
         """The value of a quantity key (``out.o1``, ``grad.w5``) in a detailed step.
@@ -155,8 +191,8 @@ class Trace:
                 out.update(zip(layers[key[2:]].biases, val))
         return out
 
-    def history_array(self) -> Any:
-        """The per-iteration total error as a numpy array (shares memory with the trace)."""
+    def history_array(self) -> npt.NDArray[np.float64]:
+        """The per-iteration total error as a read-only numpy array (shares memory with the trace)."""
         import numpy as np
 
         return np.frombuffer(self.history, dtype=np.float64)
@@ -233,6 +269,38 @@ _RECORD_FIELDS = (
 
 def _record(r: dict[str, Any]) -> Record:
     return Record(**{k: r[k] for k in _RECORD_FIELDS if k in r})
+
+
+def _flat(value: Any) -> Iterator[float]:
+    for x in value:
+        if isinstance(x, list):
+            yield from x
+        else:
+            yield x
+
+
+def _element_names(r: Record, layers: dict[str, names.LayerLayout]) -> list[str]:
+    """The scalar names of an array record's elements, in row-major order."""
+    shape = r.shape or []
+    size = shape[0] * (shape[1] if len(shape) > 1 else 1) if shape else 0
+    lay = layers.get(r.name[2:]) if r.name[:2] in ("W_", "b_") else layers.get(r.name)
+    found: list[str] = []
+    if lay is not None and r.name.startswith("W_"):
+        found = lay.weight_names()
+    elif lay is not None and r.name.startswith("b_"):
+        found = lay.biases
+    elif lay is not None:
+        found = lay.neurons
+    elif r.kind == "partial":  # dE_total/dout_h -> dE_total/dout_h1, dout_h/dnet_h -> dout_h1/dnet_h1
+        parts = r.name.split("/")
+        indexed = [p != "dE_total" and p.rpartition("_")[2] in layers for p in parts]
+        if len(shape) == 1 and indexed[-1]:
+            found = ["/".join(p + (str(j + 1) if x else "") for p, x in zip(parts, indexed)) for j in range(size)]
+    if len(found) == size:
+        return list(found)
+    if len(shape) == 2:
+        return [f"{r.name}[{j},{i}]" for j in range(shape[0]) for i in range(shape[1])]
+    return [f"{r.name}[{j}]" for j in range(size)]
 
 
 def element(step: Step, key: str, layers: list[names.LayerLayout]) -> float | None:

@@ -7,8 +7,8 @@ floats for small networks, numpy for large ones) that keeps only the per-iterati
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from . import names
 from ._version import __version__
@@ -17,7 +17,7 @@ from .errors import Diverged, SpecError
 from .gradcheck import gradient_check
 from .guard import check_resources
 from .ops import ACTIVATIONS
-from .spec import Spec, load_spec
+from .spec import Spec, SpecSource, load_spec
 from .tracedata import Step, Trace
 
 Progress = Callable[[int], None]
@@ -56,9 +56,9 @@ def network_summary(layers: list[names.LayerLayout]) -> dict[str, Any]:
 
 
 def trace(
-    spec: Spec | str | Mapping[str, Any] = "article",
+    spec: SpecSource = "article",
     *,
-    detail: int | str = 1,
+    detail: int | Literal["all"] = 1,
     limits: bool = True,
     progress: Progress | None = None,
     matrix_threshold: int = names.SCALAR_LIMIT,

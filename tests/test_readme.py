@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
+from contextlib import redirect_stdout
 from pathlib import Path
+
+import pytest
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -14,9 +18,22 @@ def _python_blocks() -> list[str]:
 
 def test_python_examples_run() -> None:
     blocks = [b for b in _python_blocks() if "bptrace_snapshot" not in b]  # that one is a pytest test
-    assert len(blocks) >= 2
+    assert len(blocks) >= 3
     for block in blocks:
+        if "import pandas" in block:
+            continue  # the next test, where pandas is installed
         exec(compile(block, "README.md", "exec"), {})
+
+
+def test_the_pandas_example_runs() -> None:
+    pytest.importorskip("pandas")
+    (block,) = [b for b in _python_blocks() if "import pandas" in b]
+    out = io.StringIO()
+    with redirect_stdout(out):
+        exec(compile(block, "README.md", "exec"), {})
+    lines = out.getvalue().splitlines()
+    assert [float(x) for x in lines[0].split()[1:]] == [1, 2, 3, 4]  # one column per sample
+    assert [line.split()[0] for line in lines[2:]] == ["h1", "h2", "y1"]
 
 
 def test_the_two_commands_come_first() -> None:

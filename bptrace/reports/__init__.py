@@ -7,9 +7,10 @@ Python-Markdown (``md_html``), its math turned into MathML, wrapped in a page wi
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
-from pathlib import Path
+from typing import Literal
 
 import jinja2
 
@@ -33,17 +34,25 @@ def _report_md(env: jinja2.Environment, report: Report, template: str = "report.
     return _normalise_md(env.get_template(template).render(r=report, t=report.t))
 
 
+Format = Literal["md", "html"]
+Lang = Literal["en", "zh"]
+
+
 def render(
     trace: Trace,
-    fmt: str = "md",
+    fmt: Format = "md",
     *,
-    lang: str = "en",
+    lang: Lang = "en",
     digits: int | None = None,
-    templates: str | Path | None = None,
-    figures: str = "inline",
+    templates: str | os.PathLike[str] | None = None,
+    figures: Literal["inline", "files"] = "inline",
     env: jinja2.Environment | None = None,
 ) -> str:
     """The report as text: fmt "md" (figures inline as SVG, or "files" to link them) or "html"."""
+    if fmt not in ("md", "html"):
+        raise SpecError(f"unknown report format {fmt!r}; expected 'md' or 'html'", "fmt")
+    if figures not in ("inline", "files"):
+        raise SpecError(f"expected 'inline' or 'files', got {figures!r}", "figures")
     return render_files(
         trace, [fmt], lang=lang, digits=digits, templates=templates, single=figures == "inline", env=env
     )[f"report.{fmt}"]
@@ -55,7 +64,7 @@ def render_files(
     *,
     lang: str = "en",
     digits: int | None = None,
-    templates: str | Path | None = None,
+    templates: str | os.PathLike[str] | None = None,
     single: bool = False,
     env: jinja2.Environment | None = None,
     stem: str = "report",
@@ -68,7 +77,9 @@ def render_files(
     formats = list(formats)
     for f in formats:
         if f not in ("md", "html"):
-            raise SpecError(f"unknown report format {f!r}; expected md or html", "--format")
+            raise SpecError(f"unknown report format {f!r}; expected 'md' or 'html'", "formats")
+    if digits is not None and (isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 15):
+        raise SpecError(f"expected a whole number from 1 to 15, got {digits!r}", "digits")
     rep = Report(trace, lang, digits, msgs)
     text = _report_md(env, rep, f"{template}.md.j2")
     if "md" in formats:

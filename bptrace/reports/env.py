@@ -19,12 +19,12 @@ BUILTIN_TEMPLATES = _HERE / "templates" if (_HERE / "templates").is_dir() else _
 LANGS = ("en", "zh")
 
 
-def make_env(templates: str | Path | None = None) -> jinja2.Environment:
+def make_env(templates: str | os.PathLike[str] | None = None) -> jinja2.Environment:
     """A fresh environment: the user's folder first, then the built-ins (also as "default/...")."""
     builtin = jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES))
     loaders: list[jinja2.BaseLoader] = []
     if templates is not None:
-        loaders.append(jinja2.FileSystemLoader(str(templates)))
+        loaders.append(jinja2.FileSystemLoader(os.fspath(templates)))
     loaders += [jinja2.PrefixLoader({"default": builtin}), builtin]
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
@@ -67,7 +67,7 @@ def messages(env: jinja2.Environment, lang: str) -> dict[str, str]:
     English over it, then the built-in and the user's catalogue of the language. So a one-line
     file in a user's template folder changes one sentence, and English fills in any gap."""
     if lang not in LANGS:
-        raise SpecError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}", "--lang")
+        raise SpecError(f"unknown language {lang!r}; expected one of {', '.join(LANGS)}", "lang")
     parsed: dict[str, dict[str, str]] = env.globals.setdefault("_bptrace_messages", {})  # type: ignore[assignment]
     if lang not in parsed:
         merged: dict[str, str] = {}
