@@ -292,10 +292,13 @@ def _element_names(r: Record, layers: dict[str, names.LayerLayout]) -> list[str]
     elif lay is not None:
         found = lay.neurons
     elif r.kind == "partial":  # dE_total/dout_h -> dE_total/dout_h1, dout_h/dnet_h -> dout_h1/dnet_h1
-        parts = r.name.split("/")
-        indexed = [p != "dE_total" and p.rpartition("_")[2] in layers for p in parts]
+        parts = [p.rpartition("_") for p in r.name.split("/")]
+        indexed = [p[0] != "dE" and p[2] in layers for p in parts]
         if len(shape) == 1 and indexed[-1]:
-            found = ["/".join(p + (str(j + 1) if x else "") for p, x in zip(parts, indexed)) for j in range(size)]
+            found = [
+                "/".join(f"{a}_{layers[t].neuron(j)}" if x else a + s + t for (a, s, t), x in zip(parts, indexed))
+                for j in range(size)
+            ]
     if len(found) == size:
         return list(found)
     if len(shape) == 2:

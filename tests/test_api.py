@@ -93,3 +93,11 @@ def test_api_errors_name_parameters_not_flags(article: bptrace.Trace, call, mess
         call(article)
     assert str(e.value).startswith(message)
     assert "--" not in str(e.value)
+
+
+def test_rows_name_elements_of_layers_whose_names_end_in_a_digit() -> None:
+    spec = {**LARGE, "layers": [LARGE["layers"][0], {"name": "h2", "size": 8}, LARGE["layers"][2]]}  # type: ignore[index]
+    tr = bptrace.trace(spec)
+    by_key = {r.key: r.value for r in tr.rows()}
+    assert by_key["out.h2_3"] == tr.value("out.h2_3")
+    assert {"partial.dout_h2_3/dnet_h2_3", "partial.dE_total/dout_h2_8"} <= set(by_key)
