@@ -145,15 +145,7 @@ class Trace:
         """
         layers = {lay.name: lay for lay in names.layout(self.spec)}
         for s in self.steps:
-            # a matrix-form step also derives its first weight scalar by scalar: one row per quantity
-            seen: set[str] = set()
-            for r in s.records:
-                pairs = zip(_element_names(r, layers), _flat(r.value)) if r.is_array else [(r.name, r.value)]
-                for name, value in pairs:
-                    key = names.record_key(r.kind, name)
-                    if key not in seen:
-                        seen.add(key)
-                        yield Row(s.iteration, s.sample, r.phase, r.kind, name, key, value)
+            yield from step_rows(s, layers)
 
     def value(self, key: str, step: int = 0) -> float:
         """The value of a quantity key (``out.o1``, ``grad.w5``) in a detailed step.
@@ -269,6 +261,19 @@ _RECORD_FIELDS = (
 
 def _record(r: dict[str, Any]) -> Record:
     return Record(**{k: r[k] for k in _RECORD_FIELDS if k in r})
+
+
+def step_rows(s: Step, layers: dict[str, names.LayerLayout]) -> Iterator[Row]:
+    """The rows of one step, in the order the step computed them (see Trace.rows)."""
+    # a matrix-form step also derives its first weight scalar by scalar: one row per quantity
+    seen: set[str] = set()
+    for r in s.records:
+        pairs = zip(_element_names(r, layers), _flat(r.value)) if r.is_array else [(r.name, r.value)]
+        for name, value in pairs:
+            key = names.record_key(r.kind, name)
+            if key not in seen:
+                seen.add(key)
+                yield Row(s.iteration, s.sample, r.phase, r.kind, name, key, value)
 
 
 def _flat(value: Any) -> Iterator[float]:
