@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from latex2mathml.converter import convert as l2m
 
 import bptrace
@@ -103,3 +104,51 @@ def test_random_reports_convert_part_by_part_as_whole(spec: dict) -> None:
     rep = reports.Report(tr, "en", None, reports.messages(env, "en"))
     md = rep.place_figures(reports._report_md(env, rep), inline=True)
     assert reports.markdown_to_html(md) == md_html._to_mathml(md_html._markdown().convert(md))
+
+
+def _blocks(md: str) -> list[str]:
+    """Every block of a Markdown report as the HTML step cuts it, the insides of <details> too."""
+    out = []
+    for u in md_html._units(md.strip("\n")):
+        details = md_html._DETAILS.fullmatch(u)
+        if details:
+            out += _blocks(details.group(3))
+        elif not md_html.FIGURE.fullmatch(u):
+            out.append(u)
+    return out
+
+
+def _python_markdown(block: str) -> str:
+    return md_html._to_mathml(md_html._markdown().convert(block))
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(specs(), st.sampled_from(reports.LANGS), st.sampled_from(["report", "question"]))
+def test_every_block_of_random_reports_takes_the_direct_path_as_python_markdown_would(
+    spec: dict, lang: str, template: str
+) -> None:
+    tr = bptrace.trace(spec)
+    env = reports.make_env()
+    rep = reports.Report(tr, lang, None, reports.messages(env, lang))
+    md = reports._report_md(env, rep, f"{template}.md.j2")
+    blocks = _blocks(md)
+    assert len(blocks) > 5
+    for block in blocks:
+        direct = md_html.direct(block)
+        assert direct is not None, block
+        assert direct == _python_markdown(block), block
+
+
+def test_details_closed_and_open_convert_as_python_markdown_does() -> None:
+    for tag in ("<details>", "<details open>"):
+        attrs = tag[len("<details") : -1]
+        md = f'Text.\n\n<details{attrs} markdown="1">\n<summary>All</summary>\n\n| a | b |\n| --- | ---: |\n| 1 | `x` |\n\n</details>\n'
+        html = reports.markdown_to_html(md)
+        assert f"{tag}\n<summary>All</summary>\n<table>" in html
+        assert html == _python_markdown(md)
+
+
+def test_direct_path_declines_what_it_does_not_know() -> None:
+    for block in ("* starred item", "- [link](x)", "a  \nb", "    code", "**open bold", "## heading #", "1. a\n   b"):
+        assert md_html.direct(block) is None, block
+    assert md_html.direct("title &#95;x&#95;") == _python_markdown("title &#95;x&#95;")

@@ -105,3 +105,30 @@ def test_no_submodule_shadows_the_public_functions() -> None:
     names = {p.stem for p in PACKAGE.iterdir()} | {p.name for p in PACKAGE.iterdir() if p.is_dir()}
     assert not names & {"trace", "render"}
     assert callable(bptrace.trace) and callable(bptrace.render)
+
+
+_LOADED = (
+    "import sys; from bptrace.cli import cli; code = cli(sys.argv[1:]); "
+    "print(' '.join(sorted({m.split('.')[0] for m in sys.modules}))); sys.exit(code)"
+)
+
+
+def _third_party_loaded(tmp_path: Path, *args: str) -> set[str]:
+    import subprocess
+    import sys
+
+    p = subprocess.run(
+        [sys.executable, "-c", _LOADED, "run", "-q", "-o", str(tmp_path / "out"), *args],
+        capture_output=True, text=True, check=True, cwd=tmp_path,
+    )  # fmt: skip
+    return set(p.stdout.split()) & {"jinja2", "markdown", "pymdownx", "latex2mathml", "numpy", "tqdm"}
+
+
+def test_a_json_run_loads_no_renderer(tmp_path: Path) -> None:
+    assert _third_party_loaded(tmp_path, "--format", "json") == set()
+
+
+def test_built_in_reports_need_no_markdown_library(tmp_path: Path) -> None:
+    # every block the built-in templates write is converted directly; Python-Markdown and its
+    # extensions load only for blocks of a user's own template that the direct path declines
+    assert _third_party_loaded(tmp_path) == {"jinja2"}

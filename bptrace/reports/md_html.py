@@ -1,4 +1,10 @@
-"""Markdown to HTML with MathML: the report's Markdown, converted part by part, each formula as MathML."""
+"""Markdown to HTML with MathML: the report's Markdown, converted part by part, each formula as MathML.
+
+Every block shape the built-in templates write (headings, paragraphs, one-level lists, quotes,
+pipe tables, display formulas, <details>) is written directly as the HTML Python-Markdown would
+give; Python-Markdown and its extensions load only for a block the direct path declines, such as
+one from a user's own template.
+"""
 
 from __future__ import annotations
 
@@ -79,72 +85,129 @@ def _to_mathml(body: str) -> str:
 
 _DETAILS = re.compile(r'<details( open)? markdown="1">\n(<summary>[^<>\n]*</summary>)\n\n(.*)\n\n</details>', re.S)
 _PLAIN = r"[^\\`*_$<>&\[\]!|#~{}\n]"
-_CELL = re.compile(rf"(?:{_PLAIN}|\$[^$\n]+\$|`[^`\n]+`|\*\*{_PLAIN}+\*\*)*")
-_CELL_PART = re.compile(rf"\$([^$\n]+)\$|`([^`\n]+)`|\*\*({_PLAIN}+)\*\*")
-_PARAGRAPH = re.compile(rf"(?:{_PLAIN}|\$[^$\n]+\$|`[^`\n]+`|\*\*{_PLAIN}+\*\*|\n)*")
+_ENTITY = r"&#[0-9]{1,7};"  # what md_escape makes of user text; Python-Markdown passes it on as it is
+_MATH = r"\$[^$\s][^$\n]*(?<!\s)\$"
+_CODE = r"`[^`\n]+`"
+_BOLD = rf"\*\*(?:{_PLAIN}|{_ENTITY}|{_MATH}|{_CODE})+?\*\*"
+_LINE = re.compile(rf"(?:{_PLAIN}|{_ENTITY}|{_MATH}|{_CODE}|{_BOLD})*")
+_PART = re.compile(rf"({_MATH})|({_CODE})|\*\*((?:{_PLAIN}|{_ENTITY}|{_MATH}|{_CODE})+?)\*\*")
 _ALIGN = {
     (False, True): ' style="text-align: right;"',
     (True, False): ' style="text-align: left;"',
     (True, True): ' style="text-align: center;"',
 }
+# a line that would start a block of its own, not continue a paragraph or a list item
+_BLOCK_START = re.compile(r"[ \t#>|]|[-+*] |\d+[.)] |=+$|-+$|\$\$|<")
 
 
-def _cell_html(cell: str) -> str:
-    """A cell of plain text, inline math and code spans, as Python-Markdown and the MathML step
-    would write it."""
+def _inline(text: str) -> str | None:
+    """Plain text, entities, inline math, code spans and bold as Python-Markdown and the MathML
+    step would write them; None for anything else."""
+    if not _LINE.fullmatch(text) or text != text.strip(" "):
+        return None
     out, pos = [], 0
-    for m in _CELL_PART.finditer(cell):
-        out.append(cell[pos : m.start()])
+    for m in _PART.finditer(text):
+        out.append(text[pos : m.start()])
         if m.group(1) is not None:
-            out.append(mathml.convert(m.group(1), False))
+            out.append(mathml.convert(m.group(1)[1:-1], False))
         elif m.group(2) is not None:
-            out.append(f"<code>{html.escape(m.group(2).strip(), quote=False)}</code>")
+            out.append(f"<code>{html.escape(m.group(2)[1:-1].strip(), quote=False)}</code>")
         else:
-            out.append(f"<strong>{m.group(3)}</strong>")
+            inner = _inline(m.group(3))
+            if inner is None:
+                return None
+            out.append(f"<strong>{inner}</strong>")
         pos = m.end()
-    out.append(cell[pos:])
+    out.append(text[pos:])
     return "".join(out)
 
 
 def _simple_table(unit: str) -> str | None:
-    """A pipe table whose cells hold only plain text, inline math and code, converted directly
-    (tables are most of what Python-Markdown spends its time on in a report); None for anything
-    else, which Python-Markdown converts."""
+    """A pipe table whose cells hold only inline text, converted directly (tables are most of
+    what Python-Markdown spends its time on in a report)."""
     lines = unit.split("\n")
-    if len(lines) < 2 or not all(line.startswith("| ") and line.endswith(" |") for line in lines):
+    if len(lines) < 2 or not all(len(line) > 2 and line[0] == line[-1] == "|" for line in lines):
         return None
-    rows = [[c.strip() for c in line[2:-2].split(" | ")] for line in lines]
+    rows = [[c.strip() for c in line[1:-1].split("|")] for line in lines]
     n = len(rows[0])
     seps = rows[1]
     if any(len(r) != n for r in rows) or not all(re.fullmatch(r":?-{3,}:?", c) for c in seps):
         return None
-    if not all(_CELL.fullmatch(c) for r in rows[:1] + rows[2:] for c in r):
+    cells = [[_inline(c) for c in r] for r in rows[:1] + rows[2:]]
+    if any(c is None for r in cells for c in r):
         return None
     aligns = [_ALIGN.get((c.startswith(":"), c.endswith(":")), "") for c in seps]
-    head = "".join(f"<th{a}>{_cell_html(c)}</th>\n" for a, c in zip(aligns, rows[0]))
-    body = "".join(
-        "<tr>\n" + "".join(f"<td{a}>{_cell_html(c)}</td>\n" for a, c in zip(aligns, r)) + "</tr>\n" for r in rows[2:]
-    )
+    head = "".join(f"<th{a}>{c}</th>\n" for a, c in zip(aligns, cells[0]))
+    body = "".join("<tr>\n" + "".join(f"<td{a}>{c}</td>\n" for a, c in zip(aligns, r)) + "</tr>\n" for r in cells[1:])
     return f"<table>\n<thead>\n<tr>\n{head}</tr>\n</thead>\n<tbody>\n{body}</tbody>\n</table>"
 
 
 def _simple_paragraph(unit: str) -> str | None:
-    """A paragraph of plain text, bold, inline math and code, converted directly; None for any
-    other block (a list, a heading, a quote...), which Python-Markdown converts."""
-    first = unit[:1]
-    bold_start = unit.startswith("**")
-    if not first or (first in "#>-+*|<$ \t=" and not bold_start) or first.isdigit() or not _PARAGRAPH.fullmatch(unit):
-        return None
+    """Lines of inline text that start no other block, as one paragraph."""
     lines = unit.split("\n")
-    if any(
-        line[:1] in " \t"
-        or line.startswith(("#", ">", "- ", "+ ", "* ", "|"))
-        or re.match(r"\d+[.)] ", line)
-        or set(line) <= {"=", "-"}
-        for line in lines
-    ):
+    if any(not line or line.endswith(" ") or _BLOCK_START.match(line) for line in lines):
         return None
-    return f"<p>{_cell_html(unit)}</p>"
+    parts = [_inline(line) for line in lines]
+    if any(p is None for p in parts):
+        return None
+    return "<p>" + "\n".join(parts) + "</p>"  # type: ignore[arg-type]
+
+
+def _heading(unit: str) -> str | None:
+    m = re.fullmatch(r"(#{1,6}) ([^\n]*[^\n#\s])", unit)
+    body = _inline(m.group(2)) if m else None
+    return None if m is None or body is None else f"<h{len(m.group(1))}>{body}</h{len(m.group(1))}>"
+
+
+def _simple_list(unit: str) -> str | None:
+    """A list of one-line items (bulleted with "- ", or numbered): no nesting, no paragraphs."""
+    lines = unit.split("\n")
+    ordered = unit[:1].isdigit()
+    marker = re.compile(r"\d+\. (.*)" if ordered else r"- (.*)")
+    items = []
+    for line in lines:
+        m = marker.fullmatch(line)
+        if m is None or not m.group(1) or line.endswith(" ") or _BLOCK_START.match(m.group(1)):
+            return None
+        body = _inline(m.group(1))
+        if body is None:
+            return None
+        items.append(f"<li>{body}</li>\n")
+    tag = "ol" if ordered else "ul"
+    return f"<{tag}>\n{''.join(items)}</{tag}>"
+
+
+def _quote(unit: str) -> str | None:
+    """A quoted paragraph."""
+    lines = unit.split("\n")
+    if not all(line.startswith("> ") for line in lines):
+        return None
+    inner = _simple_paragraph("\n".join(line[2:] for line in lines))
+    return None if inner is None else f"<blockquote>\n{inner}\n</blockquote>"
+
+
+def _display(unit: str) -> str | None:
+    """A display formula alone: what arithmatex and the MathML step make of it."""
+    if unit.startswith("$$\n") and unit.endswith("\n$$") and unit.count("$$") == 2:
+        return '<div class="math">' + mathml.convert(unit[3:-3], True) + "</div>"
+    return None
+
+
+def direct(unit: str) -> str | None:
+    """The HTML of one block of a report without Python-Markdown, or None for a block shape it
+    does not take (which Python-Markdown converts)."""
+    first = unit[:1]
+    if first == "|":
+        return _simple_table(unit)
+    if first == "#":
+        return _heading(unit)
+    if first == "-" or first.isdigit():
+        return _simple_list(unit) or _simple_paragraph(unit)
+    if first == ">":
+        return _quote(unit)
+    if first == "$" and unit.startswith("$$"):
+        return _display(unit)
+    return _simple_paragraph(unit)
 
 
 def markdown_to_html(text: str, figures: Callable[[str], str] | None = None) -> str:
@@ -161,7 +224,7 @@ def markdown_to_html(text: str, figures: Callable[[str], str] | None = None) -> 
     if _DOCUMENT_WIDE.search(text):
         return _to_mathml(_markdown().convert(place(text)))
     out: list[str] = []
-    for u in _units(text):
+    for u in _units(text.strip("\n")):
         fig = FIGURE.fullmatch(u)
         if fig and figures:  # a figure is raw HTML that Python-Markdown would pass as it is
             out += [figures(fig.group(1)), ""]
@@ -170,15 +233,11 @@ def markdown_to_html(text: str, figures: Callable[[str], str] | None = None) -> 
         if details and "<details" not in details.group(3):
             # md_in_html turns the Markdown inside into HTML between the tags: do that part by part
             inner = markdown_to_html(details.group(3), figures)
-            out.append(f"<details{details.group(1)}>\n{details.group(2)}\n{inner}\n</details>")
+            out.append(f"<details{details.group(1) or ''}>\n{details.group(2)}\n{inner}\n</details>")
             continue
-        direct = _simple_table(u) or _simple_paragraph(u)
-        if direct is not None:
-            out.append(direct)
-            continue
-        if u.startswith("$$\n") and u.endswith("\n$$") and u.count("$$") == 2:
-            # a display formula alone: what arithmatex and the MathML step make of it, directly
-            out.append('<div class="math">' + mathml.convert(u[3:-3], True) + "</div>")
+        done = direct(u)
+        if done is not None:
+            out.append(done)
             continue
         u = place(u)
         html_ = _convert_unit(u)
