@@ -166,10 +166,12 @@ class StepBuilder:
         return Entry("update", "update", p, layer, sub(v(f"param.{p}"), mul(v("eta"), v(f"grad.{p}"))))
 
     def _layer_of(self, p: str) -> str:
-        for lay in self.layers[1:]:
-            if p in lay.biases or lay.weight_position(p) is not None:
-                return lay.name
-        raise KeyError(p)
+        owners = self.__dict__.get("_owners")
+        if owners is None:  # asked once per parameter: a table, not a search through the layers
+            owners = {q: lay.name for lay in reversed(self.layers[1:]) for q in self.layer_params(lay)}
+            owners.update((b, lay.name) for lay in reversed(self.layers[1:]) for b in lay.biases)
+            self.__dict__["_owners"] = owners
+        return str(owners[p])
 
     # ------------------------------------------------------------ whole steps
 

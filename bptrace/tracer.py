@@ -6,6 +6,7 @@ floats for small networks, numpy for large ones) that keeps only the per-iterati
 
 from __future__ import annotations
 
+import gc
 from array import array
 from collections.abc import Callable
 from typing import Any, Literal
@@ -98,6 +99,18 @@ def _attach_exact(carried: Trace, exact: Trace) -> None:
 
 
 def _trace(spec: Spec, n_detail: int, progress: Progress | None, threshold: int) -> Trace:
+    # a traced step makes tens of thousands of small objects that all live on: the cyclic
+    # collector would walk them again and again and find nothing to free
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _trace_collected_later(spec, n_detail, progress, threshold)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _trace_collected_later(spec: Spec, n_detail: int, progress: Progress | None, threshold: int) -> Trace:
     engine = make_engine(spec, threshold)
     params = engine.initial_params()
     start = params
@@ -131,13 +144,13 @@ def _trace(spec: Spec, n_detail: int, progress: Progress | None, threshold: int)
     except Diverged as d:
         diverged = {"iteration": d.iteration, "sample": d.sample, "quantity": d.quantity, "message": str(d)}
     broke_at_once = diverged is not None and diverged["iteration"] == 1
-    gc = gradient_check(engine, start, steps) if steps and steps[0].iteration == 1 and not broke_at_once else None
+    checked = gradient_check(engine, start, steps) if steps and steps[0].iteration == 1 and not broke_at_once else None
     result = Trace(
         spec=spec.to_dict(),
         steps=steps,
         history=history,
         final=None if diverged else engine.final(params),
-        gradcheck=gc,
+        gradcheck=checked,
         diverged=diverged,
         network=network_summary(engine.layers),
         generator=_generator(),

@@ -152,3 +152,53 @@ def test_direct_path_declines_what_it_does_not_know() -> None:
     for block in ("* starred item", "- [link](x)", "a  \nb", "    code", "**open bold", "## heading #", "1. a\n   b"):
         assert md_html.direct(block) is None, block
     assert md_html.direct("title &#95;x&#95;") == _python_markdown("title &#95;x&#95;")
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(specs())
+def test_finite_differences_on_the_compiled_path_equal_the_expression_trees(spec: dict) -> None:
+    from bptrace.engines.scalar import ScalarEngine
+    from bptrace.gradcheck import gradient_check
+
+    engine = ScalarEngine(bptrace.load_spec(spec))
+    params = engine.initial_params()
+    for p in engine.trainable:
+        for h in (1e-6, -1e-6, 0.25):
+            moved = engine.error_moved(params, p, h, engine.samples)
+            general = engine.error({**params, p: params[p] + h}, engine.samples)
+            assert moved == general or (moved != moved and general != general), p
+    tr = bptrace.trace(spec)
+    if tr.gradcheck is not None:
+
+        class TreeWalk(ScalarEngine):
+            def error_moved(self, params: dict, name: str, h: float, samples: list) -> float:
+                return self.error({**params, name: params[name] + h}, samples)
+
+        walked = gradient_check(TreeWalk(bptrace.load_spec(spec)), params, tr.steps)
+        assert walked == tr.gradcheck or walked["max_rel_diff"] != walked["max_rel_diff"]
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(specs())
+def test_records_written_late_equal_records_written_at_once(spec: dict) -> None:
+    from bptrace import formula, names
+
+    tr = bptrace.trace(spec, detail="all")
+    seen = 0
+    for step in tr.steps:
+        for rec in step.records:
+            plan = rec.__dict__.get("_pending")
+            if plan is None:
+                continue
+            shape, values = plan
+            lhs = names.symbol(rec.key)
+            filled = formula.fill(shape.expr, values)
+            assert rec.expr == filled
+            assert rec.formula == f"{lhs} = {formula.latex(shape.expr)}"
+            assert rec.substituted == f"{lhs} = {formula.latex(filled, formula.exact_latex)}"
+            for key, x in values.items():  # the numbers put in are those of the records they name
+                earlier = step.get(key)
+                if earlier is not None and step.records.index(earlier) < step.records.index(rec):
+                    assert earlier.value == x or x != x
+                    seen += 1
+    assert seen > 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import lru_cache
+from itertools import takewhile
 from typing import Any
 
 from .. import formula
@@ -113,8 +114,48 @@ def source(
     return "\n".join(lines) + "\n"
 
 
+def error_source(sample_entries: list[Entry], params: list[str], inputs: list[str], targets: list[str]) -> str:
+    """Python source of ``error(P, samples) -> mean total error``: the forward pass and the loss
+    alone, unrounded, in the order the traced step evaluates them (for finite differences)."""
+    name = Namer(params, inputs, targets)
+    entries = list(takewhile(lambda e: e.phase in ("forward", "loss"), sample_entries))
+    need = _needed(entries, {"total_error"})
+    ind = " " * 8
+    body = []
+    for e in entries:
+        if e.key not in need:
+            continue
+        if isinstance(e.expr, list) and e.expr[0] == "v":
+            name.map[e.key] = name(e.expr[1])
+            continue
+        body.append(f"{ind}{name(e.key)} = {formula.to_python(e.expr, name)}")
+    pvars = ", ".join(name(f"param.{p}") for p in params)
+    return (
+        "\n".join(
+            [
+                "def error(P, samples):",
+                f"    {pvars}{',' if len(params) == 1 else ''} = P",
+                "    Esum = -0.0",
+                "    for X, T in samples:",
+                f"        {', '.join(name(f'input.{x}') for x in inputs)}{',' if len(inputs) == 1 else ''} = X",
+                f"        {', '.join(name(f'target.{t}') for t in targets)}{',' if len(targets) == 1 else ''} = T",
+                *body,
+                f"        Esum = Esum + {name('total_error')}",
+                "    return Esum / len(samples)",
+            ]
+        )
+        + "\n"
+    )
+
+
+def error_function(
+    sample_entries: list[Entry], params: list[str], inputs: list[str], targets: list[str]
+) -> Callable[[list[float], list[tuple[tuple[float, ...], tuple[float, ...]]]], float]:
+    return _compile(error_source(sample_entries, params, inputs, targets), None, "error")
+
+
 @lru_cache(maxsize=64)
-def _compile(src: str, round_digits: int | None) -> Callable[..., int]:
+def _compile(src: str, round_digits: int | None, entry: str = "run") -> Callable[..., Any]:
     from ..rounding import hand_round
 
     ns: dict[str, Any] = formula.python_namespace()
@@ -122,7 +163,7 @@ def _compile(src: str, round_digits: int | None) -> Callable[..., int]:
     if round_digits is not None:
         ns["R"] = lambda x: hand_round(x, round_digits)
     exec(compile(src, "<bptrace fast path>", "exec"), ns)
-    return ns["run"]  # type: ignore[no-any-return]
+    return ns[entry]  # type: ignore[no-any-return]
 
 
 def runner(
