@@ -148,10 +148,15 @@ def _locate(trace: Trace, key: str, source: str) -> tuple[Record, Step]:
     head, _, tail = key.partition(".")
     if head in scopes and head:
         scope, rest = head, tail
-    for step in scopes[scope]:
-        rec = step.get(rest)
-        if rec is not None and not rec.is_array:
-            return rec, step
+    # a hidden neuron's share may be written either way (dE_o1/dout_h1 as the article does, or
+    # dE_total/dnet_o1*dnet_o1/dout_h1), so answer files written for either spelling grade
+    kind, _, pid = rest.partition(".")
+    spellings = [rest] + ([f"partial.{a}" for a in names.share_aliases(pid)] if kind == "partial" else [])
+    for spelling in spellings:
+        for step in scopes[scope]:
+            rec = step.get(spelling)
+            if rec is not None and not rec.is_array:
+                return rec, step
     known = sorted({r.key for s in scopes[""] for r in s.records if not r.is_array})
     hint = difflib.get_close_matches(rest, known, n=1)
     did = f" (did you mean {hint[0]!r}?)" if hint else ""

@@ -169,8 +169,40 @@ def _quantity(name: str) -> str:
     return param_symbol(name)
 
 
+def per_output_errors(layers: list[LayerLayout], down: LayerLayout) -> bool:
+    """Whether E_total splits into terms E_k that each depend on net_k alone, for the neurons k of
+    ``down``: only when ``down`` is the output layer and its activation is elementwise (squared
+    error, or cross-entropy on sigmoids). Then a hidden neuron's share through k may be written
+    dE_k/dout_h; elsewhere (softmax, or a hidden ``down``) E_k does not exist or is not the share."""
+    if down.index != len(layers) - 1:
+        return False
+    return down.activation != "softmax"
+
+
+def share_id(down_neuron: str, neuron: str, per_output: bool) -> str:
+    """The partial id of the share of dE_total/dout_h passed back through one downstream neuron k:
+    dE_k/dout_h where that error term exists, else dE_total/dnet_k * dnet_k/dout_h (= delta_k w_kh)."""
+    if per_output:
+        return f"dE_{down_neuron}/dout_{neuron}"
+    return f"dE_total/dnet_{down_neuron}*dnet_{down_neuron}/dout_{neuron}"
+
+
+def share_aliases(pid: str) -> list[str]:
+    """The other spelling of a share's id, so answers written either way find it."""
+    m = re.fullmatch(r"dE_total/dnet_(\w+)\*dnet_\1/dout_(\w+)", pid)
+    if m:
+        return [f"dE_{m.group(1)}/dout_{m.group(2)}"]
+    m = re.fullmatch(r"dE_(?!total/)(\w+)/dout_(\w+)", pid)
+    if m:
+        return [f"dE_total/dnet_{m.group(1)}*dnet_{m.group(1)}/dout_{m.group(2)}"]
+    return []
+
+
 def partial_symbol(pid: str, sample: str = "") -> str:
-    """'dE_total/dout_o1' -> \\frac{\\partial E_{total}}{\\partial out_{o1}}."""
+    """'dE_total/dout_o1' -> \\frac{\\partial E_{total}}{\\partial out_{o1}}; a product of
+    partials ('dE_total/dnet_o1*dnet_o1/dout_h1') is written as one."""
+    if "*" in pid:
+        return r" \cdot ".join(partial_symbol(part, sample) for part in pid.split("*"))
     top, bottom = pid.split("/", 1)
     num = _quantity(top[1:])
     if sample and num.startswith("E_"):

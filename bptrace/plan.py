@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .names import LayerLayout, param_names
+from .names import LayerLayout, param_names, per_output_errors, share_id
 from .ops import ACTIVATIONS, LOSSES, Node, add, mul, sub, v
 
 
@@ -95,20 +95,19 @@ class StepBuilder:
         from .ops import softmax_jacobian
 
         outs = [v(f"out.{n}") for n in ns]
-        if not fused:
-            out += dE
-        else:
-            out += [dE[k] for k in idx]
+        out += dE
         for k in idx:
             n = ns[k]
-            if fused:
-                out.append(Entry("backward", "delta", n, lay.name, sub(v(f"out.{n}"), v(f"target.{n}"))))
-                continue
+            # the Jacobian column is recorded even when delta is fused, so the report can show the
+            # sum that collapses to out - target (the fast path drops what nothing depends on)
             jac = [
                 _partial("backward", f"dout_{m}/dnet_{n}", lay.name, softmax_jacobian(outs, j, k))
                 for j, m in enumerate(ns)
             ]
             out += jac
+            if fused:
+                out.append(Entry("backward", "delta", n, lay.name, sub(v(f"out.{n}"), v(f"target.{n}"))))
+                continue
             terms = [mul(v(dE[j].key), v(jac[j].key)) for j in range(len(ns))]
             out.append(Entry("backward", "delta", n, lay.name, add(*terms)))
         return out
@@ -118,13 +117,14 @@ class StepBuilder:
         act = ACTIVATIONS[lay.activation or "sigmoid"]
         assert act.derivative is not None  # softmax is refused on hidden layers
         weight_kind = "update" if self.updated_variant else "param"
+        split = per_output_errors(self.layers, down)
         out: list[Entry] = []
         for j in range(lay.size) if only is None else only:
             n = lay.neuron(j)
             contrib = []
             for q, m in enumerate(down.neurons):
                 w = _partial("backward", f"dnet_{m}/dout_{n}", lay.name, v(f"{weight_kind}.{down.weight(q, j)}"))
-                c = _partial("backward", f"dE_{m}/dout_{n}", lay.name, mul(v(f"delta.{m}"), v(w.key)))
+                c = _partial("backward", share_id(m, n, split), lay.name, mul(v(f"delta.{m}"), v(w.key)))
                 out += [w, c]
                 contrib.append(v(c.key))
             total = _partial("backward", f"dE_total/dout_{n}", lay.name, add(*contrib))

@@ -37,6 +37,7 @@ def make_env(templates: str | os.PathLike[str] | None = None) -> jinja2.Environm
         keep_trailing_newline=True,
     )
     env.filters["md"] = md_escape
+    env.filters["capfirst"] = lambda s: s[:1].upper() + s[1:]
     return env
 
 

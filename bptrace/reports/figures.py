@@ -191,7 +191,7 @@ def chain(step: Step, lay: LayerLayout, down: list[LayerLayout], j: int, i: int,
         columns += [[f"E_{n}"], ["E_total"]]
         edges.append((f"out_{n}", f"E_{n}", f"∂E_{n}/∂out_{n}", val(f"partial.dE_total/dout_{n}")))
         edges.append((f"E_{n}", "E_total", "∂E_total/∂E_" + n, 1.0))
-        if val(f"partial.dout_{n}/dnet_{n}") is None:  # a softmax layer without factors: delta only
+        if lay.activation == "softmax":  # out_n alone does not carry the effect: delta only
             columns = [[w], [f"net_{n}"], ["E_total"]]
             edges = [edges[0], (f"net_{n}", "E_total", f"δ_{n}", val(f"delta.{n}"))]
     else:

@@ -26,7 +26,7 @@ _OPS = {
     "ldots": "…", "pm": "±", "to": "→", "neq": "≠", "approx": "≈",
 }  # fmt: skip
 _FUNCS = ("ln", "tanh", "max", "min", "exp", "log", "sin", "cos")
-_SPACES = {",": "0.167em", ";": "0.278em", " ": "0.25em", "!": "-0.167em"}
+_SPACES = {",": "0.167em", ";": "0.278em", " ": "0.25em", "!": "-0.167em", "quad": "1em", "qquad": "2em"}
 _FENCES = {"(": "(", ")": ")", "[": "[", "]": "]", ".": "", "|": "|", "\\{": "{", "\\}": "}"}
 _CHAR_OPS = set("+-=<>()[],;:/|!'")
 
@@ -183,6 +183,10 @@ class _Parser:
                 self.expect("}")
                 return inner.replace("<mi>", '<mi mathvariant="bold-italic" style="font-weight:bold">', 1)
             text = self.text_group()
+            if len(text) == 1 and text.isascii() and text.isalpha():
+                # one bold letter is its own character (MATHEMATICAL BOLD), as latex2mathml writes it
+                base = 0x1D400 if text.isupper() else 0x1D41A
+                return f"<mi>{chr(base + ord(text.lower()) - ord('a'))}</mi>"
             return f'<mi mathvariant="bold" style="font-weight:bold">{escape(text)}</mi>'
         if name == "left":
             return self.fenced()

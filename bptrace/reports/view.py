@@ -3,6 +3,8 @@ trace; the templates decide what is said and where."""
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +13,7 @@ from .. import formula, names, numfmt
 from ..ops import ACTIVATIONS, LOSSES
 from ..tracedata import Record, Step, Trace, element
 from . import figures as drawing
+from . import rules
 from .escape import md_escape
 from .md_html import FIGURE
 
@@ -40,12 +43,87 @@ class Report:
         d = trace.diverged
         # a run that broke inside its first traced step has no complete derivation to show
         self.broken = bool(d and self.step is not None and d["iteration"] == self.step.iteration)
+        self.rules = rules
+        self.is_article = _is_article(self.spec)
+
+    # ------------------------------------------------------------ what is derived in full
+
+    def role(self, lay: names.LayerLayout) -> str:
+        """input, hidden or output: the word the text uses for a layer."""
+        if lay.index == 0:
+            return "input"
+        return "output" if lay.index == len(self.layers) - 1 else "hidden"
+
+    def derived(self, layer_index: int) -> tuple[str, str, Step]:
+        """The weight of a layer derived in full, its neuron, and the step (sample) it is derived in.
+
+        The one the spec names under ``derive``; else the first weight whose input is not zero in
+        the first sample where there is one (a derivation whose every product is 0 teaches
+        nothing); else the layer's first weight. Matrix-form layers show their first weight."""
+        lay = self.layers[layer_index]
+        assert self.step is not None
+        steps = [s for s in self.steps1 if s.sample] or [self.step]
+        if self.big(layer_index):
+            return lay.first_weight, lay.neuron(0), self.step
+        chosen = [w for w in self.spec.get("derive", []) if lay.weight_position(w) is not None]
+        if chosen:
+            j, _ = lay.weight_position(chosen[0]) or (0, 0)
+            return chosen[0], lay.neuron(j), self.step
+        for s in steps:
+            for w in lay.weight_names():
+                j, _ = lay.weight_position(w) or (0, 0)
+                rec = s.get(f"partial.dnet_{lay.neuron(j)}/d{w}")
+                if rec is not None and rec.value != 0:
+                    return w, lay.neuron(j), s
+        return lay.first_weight, lay.neuron(0), self.step
+
+    def per_output(self, layer_index: int) -> bool:
+        """Whether the shares passed back to this layer can be written with per-output errors E_k."""
+        return names.per_output_errors(self.layers, self.layers[layer_index + 1])
+
+    def share_key(self, down_neuron: str, neuron: str, layer_index: int) -> str:
+        return "partial." + names.share_id(down_neuron, neuron, self.per_output(layer_index))
+
+    def softmax_sum(self, n: str, step: Step | None = None) -> str:
+        """δ_n as the sum over every softmax output k of dE/dout_k · dout_k/dnet_n, with numbers."""
+        s = step or self.step
+        assert s is not None
+        outs = self.layers[-1].neurons
+        pairs = [(f"partial.dE_total/dout_{k}", f"partial.dout_{k}/dnet_{n}") for k in outs]
+        syms = " + ".join(f"{names.symbol(a)} {names.symbol(b)}" for a, b in pairs)
+        nums = " + ".join(
+            rf"{_paren_neg(self.tex(self.val(a, s)))} \cdot {_paren_neg(self.tex(self.val(b, s)))}" for a, b in pairs
+        )
+        total = sum(self.val(a, s) * self.val(b, s) for a, b in pairs)
+        lhs = rf"\delta_{{{n}}} = \sum_{{k}} \frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial \mathrm{{out}}_{{k}}}} \frac{{\partial \mathrm{{out}}_{{k}}}}{{\partial \mathrm{{net}}_{{{n}}}}}"
+        return self.chain([lhs, syms, nums, self.tex(total)])
+
+    def softmax_collapse(self, n: str) -> str:
+        """Why softmax with cross-entropy gives δ = out − target, for neuron n."""
+        o, t = rf"\mathrm{{out}}_{{{n}}}", rf"\mathrm{{target}}_{{{n}}}"
+        return self.chain(
+            [
+                rf"\delta_{{{n}}}",
+                rf"\sum_{{k}} \left(-\frac{{\mathrm{{target}}_{{k}}}}{{\mathrm{{out}}_{{k}}}}\right) \mathrm{{out}}_{{k}} \left(\delta_{{k,{n}}} - {o}\right)",
+                rf"-{t} + {o} \sum_{{k}} \mathrm{{target}}_{{k}}",
+                rf"{o} - {t}",
+            ]
+        )
 
     # ------------------------------------------------------------ words
 
     def t(self, key: str, **kw: Any) -> str:
         text = self.msgs[key]
         return text.format(**kw) if kw else text
+
+    def count(self, noun: str, n: int) -> str:
+        """A number with its noun, in the catalogue's form for it: count_NOUN_one, _two (English
+        "both", Chinese 两), else _other ("{n} neurons", "{n} 个神经元")."""
+        form = {1: "one", 2: "two"}.get(n, "other")
+        key = f"count_{noun}_{form}"
+        if key not in self.msgs:
+            key = f"count_{noun}_other"
+        return self.t(key, n=n)
 
     # ------------------------------------------------------------ numbers
 
@@ -214,8 +292,8 @@ class Report:
 
     def layer_caption(self, lay: names.LayerLayout) -> str:
         if lay.index == 0:
-            return self.t("layer_input_desc", size=lay.size)
-        return self.t("layer_desc", size=lay.size, act=self.act_t(lay))
+            return self.count("input", lay.size)
+        return self.t("layer_desc", neurons=self.count("neuron", lay.size), act=self.act_t(lay))
 
     def network_figure(self) -> str:
         svg = drawing.network(self.layers, self.spec, self.digits, self.t("fig_network_title"), self.layer_caption)
@@ -245,6 +323,25 @@ class Report:
         if n <= head + tail:
             return [(k + 1, h[k]) for k in range(n)]
         return [(k + 1, h[k]) for k in range(head)] + [None] + [(k + 1, h[k]) for k in range(n - tail, n)]
+
+
+_ARTICLE_KEYS = ("learning_rate", "loss", "mode", "update_biases", "layers", "samples")
+
+
+@functools.cache
+def _article() -> tuple[Any, ...]:
+    from ..spec import load_spec
+
+    data = load_spec("article").data
+    return tuple(json.dumps(data[k], sort_keys=True) for k in _ARTICLE_KEYS)
+
+
+def _is_article(spec: dict[str, Any]) -> bool:
+    """Whether a spec is the built-in article's network and data (the only report that speaks of
+    the article: its sources, its open question, its published slips)."""
+    if spec.get("rounding", "exact") != "exact":  # its values are no longer the article's
+        return False
+    return tuple(json.dumps(spec.get(k), sort_keys=True) for k in _ARTICLE_KEYS) == _article()
 
 
 def _paren_neg(s: str) -> str:

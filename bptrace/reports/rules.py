@@ -1,0 +1,160 @@
+"""The general rules behind a layer's worked derivation, as LaTeX for the templates: the merged
+formula of the weight derived in full, δ for any neuron of the layer, ∂E/∂w = δ·x, the bias rule,
+and the same in matrix form. Everything is built from the op table and the step's own expression
+trees, so the rules shown always belong to the network's activations and loss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import formula, names
+from ..names import LayerLayout
+from ..ops import ACTIVATIONS, LOSSES, Node, mul, neg, sub, v
+from ..tracedata import Step
+
+
+def expand(node: Node, step: Step, inline: tuple[str, ...] = ("partial.",)) -> Node:
+    """The tree with each variable of the given kinds replaced by its own expression, so a merged
+    formula shows what the chain-rule factors stand for."""
+    if not isinstance(node, list):
+        return node
+    if node[0] == "v":
+        key = node[1]
+        if key.startswith(inline):
+            rec = step.get(key)
+            if rec is not None and rec.expr is not None and not rec.is_array:
+                return expand(rec.expr, step, inline)
+        return ["v", key]
+    if node[0] == "fn":
+        return ["fn", node[1], *(expand(a, step, inline) for a in node[2:])]
+    return [node[0], *(expand(a, step, inline) for a in node[1:])]
+
+
+def product_latex(factors: list[Node]) -> str:
+    """f1 · f2 · …, a leading minus sign pulled in front as the article writes it."""
+    first = factors[0]
+    if isinstance(first, list) and first[0] == "neg":
+        return formula.latex(neg(mul(first[1], *factors[1:])))
+    return formula.latex(mul(*factors))
+
+
+def merged(step: Step, keys: list[str], output: bool) -> str:
+    """The chain-rule factors of a weight multiplied out in symbols: for the output layer down to
+    targets and outputs, for a hidden layer down to the downstream δ and weights."""
+    inline = ("partial.", "delta.") if output else ("partial.",)
+    return product_latex([expand(v(k), step, inline) for k in keys])
+
+
+def _generic(kind: str, index: str) -> Node:
+    return v(f"{kind}.{index}")
+
+
+def slope(activation: str, index: str = "j") -> str:
+    """f'(net_j) of an elementwise activation, written with the neuron's own values."""
+    act = ACTIVATIONS[activation]
+    assert act.derivative is not None
+    return formula.latex(act.derivative(_generic("net", index), _generic("out", index)))
+
+
+def kronecker_rule() -> str:
+    return (
+        r"\frac{\partial \mathrm{out}_{k}}{\partial \mathrm{net}_{j}} = "
+        r"\mathrm{out}_{k} \left(\delta_{kj} - \mathrm{out}_{j}\right)"
+    )
+
+
+def output_delta(loss: str, activation: str) -> str:
+    """δ_j = ∂E_total/∂net_j for a neuron j of the output layer, for this loss and activation."""
+    form = LOSSES[loss].form(activation)
+    assert form is not None
+    head = r"\delta_{j} = \frac{\partial E_{\mathrm{total}}}{\partial \mathrm{net}_{j}} = "
+    dE_k = formula.latex(form.dout(_generic("target", "k"), _generic("out", "k")))
+    if activation == "softmax":
+        total = (
+            r"\sum_{k} \frac{\partial E_{\mathrm{total}}}{\partial \mathrm{out}_{k}} "
+            r"\mathrm{out}_{k} \left(\delta_{kj} - \mathrm{out}_{j}\right)"
+        )
+        if form.fused_delta:
+            return head + total + r" = \mathrm{out}_{j} - \mathrm{target}_{j}"
+        return (
+            head
+            + total
+            + rf", \quad \frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial \mathrm{{out}}_{{k}}}} = {dE_k}"
+        )
+    if form.fused_delta:
+        return head + formula.latex(sub(_generic("out", "j"), _generic("target", "j")))
+    dE_j = form.dout(_generic("target", "j"), _generic("out", "j"))
+    act = ACTIVATIONS[activation]
+    assert act.derivative is not None
+    return head + product_latex([dE_j, act.derivative(_generic("net", "j"), _generic("out", "j"))])
+
+
+def hidden_delta(activation: str) -> str:
+    """The δ recursion for a neuron j of a hidden layer."""
+    act = ACTIVATIONS[activation]
+    assert act.derivative is not None
+    node = act.derivative(_generic("net", "j"), _generic("out", "j"))
+    f = formula.latex(node)
+    wrapped = rf"\left({f}\right)" if isinstance(node, list) and node[0] in ("add", "sub") else f
+    return (
+        r"\delta_{j} = f'\left(\mathrm{net}_{j}\right) \sum_{k} w_{kj} \, \delta_{k} = "
+        rf"{wrapped} \sum_{{k}} w_{{kj}} \, \delta_{{k}}"
+    )
+
+
+def weight_rule() -> str:
+    return r"\frac{\partial E_{\mathrm{total}}}{\partial w_{ji}} = \delta_{j} \, x_{i}, \qquad w_{ji}^{+} = w_{ji} - \eta \, \frac{\partial E_{\mathrm{total}}}{\partial w_{ji}}"
+
+
+def bias_rule(lay: LayerLayout) -> str:
+    if lay.bias_name:
+        b = names.param_symbol(lay.bias_name)
+        return rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {b}}} = \sum_{{j}} \delta_{{j}}"
+    return r"\frac{\partial E_{\mathrm{total}}}{\partial b_{j}} = \delta_{j}"
+
+
+# ---------------------------------------------------------------- the matrix form
+
+
+def _b(kind: str, layer: str) -> str:
+    return {
+        "net": rf"\mathbf{{net}}_{{{layer}}}",
+        "out": rf"\mathbf{{out}}_{{{layer}}}",
+        "delta": rf"\boldsymbol{{\delta}}_{{{layer}}}",
+        "x": rf"\mathbf{{x}}_{{{layer}}}",
+        "b": rf"\mathbf{{b}}_{{{layer}}}",
+    }[kind]
+
+
+def matrix_lines(layers: list[LayerLayout], loss: str) -> list[dict[str, Any]]:
+    """One entry per layer from the output down: δ, the weight gradient and the bias gradient."""
+    out: list[dict[str, Any]] = []
+    last = layers[-1]
+    for lay in reversed(layers[1:]):
+        n = lay.name
+        dE = rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {_b('out', n)}}}"
+        if lay is last and lay.activation == "softmax":
+            form = LOSSES[loss].form("softmax")
+            assert form is not None
+            delta = rf"{_b('delta', n)} = J_{{{n}}}^{{\top}} {dE}"
+            if form.fused_delta:
+                delta += rf" = {_b('out', n)} - \mathbf{{target}}"
+        elif lay is last:
+            delta = rf"{_b('delta', n)} = {dE} \odot f'\left({_b('net', n)}\right)"
+        else:
+            up = layers[lay.index + 1].name
+            delta = rf"{_b('delta', n)} = \left(W_{{{up}}}^{{\top}} {_b('delta', up)}\right) \odot f'\left({_b('net', n)}\right)"
+        grad = rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial W_{{{n}}}}} = {_b('delta', n)} \, {_b('x', n)}^{{\top}}"
+        if lay.bias_name:
+            bias = rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {names.param_symbol(lay.bias_name)}}} = \mathbf{{1}}^{{\top}} {_b('delta', n)}"
+        else:
+            bias = rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {_b('b', n)}}} = {_b('delta', n)}"
+        prev = layers[lay.index - 1]
+        x_is = rf"{_b('x', n)} = " + (rf"\mathbf{{{prev.name}}}" if prev.index == 0 else _b("out", prev.name))
+        out.append({"layer": lay, "delta": delta, "grad": grad, "bias": bias, "x": x_is})
+    return out
+
+
+def jacobian_matrix(layer: str) -> str:
+    o = _b("out", layer)
+    return rf"J_{{{layer}}} = \frac{{\partial {o}}}{{\partial {_b('net', layer)}}} = \operatorname{{diag}}\left({o}\right) - {o} \, {o}^{{\top}}"
