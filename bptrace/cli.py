@@ -46,12 +46,17 @@ EPILOG_EXAMPLES = """examples:
 EPILOG_CHECK = """examples:
   bptrace check article answers.toml           grade values written as  "out.o1" = 0.7514
   bptrace check my.toml answers.toml --format md -o feedback.md
+  bptrace check my.toml answers.toml --lang zh --format json
+  bptrace check my.toml answers/ --summary class.csv    a class: class.csv and class.md
   bptrace check article answers.toml --rounding hand:4   accept values carried at 4 decimals
 
 keys: kind.name as in the report's tables (net.h1, out.o1, error.o1, total_error, delta.o1,
 grad.w5, update.w5 = the new value, "partial.dE_total/dout_o1"); plain keys look in the first
 step; "sample2.net.h1" and "batch.grad.w5" reach the other steps of the first iteration.
-exit status: 0 all right, 1 something wrong, 2 bad input.
+right: agrees to the places written with at least --min-digits significant digits (3), or
+within a relative 1e-12; every wrong value is explained with its cause.
+exit status: 0 all right, 1 something wrong, too few digits or an unknown key, 2 a file that
+cannot be read.
 """
 EPILOG_EXERCISES = """examples:
   bptrace exercises article --count 30 --seed 7 -o class     30 sheets: class/001 ... class/030
@@ -178,16 +183,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     chk = sub.add_parser(
         "check",
-        help="grade a student's values and explain the first mistake",
+        help="grade a student's values and explain every mistake",
         epilog=EPILOG_CHECK,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     chk.add_argument("spec", help="the spec the exercise is about (file or built-in name)")
-    chk.add_argument("answers", help="a TOML or JSON file of quantity keys and values")
-    chk.add_argument("--format", choices=("text", "md"), default="text", help="plain lines (default) or Markdown")
+    chk.add_argument("answers", nargs="+", help="TOML or JSON files of quantity keys and values, or folders of them")
+    chk.add_argument(
+        "--format", choices=("text", "md", "json"), default="text", help="plain lines (default), Markdown or JSON"
+    )
     chk.add_argument("-o", "--output", default="-", metavar="FILE", help="where to write (default: stdout)")
-    chk.add_argument("--rounding", metavar="MODE", help="hand:N: the exercise carries values rounded to N decimals")
+    chk.add_argument("--lang", choices=LANGS, default="en", help="language of the feedback (default en)")
+    chk.add_argument("--rounding", metavar="MODE", help="hand:N or sig:N: the exercise carries values rounded so")
     chk.add_argument("--digits", type=_int_range(1, 15), default=None, metavar="D", help="places of expected values")
+    chk.add_argument(
+        "--min-digits", type=_int_range(0, 15), default=3, metavar="K",
+        help="significant digits an answer needs to be judged (default 3)",
+    )  # fmt: skip
+    chk.add_argument("--summary", metavar="FILE.csv", help="a class summary: one row per file, as CSV and Markdown")
+    chk.add_argument(
+        "--misconceptions", metavar="FILE", help="a TOML table of misconceptions to try after the built-in ones"
+    )
 
     exe = sub.add_parser(
         "exercises",
@@ -356,26 +372,70 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .grading import grade, markdown_report, read_answers, text_report
+    from . import feedback
+    from .diagnosis import load_table
+    from .grading import Grader, answer_files, read_answers
     from .spec import load_spec
     from .tracer import trace
 
     spec = load_spec(args.spec, iterations=1, rounding=args.rounding)
-    answers = read_answers(Path(args.answers))
-    g = grade(trace(spec, detail=1), answers, args.answers)
+    files = answer_files(args.answers)
+    table = load_table() + (load_table(Path(args.misconceptions)) if args.misconceptions else [])
+    answers = [(f, read_answers(f)) for f in files]  # every file is read before anything is graded
+    grader = Grader(trace(spec, detail=1), min_digits=args.min_digits, table=table)
+    grades = [grader.grade(a, str(f)) for f, a in answers]
     digits = args.digits or 9
-    out = markdown_report(g, spec["title"], digits) if args.format == "md" else text_report(g, digits)
-    if args.output == "-":
-        sys.stdout.write(out)
-    else:
-        from .output import check_target, write_all
+    parts = []
+    for f, g in zip(files, grades):
+        if args.format == "md":
+            out = feedback.markdown_report(g, spec["title"], digits, args.lang)
+        elif args.format == "json":
+            out = feedback.json_report(g, digits, args.lang)
+        else:
+            out = feedback.text_report(g, digits, args.lang)
+        parts.append((f, out))
+    if args.format == "json" and len(parts) > 1:
+        import json
 
+        text = (
+            json.dumps(
+                [
+                    {"file": str(f), "answers": feedback.json_answers(g, digits, args.lang)}
+                    for f, g in zip(files, grades)
+                ],
+                ensure_ascii=False,
+                indent=1,
+            )
+            + "\n"
+        )
+    elif len(parts) > 1:
+        heading = feedback.words(args.lang)["file_heading"]
+        text = "\n".join(f"{heading.format(file=f)}\n\n{out}" for f, out in parts)
+    else:
+        text = parts[0][1]
+    written: dict[Path, str] = {}
+    if args.summary:
+        from .classsummary import summary_files, to_text
+
+        written.update(summary_files(Path(args.summary), spec["title"], files, grades, args.lang, table))
+        if args.output == "-":  # the class table instead of every file's feedback; -o FILE keeps those
+            text = to_text(spec["title"], files, grades, args.lang)
+    if args.output != "-":
         target = Path(args.output)
         if target.is_dir():
             raise SpecError("is a folder; -o takes a file here", source=args.output)
+        written[target] = text
+    from .output import check_target, write_all
+
+    for target in written:
+        if target.is_dir():
+            raise SpecError("is a folder; a file is needed here", source=str(target))
         check_target(str(target.parent), 1)
-        write_all(target.parent, {target.name: out})
-    return 0 if g.all_right else 1
+    if args.output == "-":
+        sys.stdout.write(text)
+    for target, body in written.items():
+        write_all(target.parent, {target.name: body})
+    return 0 if all(g.all_right for g in grades) else 1
 
 
 def cmd_exercises(args: argparse.Namespace) -> int:

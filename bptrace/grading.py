@@ -1,9 +1,12 @@
-"""Grade a student's values against a trace, and find the first mistake.
+"""Grade a student's values against a trace, and explain every wrong one.
 
-An answer counts as right when it agrees with the trace to the precision it was written with:
-0.7514 stands for anything in [0.75135, 0.75145], so it is right for 0.75136507 and 0.7513 is
-not. For the first wrong answer the formula is evaluated again with the student's own inputs,
-which tells a slip in this step from an error carried over from an earlier one.
+An answer is right when it agrees with the trace to the places it was written with (0.7514 stands
+for anything in [0.75135, 0.75145]) and carries at least `min_digits` significant digits (default
+3): "0" or "1" agree with almost anything to no places, so they are "too few digits to judge", not
+right. A written sign must be right. An answer within a relative 1e-12 of the value is right
+whatever its digits (0.4 for 0.4, a full-precision copy of the value).
+
+Every wrong answer gets a cause from the diagnosis table (see diagnosis.py).
 """
 
 from __future__ import annotations
@@ -11,18 +14,22 @@ from __future__ import annotations
 import difflib
 import json
 import math
-import re
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from . import diagnosis as dg
 from . import formula, names, numfmt
 from .errors import SpecError
-from .tracedata import Record, Step, Trace
+from .tracedata import Record, Trace
 
-RIGHT, WRONG = "✓", "✗"
+RIGHT, WRONG, FEW, UNKNOWN = "right", "wrong", "too_few_digits", "unknown"
+MARKS = {RIGHT: "✓", WRONG: "✗", FEW: "?", UNKNOWN: "!"}
+MIN_DIGITS = 3
+REL_TOL = 1e-12  # an answer this close to the value is right whatever digits it carries
 
 
 @dataclass
@@ -31,52 +38,77 @@ class Answer:
     text: str  # the number as written
     value: float
     tolerance: float  # half a unit in the last written place
+    places: int = 0  # decimal places written (negative for 1e3-style integers)
+    sig: int = 0  # significant digits written: 0.0822 has 3, 0.7510 has 4, 0 has none
 
 
 @dataclass
 class Verdict:
     answer: Answer
-    record: Record
-    right: bool
-    expected: float
-    matched: str = ""  # "carried" or "exact" when the spec rounds by hand
+    status: str  # RIGHT, WRONG, FEW or UNKNOWN
+    record: Record | None = None
+    expected: float | None = None
+    at: str = ""  # the quantity's key in full (sample 1's keys without a prefix)
+    matched: str = ""  # with hand rounding: "carried" or "exact", which value it agrees with
+    suggestion: str = ""  # for an unknown key: the nearest known one
+
+    @property
+    def right(self) -> bool:
+        return self.status == RIGHT
+
+
+@dataclass
+class Input:
+    """A value a formula reads, as the student's run has it."""
+
+    key: str
+    value: float
+    how: str  # "given" (right), "given_wrong", not written: "recomputed" (from the student's values)
+    # or "exact" (from none of them); "question": a value the question gives
 
 
 @dataclass
 class Diagnosis:
     verdict: Verdict
+    cause: str  # carried, sign, a misconception's name, rounding or slip
     symbolic: str
     with_your_inputs: str
-    recomputed: float
-    wrong_inputs: list[str] = field(default_factory=list)  # keys of earlier wrong answers it used
-    carried: bool = False  # the answer follows from the wrong inputs
-    follows: bool = False  # the answer follows from the student's own (maybe rounded) inputs
+    recomputed: float  # the formula with the student's inputs
+    inputs: list[Input] = field(default_factory=list)
+    wrong_inputs: list[str] = field(default_factory=list)  # the student's wrong values it follows from
+    misconception: dg.Misconception | None = None
+    value: float | None = None  # what the named cause gives (a misconception's value, a rounded run's)
 
 
 @dataclass
 class Grade:
     verdicts: list[Verdict]
-    diagnoses: dict[str, Diagnosis]  # for every wrong answer, by its key as written
+    diagnoses: dict[str, Diagnosis]  # every wrong answer's, by its key as written
+    min_digits: int = MIN_DIGITS
+    source: str = ""
 
     @property
     def all_right(self) -> bool:
         return all(v.right for v in self.verdicts)
 
+    def count(self, status: str) -> int:
+        return sum(v.status == status for v in self.verdicts)
+
     @property
     def diagnosis(self) -> Diagnosis | None:
         """The first mistake, in the order the quantities are computed."""
-        first = next((v for v in self.verdicts if not v.right), None)
+        first = next((v for v in self.verdicts if v.status == WRONG), None)
         return self.diagnoses[first.answer.key] if first else None
 
 
 # ---------------------------------------------------------------- reading answers
 
 
-def _precision(d: Decimal) -> float:
-    """Half a unit in the last place written: 0.7514 -> 0.00005, 3.5e-5 -> 5e-7, 2 -> 0.5."""
-    exp = d.as_tuple().exponent
-    assert isinstance(exp, int)
-    return 0.5 * 10.0**exp
+def _answer(key: str, d: Decimal, text: str) -> Answer:
+    t = d.as_tuple()
+    assert isinstance(t.exponent, int)
+    digits = "".join(map(str, t.digits)).lstrip("0")
+    return Answer(key, text, float(d), 0.5 * 10.0**t.exponent, -t.exponent, len(digits))
 
 
 def _flatten(data: Any, prefix: str, source: str, out: list[Answer]) -> None:
@@ -88,9 +120,9 @@ def _flatten(data: Any, prefix: str, source: str, out: list[Answer]) -> None:
         what = "a table" if isinstance(data, dict) else type(data).__name__
         raise SpecError(f"expected a number, got {what}", prefix, source)
     d = Decimal(data)
-    if not d.is_finite():
+    if not d.is_finite() or not math.isfinite(float(d)):
         raise SpecError(f"expected a finite number, got {data}", prefix, source)
-    out.append(Answer(prefix, str(data), float(d), _precision(d)))
+    out.append(_answer(prefix, d, str(data)))
 
 
 def read_answers(path: Path) -> list[Answer]:
@@ -129,224 +161,240 @@ def read_answers(path: Path) -> list[Answer]:
     return out
 
 
-# ---------------------------------------------------------------- finding the quantity
+# ---------------------------------------------------------------- the rules
 
 
-def _scopes(trace: Trace) -> dict[str, list[Step]]:
-    """Where a key without a prefix is looked up (the first step, then the rest of iteration 1),
-    and the steps "sampleN." and "batch." name."""
-    first = [s for s in trace.steps if s.iteration == trace.steps[0].iteration] if trace.steps else []
-    scopes: dict[str, list[Step]] = {"": first}
-    for s in first:
-        scopes[f"sample{s.sample}" if s.sample else "batch"] = [s]
-    return scopes
+def agrees(a: Answer, value: float) -> bool:
+    """Whether the value rounds to what was written (a hair more for binary fractions at the edge)."""
+    return math.isfinite(value) and abs(a.value - value) <= a.tolerance * (1 + 1e-9)
 
 
-def _locate(trace: Trace, key: str, source: str) -> tuple[Record, Step]:
-    scopes = _scopes(trace)
-    scope, rest = "", key
-    head, _, tail = key.partition(".")
-    if head in scopes and head:
-        scope, rest = head, tail
-    # a hidden neuron's share may be written either way (dE_o1/dout_h1 as the article does, or
-    # dE_total/dnet_o1*dnet_o1/dout_h1), so answer files written for either spelling grade
-    kind, _, pid = rest.partition(".")
-    spellings = [rest] + ([f"partial.{a}" for a in names.share_aliases(pid)] if kind == "partial" else [])
-    for spelling in spellings:
-        for step in scopes[scope]:
-            rec = step.get(spelling)
-            if rec is not None and not rec.is_array:
-                return rec, step
-    known = sorted({r.key for s in scopes[""] for r in s.records if not r.is_array})
-    hint = difflib.get_close_matches(rest, known, n=1)
-    did = f" (did you mean {hint[0]!r}?)" if hint else ""
-    raise SpecError(
-        f"no quantity of this key in the first step{did}; the report's last appendix lists the keys", key, source
-    )
+def judge(a: Answer, expected: float, min_digits: int = MIN_DIGITS) -> str:
+    if not math.isfinite(expected):
+        return WRONG
+    if a.value != 0 and expected != 0 and (a.value < 0) != (expected < 0):
+        return WRONG  # a written sign must be right, whatever the places
+    if abs(a.value - expected) <= REL_TOL * abs(expected):
+        return RIGHT
+    if not agrees(a, expected):
+        return WRONG
+    return RIGHT if a.sig >= min_digits else FEW
 
 
 # ---------------------------------------------------------------- grading
 
 
-def grade(trace: Trace, answers: list[Answer], source: str = "answers") -> Grade:
-    exact = trace.spec["rounding"] == "exact"
-    located: list[tuple[Answer, Record, Step]] = []
-    for a in answers:
-        rec, step = _locate(trace, a.key, source)
-        located.append((a, rec, step))
-    order = {id(r): k for k, r in enumerate(r for s in trace.steps for r in s.records)}
-    located.sort(key=lambda t: order[id(t[1])])
-    verdicts = []
-    for a, rec, _ in located:
-        expected = float(rec.value)
-        right = _agrees(a, expected)
-        matched = ""
-        if not exact:
-            if right:
-                matched = "carried"
-            elif rec.exact is not None and _agrees(a, float(rec.exact)):
-                right, matched = True, "exact"
-        verdicts.append(Verdict(a, rec, right, expected, matched))
-    diagnoses = {v.answer.key: _diagnose(v, verdicts, located) for v in verdicts if not v.right}
-    return Grade(verdicts, diagnoses)
+class Grader:
+    """Grades answer files against one trace; the runs a diagnosis needs (a misconception's spec,
+    a hand-rounded run) are made once and shared by every file graded."""
 
+    def __init__(
+        self,
+        trace: Trace,
+        *,
+        min_digits: int = MIN_DIGITS,
+        table: list[dg.Misconception] | None = None,
+        retrace: Callable[[Mapping[str, Any]], Trace | None] | None = None,
+    ) -> None:
+        self.trace = trace
+        self.min_digits = min_digits
+        self.table = dg.load_table() if table is None else table
+        self.graph = dg.Graph(trace, _carry(trace.spec["rounding"]))
+        self._retrace = retrace or _retrace(trace)
+        self._graphs: dict[str, dg.Graph | None] = {}
 
-def _agrees(a: Answer, expected: float) -> bool:
-    # the tolerance of the written places, and a hair more for binary fractions at the boundary
-    return math.isfinite(expected) and abs(a.value - expected) <= a.tolerance * (1 + 1e-9) + 1e-15
+    def variant(self, overrides: Mapping[str, Any]) -> dg.Graph | None:
+        """The graph of the same spec with some keys changed, or None where they do not apply."""
+        k = json.dumps(overrides, sort_keys=True)
+        if k not in self._graphs:
+            tr = self._retrace(overrides)
+            self._graphs[k] = None if tr is None else dg.Graph(tr, _carry(tr.spec["rounding"]))
+        return self._graphs[k]
 
+    def locate(self, key: str) -> tuple[str | None, str]:
+        """The full key of an answer's quantity, or None and the nearest known key."""
+        g = self.graph
+        head, _, rest = key.partition(".")
+        first = next(iter(g.sample_prefix), None)
+        if head == f"sample{first}" and rest:  # sample 1's keys are also written without a prefix
+            key = rest
+        scoped = head in {p[:-1] for p in g.sample_prefix.values() if p} and key != rest
+        prefix, bare = (head + ".", rest) if scoped else ("", key)
+        # a hidden neuron's share may be written either way (dE_o1/dout_h1 as the article does, or
+        # dE_total/dnet_o1*dnet_o1/dout_h1), so answer files written for either spelling grade
+        kind, _, pid = bare.partition(".")
+        spellings = [bare] + ([f"partial.{a}" for a in names.share_aliases(pid)] if kind == "partial" else [])
+        for spelling in spellings:
+            if prefix + spelling in g.records:
+                return prefix + spelling, ""
+        if not scoped:
+            for spelling in spellings:
+                for p in g.sample_prefix.values():  # a plain key only a later step of the iteration has
+                    if p + spelling in g.records:
+                        return p + spelling, ""
+        return None, _nearest(key, g.records)
 
-def _diagnose(wrong: Verdict, verdicts: list[Verdict], located: list[tuple[Answer, Record, Step]]) -> Diagnosis:
-    rec = wrong.record
-    step = next(s for a, r, s in located if r is rec)
-    given = {v.record.key: v for v in verdicts if _same_step(v, step, located)}
-    env: dict[str, float] = {}
-    used_wrong: list[str] = []
+    def grade(self, answers: list[Answer], source: str = "answers") -> Grade:
+        verdicts: list[Verdict] = []
+        for a in answers:
+            at, hint = self.locate(a.key)
+            if at is None:
+                verdicts.append(Verdict(a, UNKNOWN, suggestion=hint))
+                continue
+            rec = self.graph.records[at]
+            expected = float(rec.value)
+            v = Verdict(a, judge(a, expected, self.min_digits), rec, expected, at)
+            if self.trace.spec["rounding"] != "exact":
+                if v.right:
+                    v.matched = "carried"
+                elif rec.exact is not None and judge(a, float(rec.exact), self.min_digits) == RIGHT:
+                    v.status, v.matched = RIGHT, "exact"
+            verdicts.append(v)
+        order = self.graph.order
+        verdicts.sort(key=lambda v: order[v.at] if v.at else len(order))
+        given: dict[str, float] = {}
+        status: dict[str, str] = {}
+        self._tolerance: dict[str, float] = {}
+        for v in verdicts:
+            if v.at and v.at not in given:
+                given[v.at], status[v.at] = v.answer.value, v.status
+                self._tolerance[v.at] = v.answer.tolerance
+        diagnoses = {v.answer.key: self._diagnose(v, given, status) for v in verdicts if v.status == WRONG}
+        return Grade(verdicts, diagnoses, self.min_digits, source)
 
-    def yours(key: str, exact: float) -> float:
-        """The student's value of a quantity, also through one that merely equals another
-        (the partial dnet_o1/dw5 is out_h1); else the exact value."""
-        if key in given:
-            if not given[key].right:
-                used_wrong.append(key)
-            return given[key].answer.value
-        other = step.get(key)
-        if other is not None and isinstance(other.expr, list) and other.expr[0] == "v":
-            return yours(other.expr[1], exact)
-        return exact
+    # ------------------------------------------------------------ why a value is wrong
 
-    assert rec.expr is not None
-    for node in formula.variables(rec.expr):
-        env[node[1]] = yours(node[1], node[2])
-    filled = formula.fill(rec.expr, env)
-    recomputed = formula.evaluate(rec.expr, env)
-    lhs = names.symbol(rec.key)
-    follows = abs(wrong.answer.value - recomputed) <= wrong.answer.tolerance * (1 + 1e-9) + 1e-15
-    carried = bool(used_wrong) and follows
-    return Diagnosis(
-        wrong,
-        f"{lhs} = {formula.latex(rec.expr)}",
-        f"{lhs} = {formula.latex(filled, numfmt.latex)}",
-        recomputed,
-        sorted(set(used_wrong), key=used_wrong.index),
-        carried,
-        follows,
-    )
-
-
-def _same_step(v: Verdict, step: Step, located: list[tuple[Answer, Record, Step]]) -> bool:
-    return any(r is v.record and s is step for _, r, s in located)
-
-
-# ---------------------------------------------------------------- saying it
-
-
-_SIMPLE = {
-    r"\left(": "(", r"\right)": ")", r"\left[": "[", r"\right]": "]", r"\cdot": "·", r"\times": "×",
-    r"\partial ": "∂", r"\delta": "δ", r"\eta": "η", r"\sigma": "σ", r"\ln": "ln", r"\tanh": "tanh",
-    r"\max": "max", r"\cdots": "…", r"\le": "≤",
-}  # fmt: skip
-
-
-def _plain_formula(tex: str) -> str:
-    """A formula readable in a terminal: out_o1 = 1/(1 + e^(-net_o1))."""
-    s = tex
-    for a, b in _SIMPLE.items():
-        s = s.replace(a, b)
-    s = re.sub(r"\\mathrm\{([^{}]*)\}", r"\1", s)
-    s = re.sub(r"_\{([^{}]*)\}", r"_\1", s)
-    while True:  # innermost first: \frac{a}{b} -> (a)/(b), ^{x} -> ^(x)
-        t = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", s)
-        t = re.sub(r"\^\{([^{}]*)\}", r"^(\1)", t)
-        if t == s:
-            break
-        s = t
-    s = re.sub(r"\(([^()\s]+)\)/", r"\1/", s)  # (1)/(x) -> 1/(x)
-    s = re.sub(r"([/^])\(([^()\s-][^()\s]*)\)", r"\1\2", s)  # x^(2) -> x^2, 1/(2) -> 1/2
-    return s.replace("{", "(").replace("}", ")").replace("\\", "")
-
-
-def text_report(g: Grade, digits: int = numfmt.DEFAULT_DIGITS) -> str:
-    lines = []
-    width = max(len(v.answer.key) for v in g.verdicts)
-    for v in g.verdicts:
-        mark = RIGHT if v.right else WRONG
-        note = "  (matches the exact value)" if v.matched == "exact" else ""
-        if not v.right and v is not (g.diagnosis.verdict if g.diagnosis else None):
-            note = "  " + _short_note(g.diagnoses[v.answer.key])
-        lines.append(
-            f"{mark} {v.answer.key:<{width}}  given {v.answer.text:<14} expected {numfmt.plain(v.expected, digits)}{note}"
+    def _diagnose(self, v: Verdict, given: dict[str, float], status: dict[str, str]) -> Diagnosis:
+        a, c, g = v.answer, v.at, self.graph
+        assert v.record is not None and v.expected is not None
+        rec = v.record
+        own = dg.Run(g, given, c)
+        recomputed = own.value(c)
+        inputs = self._inputs(c, own, given, status)
+        filled = formula.fill(rec.expr, {i.key: i.value for i in inputs})
+        lhs = names.symbol(rec.key)
+        d = Diagnosis(
+            v,
+            dg.SLIP,
+            f"{lhs} = {formula.latex(rec.expr)}",
+            f"{lhs} = {formula.latex(filled, numfmt.latex)}",
+            recomputed,
+            inputs,
         )
-    right = sum(v.right for v in g.verdicts)
-    lines.append("")
-    lines.append(f"{right} of {len(g.verdicts)} right.")
-    d = g.diagnosis
-    if d:
-        lines.append("")
-        lines.append(
-            f"First mistake: {d.verdict.answer.key} (you wrote {d.verdict.answer.text}, the value is {numfmt.plain(d.verdict.expected, digits)})."
-        )
-        lines.append(f"  formula:          {_plain_formula(d.symbolic)}")
-        lines.append(f"  with your inputs: {_plain_formula(d.with_your_inputs)} = {numfmt.plain(d.recomputed, digits)}")
-        lines.append("  " + _explain(d, digits))
-    return "\n".join(lines) + "\n"
+        wrong_used = [k for k in own.used if status.get(k) != RIGHT]
+        differs = not agrees(a, v.expected)  # a cause must explain the difference
+        slack = self._slack(c, given, own.used, recomputed)
+        follows = math.isfinite(recomputed) and abs(a.value - recomputed) <= a.tolerance * (1 + 1e-9) + slack
+        if wrong_used and follows and differs:
+            d.cause, d.wrong_inputs, d.value = dg.CARRIED, wrong_used, recomputed
+            return d
+        for flipped in (-v.expected, -recomputed):
+            if flipped != 0 and agrees(a, flipped):
+                d.cause, d.value = dg.SIGN, flipped
+                return d
+        # from all the student's values, then from their right ones only, then from exact ones:
+        # another slip upstream, or inputs written rounded, should not hide a misconception
+        right_only = {k: x for k, x in given.items() if status[k] == RIGHT}
+        tries: list[Mapping[str, float]] = [given, right_only, {}] if wrong_used else [given, {}]
+        for m in self.table:
+            for tried in tries:
+                for value in dg.candidates(m, g, c, tried, lambda m: self.variant(m.spec or {})):
+                    if agrees(a, value) and differs:
+                        d.cause, d.misconception, d.value = m.name, m, value
+                        return d
+        if follows:  # right inputs, written rounded: the drift passed the places
+            d.cause, d.value = dg.ROUNDING, recomputed
+            return d
+        for mode in _hand_modes(a):
+            h = self.variant({"rounding": mode})
+            if h is not None and c in h.records and agrees(a, float(h.records[c].value)):
+                d.cause, d.value = dg.ROUNDING, float(h.records[c].value)
+                return d
+        d.wrong_inputs = wrong_used
+        return d
+
+    def _slack(self, c: str, given: dict[str, float], used: list[str], value: float) -> float:
+        """How far the value can move while each given input stays within the places written
+        (to first order): a product of two values written to 6 digits is good to about 6."""
+        total = 0.0
+        for k in used:
+            moved = dict(given)
+            moved[k] = given[k] + self._tolerance[k]
+            try:
+                total += abs(dg.Run(self.graph, moved, c).value(c) - value)
+            except (ZeroDivisionError, OverflowError, ValueError):
+                return 0.0
+        return total
+
+    def _inputs(self, c: str, run: dg.Run, given: Mapping[str, float], status: Mapping[str, str]) -> list[Input]:
+        g = self.graph
+        out: list[Input] = []
+        for node in formula.variables(g.records[c].expr):
+            key = node[1]
+            if any(i.key == key for i in out):
+                continue
+            t = g.resolve(key, g.prefix[c])
+            if t is None:
+                out.append(Input(key, float(node[2]), "question"))
+            elif t in given:
+                out.append(Input(key, given[t], "given" if status[t] == RIGHT else "given_wrong"))
+            else:
+                alone = dg.Run(g, {}, c)  # without any of the student's values: are they the exact ones?
+                value = run.value(t)
+                out.append(Input(key, value, "exact" if value == alone.value(t) else "recomputed"))
+        return out
 
 
-def _short_note(d: Diagnosis) -> str:
-    if d.carried:
-        return f"(carried from {', '.join(d.wrong_inputs)})"
-    if d.follows:
-        return "(follows from your rounded inputs)"
-    return "(a slip of its own)"
+def _nearest(key: str, known: Mapping[str, Any]) -> str:
+    hint = difflib.get_close_matches(key, list(known), n=1)
+    return hint[0] if hint else ""
 
 
-def _explain(d: Diagnosis, digits: int) -> str:
-    wrong_in = ", ".join(d.wrong_inputs)
-    if d.carried:
-        return f"Your value follows from your earlier wrong value of {wrong_in}: the error was carried over; fix that step first."
-    if d.wrong_inputs:
-        return (
-            f"It uses your wrong value of {wrong_in}, but even from that it should be {numfmt.plain(d.recomputed, digits)}: "
-            "there is a new slip in this step too."
-        )
-    if d.follows:
-        return (
-            "It does follow from your own inputs, which you rounded: the rounding drifted past the places you wrote. "
-            "Carry more places, or check with --rounding hand:N for the places you used."
-        )
-    return "Its inputs are right, so the slip is in this step: redo this calculation."
+def _hand_modes(a: Answer) -> list[str]:
+    """The hand-rounded runs a student writing this answer may have carried: the places and
+    significant figures people carry, those of the answer first."""
+    first = [f"hand:{a.places}"] if 1 <= a.places <= 15 else []
+    return first + [f"hand:{n}" for n in range(2, 7) if n != a.places]
 
 
-def markdown_report(g: Grade, title: str, digits: int = numfmt.DEFAULT_DIGITS) -> str:
-    from .reports import md_escape
+def _carry(rounding: str) -> Callable[[float], float] | None:
+    from .rounding import hand_round
 
-    right = sum(v.right for v in g.verdicts)
-    lines = [f"# Feedback: {md_escape(title)}", "", f"{right} of {len(g.verdicts)} answers are right.", ""]
-    lines += ["| | key | given | expected | |", "| --- | --- | ---: | ---: | --- |"]
-    first = g.diagnosis.verdict if g.diagnosis else None
-    for v in g.verdicts:
-        note = _short_note(g.diagnoses[v.answer.key]) if not v.right and v is not first else ""
-        lines.append(
-            f"| {RIGHT if v.right else WRONG} | `{v.answer.key}` | {v.answer.text} | {numfmt.text(v.expected, digits)} | {note} |"
-        )
-    d = g.diagnosis
-    if d:
-        lines += [
-            "",
-            "## The first mistake",
-            "",
-            f"`{d.verdict.answer.key}`: you wrote {d.verdict.answer.text}; the value is {numfmt.text(d.verdict.expected, digits)}.",
-            "",
-            "$$",
-            d.symbolic,
-            "$$",
-            "",
-            "With your own inputs put in:",
-            "",
-            "$$",
-            f"{d.with_your_inputs} = {numfmt.latex(d.recomputed, digits)}",
-            "$$",
-            "",
-            _explain(d, digits),
-        ]
-    return "\n".join(lines) + "\n"
+    if rounding.startswith("hand:"):
+        n = int(rounding.split(":")[1])
+        return lambda x: hand_round(x, n)
+    return None
+
+
+def _retrace(trace: Trace) -> Callable[[Mapping[str, Any]], Trace | None]:
+    def run(overrides: Mapping[str, Any]) -> Trace | None:
+        from .spec import load_spec
+        from .tracer import trace as do_trace
+
+        spec = dict(trace.spec)
+        spec.update(overrides)
+        spec["iterations"] = 1
+        try:
+            return do_trace(load_spec(spec), detail=1)
+        except (SpecError, ValueError):
+            return None  # a variant this spec cannot have (updated weights in batch mode)
+
+    return run
+
+
+def grade(trace: Trace, answers: list[Answer], source: str = "answers", min_digits: int = MIN_DIGITS) -> Grade:
+    return Grader(trace, min_digits=min_digits).grade(answers, source)
+
+
+def answer_files(paths: list[str]) -> list[Path]:
+    """The answer files named, a folder standing for its .toml and .json files in name order."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(x for x in p.iterdir() if x.is_file() and x.suffix.lower() in (".toml", ".json"))
+            if not found:
+                raise SpecError("no .toml or .json answer files in this folder", source=str(p))
+            out += found
+        else:
+            out.append(p)
+    return out
