@@ -145,7 +145,7 @@ def test_each_classic_slip_is_named_on_a_deeper_network() -> None:
     net_q1 = v["net.q1"]
     missing_bias_q1 = net_q1 - 0.05
     at_net = 1 - v["net.h1"] ** 2  # tanh′ evaluated at net
-    one_path = v["partial.dE_q1/dout_h3"]  # only q1's share reaches h3
+    one_path = v["partial.dE_total/dnet_q1*dnet_q1/dout_h3"]  # only q1's share reaches h3
     text = (
         f'"net.q1" = {missing_bias_q1:.6g}\n"partial.dout_h1/dnet_h1" = {at_net:.6g}\n'
         f'"partial.dE_total/dout_h3" = {one_path:.6g}\n"delta.o1" = {-v["delta.o1"]:.6g}\n'
