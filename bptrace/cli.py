@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from ._version import __version__
 from .errors import SpecError
 
-FORMATS = ("md", "html", "json")
+FORMATS = ("md", "html", "json", "lecture")
 LANGS = ("en", "zh")
 
 EPILOG_MAIN = """examples:

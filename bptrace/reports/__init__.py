@@ -16,9 +16,10 @@ import jinja2
 
 from ..errors import SpecError
 from ..tracedata import Trace
-from .env import LANGS, css, make_env, messages
+from .env import LANGS, css, make_env, messages, source
 from .escape import md_escape
 from .md_html import markdown_to_html
+from .lecture import Lecture, script_hash
 from .view import Report
 
 __all__ = ["LANGS", "Report", "make_env", "markdown_to_html", "md_escape", "messages", "render", "render_files"]
@@ -58,6 +59,25 @@ def render(
     )[f"report.{fmt}"]
 
 
+REPORT_FORMATS = ("md", "html", "lecture")
+
+
+def lecture_page(env: jinja2.Environment, rep: Report) -> str:
+    """lecture.html: the slides, the picture, and the script the page's CSP allows by its hash."""
+    lec = Lecture(rep)
+    slides = lec.build()
+    script = source(env, "lecture.js")
+    return env.get_template("lecture.html.j2").render(
+        r=rep,
+        t=rep.t,
+        slides=slides,
+        picture=lec.picture(),
+        css=source(env, "lecture.css"),
+        script=script,
+        script_hash=script_hash(script),
+    )
+
+
 def render_files(
     trace: Trace,
     formats: Iterable[str],
@@ -70,17 +90,21 @@ def render_files(
     stem: str = "report",
     template: str = "report",
 ) -> dict[str, str]:
-    """Every file the formats need, by relative path: report.md (+ figures/*.svg), report.html."""
+    """Every file the formats need, by relative path: report.md (+ figures/*.svg), report.html, lecture.html."""
     env = env or make_env(templates)
     msgs = messages(env, lang)
     out: dict[str, str] = {}
     formats = list(formats)
     for f in formats:
-        if f not in ("md", "html"):
-            raise SpecError(f"unknown report format {f!r}; expected 'md' or 'html'", "formats")
+        if f not in REPORT_FORMATS:
+            raise SpecError(f"unknown report format {f!r}; expected 'md', 'html' or 'lecture'", "formats")
     if digits is not None and (isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 15):
         raise SpecError(f"expected a whole number from 1 to 15, got {digits!r}", "digits")
     rep = Report(trace, lang, digits, msgs)
+    if "lecture" in formats:
+        out["lecture.html"] = lecture_page(env, rep)
+    if not {"md", "html"} & set(formats):
+        return out
     text = _report_md(env, rep, f"{template}.md.j2")
     if "md" in formats:
         out[f"{stem}.md"] = rep.place_figures(text, inline=single)

@@ -53,7 +53,7 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
         return None
 
 
-def _source(env: jinja2.Environment, name: str) -> str:
+def source(env: jinja2.Environment, name: str) -> str:
     """A file found through the template loader (so a user's folder can replace it), read once
     per environment: catalogues and the stylesheet are needed by every render."""
     cache: dict[str, str] = env.globals.setdefault("_bptrace_sources", {})  # type: ignore[assignment]
@@ -73,8 +73,8 @@ def messages(env: jinja2.Environment, lang: str) -> dict[str, str]:
     if lang not in parsed:
         merged: dict[str, str] = {}
         for code in dict.fromkeys(("en", lang)):
-            builtin = _source(env, f"default/i18n/{code}.toml")
-            chosen = _source(env, f"i18n/{code}.toml")  # the user's file where there is one
+            builtin = source(env, f"default/i18n/{code}.toml")
+            chosen = source(env, f"i18n/{code}.toml")  # the user's file where there is one
             merged.update(tomllib.loads(builtin))
             if chosen is not builtin and chosen != builtin:
                 merged.update(tomllib.loads(chosen))
@@ -83,4 +83,4 @@ def messages(env: jinja2.Environment, lang: str) -> dict[str, str]:
 
 
 def css(env: jinja2.Environment) -> str:
-    return _source(env, "style.css")
+    return source(env, "style.css")

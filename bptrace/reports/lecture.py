@@ -1,0 +1,434 @@
+"""Lecture mode: the worked example as a sequence of slides on the network picture.
+
+Each slide teaches one quantity of the first traced step (or a layer's remaining quantities as a
+table), in the order the report derives them. It names the picture's elements to light up
+(``focus``) and the texts to write onto the picture (``sets``): a neuron's net, out and δ as they
+are computed, a weight's gradient on its edge, then its new value. The page's script replays the
+``sets`` of every slide up to the current one, so going back is as exact as going forward; without
+the script every slide shows in order, like the report.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+from .. import names, numfmt
+from ..tracedata import Record, Step
+from . import mathml
+from .figures import FONT, _drawn, _f
+from .view import Report
+
+ROW_H, COL_W, R = 118.0, 300.0, 26.0
+SMALL_LAYER = 4  # neurons a layer may have for each of them to get slides of its own
+TABLE_ROWS = 8  # rows a table slide shows before it says how many more there are
+
+
+@dataclass
+class Slide:
+    key: str  # the quantity taught ("" for the opening, closing and table slides)
+    phase: str
+    title: str  # HTML
+    sentence: str  # HTML (inline MathML inside)
+    equations: list[str] = field(default_factory=list)  # MathML blocks
+    table: list[tuple[str, str]] = field(default_factory=list)  # (MathML symbol, value)
+    more: int = 0  # rows left out of the table
+    focus: list[str] = field(default_factory=list)  # ids of picture elements to light up
+    sets: dict[str, str] = field(default_factory=dict)  # picture text id -> its new text
+
+    @property
+    def focus_attr(self) -> str:
+        return " ".join(self.focus)
+
+    @property
+    def sets_attr(self) -> str:
+        return json.dumps(self.sets, ensure_ascii=False, sort_keys=True)
+
+
+# ---------------------------------------------------------------- ids on the picture
+
+
+def node_id(neuron: str) -> str:
+    return f"n-{neuron}"
+
+
+def edge_id(weight: str) -> str:
+    return f"e-{weight}"
+
+
+def text_id(owner: str, line: str) -> str:
+    """A text on the picture: under a neuron (lines a, b, d: net, out, δ) or on an edge (w)."""
+    return f"t-{owner}-{line}"
+
+
+# ---------------------------------------------------------------- the slides
+
+
+_PARTIAL = re.compile(r"partial\.d([^/]+)/d(.+)")
+
+
+def _about(key: str) -> tuple[str | None, str | None]:
+    """(neuron, parameter) a key speaks of: the neuron whose net/out/δ/error it is, or the weight
+    or bias it differentiates by; for a partial, what it differentiates by."""
+    kind, _, name = key.partition(".")
+    if kind in ("net", "out", "delta", "error"):
+        return name, None
+    if kind in ("grad", "update"):
+        return None, name
+    m = _PARTIAL.fullmatch(key)
+    if m:
+        by = m.group(2)
+        for prefix in ("out_", "net_"):
+            if by.startswith(prefix):
+                return by[len(prefix) :], None
+        return None, by
+    return None, None
+
+
+class Lecture:
+    def __init__(self, report: Report) -> None:
+        self.r = report
+        self.layers = report.layers
+        self.digits = report.digits
+        self.owner: dict[str, names.LayerLayout] = {}
+        self.weight_ends: dict[str, tuple[str, str]] = {}  # weight -> (from neuron, to neuron)
+        for lay in self.layers:
+            for n in lay.neurons if lay.size <= 64 else [lay.neuron(0)]:
+                self.owner[n] = lay
+        for lay in self.layers[1:]:
+            prev = self.layers[lay.index - 1]
+            for j in _drawn(lay.size):
+                for i in _drawn(prev.size):
+                    if j is not None and i is not None:
+                        self.weight_ends[lay.weight(j, i)] = (prev.neuron(i), lay.neuron(j))
+        self.slides: list[Slide] = []
+
+    # ------------------------------------------------------------ words and math
+
+    def t(self, key: str, **math_args: str) -> str:
+        """A catalogue sentence, escaped, with MathML put in for its placeholders."""
+        text = escape(self.r.t(key))
+        return text.format(**math_args) if math_args else text
+
+    def inline(self, tex: str) -> str:
+        return mathml.convert(tex, False)
+
+    def block(self, tex: str) -> str:
+        return mathml.convert(tex, True)
+
+    def num(self, x: float) -> str:
+        return numfmt.text(x, self.digits)
+
+    def sym(self, key: str) -> str:
+        return self.inline(names.symbol(key))
+
+    # ------------------------------------------------------------ what a record puts on the picture
+
+    def focus_of(self, key: str) -> list[str]:
+        neuron, param = _about(key)
+        out: list[str] = []
+        if neuron and neuron in self.owner:
+            out.append(node_id(neuron))
+            if key.startswith("net."):
+                out += [edge_id(w) for w, (_, dst) in self.weight_ends.items() if dst == neuron]
+        if param and param in self.weight_ends:
+            src, dst = self.weight_ends[param]
+            out += [edge_id(param), node_id(src), node_id(dst)]
+        m = _PARTIAL.fullmatch(key)
+        if m and neuron:  # a share: d(net_k or E_k)/d out_h lights the edge from h to k
+            top = m.group(1).split("_", 1)[-1]
+            for w, ends in self.weight_ends.items():
+                if ends == (neuron, top):
+                    out += [edge_id(w), node_id(top)]
+        if key == "total_error":
+            out += [node_id(n) for n in self.layers[-1].neurons if n in self.owner]
+        return list(dict.fromkeys(out))
+
+    def sets_of(self, rec: Record) -> dict[str, str]:
+        kind, name = rec.kind, rec.name
+        value = rec.value
+        if rec.is_array:  # a whole layer: the picture shows its first neuron's or weight's value
+            lay = next((lay for lay in self.layers if lay.name == rec.layer), None)
+            if lay is None or not value:
+                return {}
+            first = value[0][0] if isinstance(value[0], list) else value[0]
+            if kind in ("net", "out", "delta"):
+                name = lay.neuron(0)
+            elif kind in ("grad", "update") and name.startswith("W_"):
+                name = lay.first_weight
+            else:
+                return {}
+            value = first
+        if not isinstance(value, (int, float)):
+            return {}
+        v = self.num(value)
+        if kind in ("net", "out", "delta") and name in self.owner:
+            label = {"net": "net", "out": "out", "delta": "δ"}[kind]
+            return {text_id(name, {"net": "a", "out": "b", "delta": "d"}[kind]): f"{label} = {v}"}
+        if kind == "error" and name in self.owner:
+            return {text_id(name, "d"): f"E = {v}"}
+        if kind == "grad" and name in self.weight_ends:
+            return {text_id(name, "w"): f"∂E/∂{name} = {v}"}
+        if kind == "update" and name in self.weight_ends:
+            return {text_id(name, "w"): f"{name}⁺ = {v}"}
+        return {}
+
+    # ------------------------------------------------------------ building
+
+    def record_slide(self, rec: Record, step: Step) -> Slide:
+        parts = self.r.parts(rec)
+        neuron, param = _about(rec.key)
+        words: dict[str, str] = {}
+        if neuron:
+            words["neuron"] = self.inline(self.r.name_sym(neuron))
+        if param:
+            words["param"] = self.inline(self.r.name_sym(param))
+        m = _PARTIAL.fullmatch(rec.key)
+        if m:
+            words["top"] = self.inline(names._quantity(m.group(1)))
+            words["bottom"] = self.inline(names._quantity(m.group(2)))
+        sentence_key = f"lecture_{rec.kind}"
+        if rec.is_array:
+            sentence_key = f"lecture_array_{rec.kind}" if f"lecture_array_{rec.kind}" in self.r.msgs else "lecture_array"
+            words = {"layer": escape(rec.layer or "")}
+        slide = Slide(
+            key=rec.key,
+            phase=rec.phase,
+            title=self.sym(rec.key) if not rec.is_array else escape(rec.key),
+            sentence=self.t(sentence_key, **{k: v for k, v in words.items() if "{" + k + "}" in self.r.msgs[sentence_key]}),
+            focus=self.focus_of(rec.key) if not rec.is_array else self._layer_focus(rec.layer),
+            sets=self.sets_of(rec),
+        )
+        if rec.is_array:
+            slide.equations = [self.block(rec.formula)] if rec.formula else []
+            flat = _flat(rec.value)
+            slide.table = [(escape(f"[{k}]"), self.num(x)) for k, x in enumerate(flat[:TABLE_ROWS])]
+            slide.more = max(0, len(flat) - TABLE_ROWS)
+        else:
+            slide.equations = [self.block(" = ".join(parts))]
+        return slide
+
+    def _layer_focus(self, layer: str | None) -> list[str]:
+        lay = next((lay for lay in self.layers if lay.name == layer), None)
+        if lay is None:
+            return []
+        return [node_id(n) for n in lay.neurons if n in self.owner][:64]
+
+    def table_slide(self, recs: list[Record], title_key: str, layer: str) -> Slide:
+        sets: dict[str, str] = {}
+        for rec in recs:
+            sets.update(self.sets_of(rec))
+        rows = [(self.sym(rec.key), self.num(rec.value)) for rec in recs if not rec.is_array]
+        return Slide(
+            key="",
+            phase=recs[0].phase,
+            title=self.t(title_key, layer=escape(layer)),
+            sentence=self.t(f"{title_key}_sentence"),
+            table=rows[:TABLE_ROWS * 2],
+            more=max(0, len(rows) - TABLE_ROWS * 2),
+            focus=self._layer_focus(layer),
+            sets=sets,
+        )
+
+    def derived_weights(self, step: Step) -> set[str]:
+        """Per layer, the first weight whose input is not zero: its derivation is shown in full."""
+        chosen: set[str] = set()
+        for lay in self.layers[1:]:
+            grads = [
+                r
+                for r in step.records
+                if r.kind == "grad" and r.layer == lay.name and not r.is_array and r.name.startswith("w")
+            ]
+            for g in grads:
+                src = self.weight_ends.get(g.name, ("", ""))[0]
+                x = self.r.val(f"out.{src}", step) if lay.index > 1 else self._input(src)
+                if x != 0:
+                    chosen.add(g.name)
+                    break
+            else:
+                if grads:
+                    chosen.add(grads[0].name)
+        return chosen
+
+    def _input(self, neuron: str) -> float:
+        lay = self.layers[0]
+        sample = self.r.spec["samples"][0]["input"]
+        return float(sample[lay.neurons.index(neuron)]) if neuron in lay.neurons else 0.0
+
+    def build(self) -> list[Slide]:
+        r = self.r
+        step = r.step
+        intro = Slide(
+            key="",
+            phase="given",
+            title=escape(r.spec["title"]),
+            sentence=self.t("lecture_intro"),
+            table=self._given_rows(),
+        )
+        intro.more = max(0, self._param_count() - len(intro.table))
+        self.slides = [intro]
+        if step is None or r.broken:
+            return self.slides
+        records = list(step.records)
+        if r.agg is not None:
+            records += [rec for rec in r.agg.records if rec.kind in ("grad", "update", "total_error")]
+        derived = self.derived_weights(step)
+        derived_neurons = {self.weight_ends[w][1] for w in derived if w in self.weight_ends}
+        pending: dict[tuple[str, str], list[Record]] = {}
+
+        def flush(phase: str | None = None) -> None:
+            for (ph, layer), recs in list(pending.items()):
+                if phase is None or ph == phase:
+                    title = "lecture_rest_update" if ph == "update" else "lecture_rest"
+                    self.slides.append(self.table_slide(recs, title, layer))
+                    del pending[(ph, layer)]
+
+        current_layer: str | None = None
+        for rec in records:
+            if rec.phase == "backward" and rec.layer != current_layer:
+                flush("backward")
+                current_layer = rec.layer
+            if rec.phase == "update" and current_layer != ("update", rec.layer):
+                flush()
+                current_layer = ("update", rec.layer)  # type: ignore[assignment]
+            if rec.is_array:
+                self.slides.append(self.record_slide(rec, step))
+                continue
+            neuron, param = _about(rec.key)
+            lay = self.owner.get(neuron or "") if neuron else None
+            small = lay is None or lay.size <= SMALL_LAYER
+            alone = (
+                rec.phase in ("forward", "loss")
+                and (small or neuron == (lay.neuron(0) if lay else None))
+                or rec.key == "total_error"
+                or (rec.phase == "backward" and (neuron in derived_neurons or param in derived))
+                or (rec.phase == "update" and param in derived)
+            )
+            if alone:
+                self.slides.append(self.record_slide(rec, step))
+            else:
+                pending.setdefault((rec.phase, rec.layer or ""), []).append(rec)
+        flush()
+        final = r.trace.final
+        end = Slide(key="", phase="end", title=self.t("lecture_end_title"), sentence=self.t("lecture_end"))
+        if final is not None:
+            end.equations = [
+                self.block(r"E_{\mathrm{total}}^{+} = " + numfmt.latex(final["total_error"], self.digits))
+            ]
+        self.slides.append(end)
+        return self.slides
+
+    # ------------------------------------------------------------ the picture
+
+    def picture(self) -> str:
+        layers = self.layers
+        rows = max(len(_drawn(lay.size)) for lay in layers)
+        width = COL_W * (len(layers) - 1) + 200
+        height = ROW_H * rows + 90
+        pos: dict[str, tuple[float, float]] = {}
+        for lay in layers:
+            idx = _drawn(lay.size)
+            off = 50 + (rows - len(idx)) * ROW_H / 2 + ROW_H / 2 - 20
+            for k, j in enumerate(idx):
+                if j is not None:
+                    pos[lay.neuron(j)] = (100 + lay.index * COL_W, off + k * ROW_H)
+        body: list[str] = []
+        values = self._given()
+        for w, (src, dst) in self.weight_ends.items():
+            if src not in pos or dst not in pos:
+                continue
+            (x1, y1), (x2, y2) = pos[src], pos[dst]
+            d = math.hypot(x2 - x1, y2 - y1)
+            ux, uy = (x2 - x1) / d, (y2 - y1) / d
+            # each source puts its labels at its own distance along its edges, so the labels of
+            # crossing edges do not land on one spot (as in the report's network figure)
+            lay = self.owner[dst]
+            i = self.layers[lay.index - 1].neurons.index(src) if src in self.layers[lay.index - 1].neurons else 0
+            drawn = [k for k in _drawn(self.layers[lay.index - 1].size) if k is not None]
+            t = 0.22 + 0.56 * (drawn.index(i) / max(1, len(drawn) - 1)) if i in drawn else 0.5
+            lx, ly = x1 + (x2 - x1) * t, y1 + (y2 - y1) * t
+            body.append(
+                f'<g id="{edge_id(w)}" class="edge"><line x1="{_f(x1 + ux * R)}" y1="{_f(y1 + uy * R)}" '
+                f'x2="{_f(x2 - ux * (R + 4))}" y2="{_f(y2 - uy * (R + 4))}"/>'
+                f'<text id="{text_id(w, "w")}" class="wl" x="{_f(lx)}" y="{_f(ly - 5)}" text-anchor="middle">'
+                f"{escape(values.get(w, ''))}</text></g>"
+            )
+        for lay in layers:
+            cls = "input" if lay.index == 0 else ("output" if lay.index == len(layers) - 1 else "hidden")
+            idx = _drawn(lay.size)
+            for k, j in enumerate(idx):
+                if j is None:
+                    x, y = pos[lay.neuron(idx[k - 1])]  # type: ignore[arg-type]
+                    body.append(f'<text x="{_f(x)}" y="{_f(y + ROW_H / 2 + 6)}" text-anchor="middle">⋮</text>')
+                    continue
+                n = lay.neuron(j)
+                x, y = pos[n]
+                first = values.get(n, "")
+                body.append(
+                    f'<g id="{node_id(n)}" class="node {cls}"><circle cx="{_f(x)}" cy="{_f(y)}" r="{_f(R)}"/>'
+                    f'<text x="{_f(x)}" y="{_f(y + 5)}" text-anchor="middle" class="nm">{escape(n)}</text>'
+                    f'<text id="{text_id(n, "a")}" x="{_f(x)}" y="{_f(y + R + 16)}" text-anchor="middle" class="vl">{escape(first)}</text>'
+                    f'<text id="{text_id(n, "b")}" x="{_f(x)}" y="{_f(y + R + 31)}" text-anchor="middle" class="vl"></text>'
+                    f'<text id="{text_id(n, "d")}" x="{_f(x)}" y="{_f(y + R + 46)}" text-anchor="middle" class="vl dl"></text></g>'
+                )
+            if lay.index:
+                bias = self._bias_text(lay)
+                body.append(
+                    f'<text x="{_f(100 + lay.index * COL_W)}" y="{_f(26)}" text-anchor="middle" class="bl">{escape(bias)}</text>'
+                )
+        return (
+            f'<svg xmlns="http://www.w3.org/2000/svg" id="net" viewBox="0 0 {_f(width)} {_f(height)}" '
+            f'role="img" {FONT}><title>{escape(self.r.t("lecture_picture"))}</title>' + "".join(body) + "</svg>"
+        )
+
+    def _given(self) -> dict[str, str]:
+        """The values the picture starts with: inputs on their neurons, weights on their edges."""
+        spec = self.r.spec
+        out = {}
+        for n, x in zip(self.layers[0].neurons, spec["samples"][0]["input"]):
+            out[n] = f"{n} = {self.num(x)}"
+        for lay in self.layers[1:]:
+            raw = spec["layers"][lay.index]["weights"]
+            for w, (src, dst) in self.weight_ends.items():
+                pos = lay.weight_position(w)
+                if pos is not None:
+                    out[w] = f"{w} = {self.num(raw[pos[0]][pos[1]])}"
+        return out
+
+    def _given_rows(self) -> list[tuple[str, str]]:
+        rows = []
+        for lay in self.layers[1:]:
+            raw = self.r.spec["layers"][lay.index]
+            for k, w in enumerate(lay.weight_names()[: TABLE_ROWS * 2]):
+                rows.append((self.inline(names.param_symbol(w)), self.num(raw["weights"][k // lay.prev_size][k % lay.prev_size])))
+            biases = [raw["bias"]] if lay.bias_name else raw["bias"]
+            for b, x in zip(lay.biases, biases):
+                rows.append((self.inline(names.param_symbol(b)), self.num(x)))
+        return rows[: TABLE_ROWS * 2]
+
+    def _param_count(self) -> int:
+        return sum(lay.weight_count + len(lay.biases) for lay in self.layers[1:])
+
+    def _bias_text(self, lay: names.LayerLayout) -> str:
+        bias = self.r.spec["layers"][lay.index]["bias"]
+        if lay.bias_name:
+            return f"{lay.bias_name} = {self.num(bias)}"
+        shown = [f"{lay.bias(j)} = {self.num(bias[j])}" for j in range(min(lay.size, 3))]
+        return ", ".join(shown) + (", …" if lay.size > 3 else "")
+
+
+def _flat(value: Any) -> list[float]:
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        return [x for row in value for x in row]
+    return list(value) if isinstance(value, list) else [value]
+
+
+def script_hash(script: str) -> str:
+    """The CSP source that allows exactly this inline script."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"

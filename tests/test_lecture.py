@@ -1,0 +1,120 @@
+"""lecture.html: one offline page of slides on the network picture (the browser test drives it)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bptrace
+from bptrace import numfmt
+from bptrace.reports import render_files
+
+from lecture_specs import LECTURE_SPECS
+
+
+def _page(name: str, lang: str = "en", **kw: Any) -> tuple[bptrace.Trace, str]:
+    tr = bptrace.trace(LECTURE_SPECS[name], **kw)
+    return tr, render_files(tr, ["lecture"], lang=lang)["lecture.html"]
+
+
+def slides(page: str) -> list[dict[str, Any]]:
+    out = []
+    for m in re.finditer(r'<section class="slide[^"]*" id="step-(\d+)" data-key="([^"]*)" data-focus="([^"]*)" data-sets="([^"]*)">', page):
+        out.append({"n": int(m.group(1)), "key": m.group(2), "focus": m.group(3).split(), "sets": json.loads(unescape(m.group(4)))})
+    return out
+
+
+def test_article_lecture_is_small_offline_and_allows_only_its_own_script() -> None:
+    _, page = _page("article")
+    assert len(page.encode()) < 300_000
+    script = re.search(r"<script>(.*?)</script>", page, re.S)
+    assert script is not None and page.count("<script") == 1
+    digest = base64.b64encode(hashlib.sha256(script.group(1).encode()).digest()).decode()
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    assert csp is not None
+    assert f"script-src 'sha256-{digest}'" in csp.group(1)
+    assert "default-src 'none'" in csp.group(1) and "form-action 'none'" in csp.group(1)
+    assert not re.search(r"(?:src|href)=", page)  # nothing to fetch, nothing to follow
+    assert re.findall(r"https?://[^\s\"']+", page) == ["http://www.w3.org/2000/svg"] * page.count("<svg") + [
+        "http://www.w3.org/1998/Math/MathML"
+    ] * page.count("<math ")
+
+
+def test_article_steps_follow_the_report() -> None:
+    tr, page = _page("article")
+    ss = slides(page)
+    keys = [s["key"] for s in ss if s["key"]]
+    assert 28 <= len(ss) <= 45  # about a 5-minute lecture
+    assert keys[:8] == ["net.h1", "out.h1", "net.h2", "out.h2", "net.o1", "out.o1", "net.o2", "out.o2"]
+    # w5 and w1 are derived factor by factor, in the report's order
+    assert keys.index("partial.dE_total/dout_o1") < keys.index("partial.dout_o1/dnet_o1") < keys.index("grad.w5")
+    assert keys.index("grad.w5") < keys.index("partial.dE_total/dout_h1") < keys.index("grad.w1") < keys.index("update.w1")
+    assert "grad.w6" not in keys  # the rest of a layer is one table step
+
+
+@pytest.mark.parametrize("name", sorted(LECTURE_SPECS))
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_each_step_lights_what_it_teaches_and_writes_the_trace_values(name: str, lang: str) -> None:
+    tr, page = _page(name, lang)
+    for s in slides(page):
+        key = s["key"]
+        kind, _, who = key.partition(".")
+        if kind in ("net", "out", "delta", "error"):
+            assert f"n-{who}" in s["focus"], key
+        if kind in ("grad", "update") and who.startswith("w"):
+            assert f"e-{who}" in s["focus"], key
+        for tid, text in s["sets"].items():
+            owner, line = tid[2:].rsplit("-", 1)
+            label, value = text.split(" = ")
+            quantity = {"a": "net", "b": "out", "d": "delta" if label == "δ" else "error"}.get(line)
+            if quantity is None:
+                quantity = "update" if label.endswith("⁺") else "grad"
+            assert value == numfmt.text(tr.value(f"{quantity}.{owner}"), 9), (key, tid)
+    assert f'lang="{"zh-CN" if lang == "zh" else "en"}"' in page
+
+
+def test_chinese_slides_are_chinese() -> None:
+    _, page = _page("article", "zh")
+    words = re.sub(r"<math.*?</math>|<svg.*?</svg>|<script>.*?</script>|<style>.*?</style>|<[^>]+>", " ", page, flags=re.S)
+    english = set(re.findall(r"\b[a-z]{4,}\b", words)) - {"bptrace"}
+    assert english == set()
+    assert "前向传播" in page and "反向传播" in page
+
+
+def test_render_of_a_saved_trace_gives_the_same_page(tmp_path: Path) -> None:
+    tr, page = _page("softmax")
+    back = bptrace.Trace.from_json(tr.to_json())
+    assert render_files(back, ["lecture"])["lecture.html"] == page
+
+
+def test_matrix_form_steps_by_layer() -> None:
+    spec = {
+        "learning_rate": 0.1,
+        "layers": [
+            {"name": "i", "size": 10},
+            {"name": "h", "size": 9, "weights": [[0.01 * (i - j) for i in range(10)] for j in range(9)], "bias": 0.1},
+            {"name": "o", "size": 2, "weights": [[0.1] * 9, [-0.1] * 9], "bias": 0.2},
+        ],
+        "samples": [{"input": [0.5] * 10, "target": [0.0, 1.0]}],
+    }
+    tr = bptrace.trace(spec, matrix_threshold=20)
+    page = render_files(tr, ["lecture"])["lecture.html"]
+    ss = slides(page)
+    assert "net.h" in [s["key"] for s in ss]  # the layer's array record is one step
+    first = next(s for s in ss if s["key"] == "net.h")
+    assert first["sets"] == {"t-h1-a": f"net = {numfmt.text(tr.value('net.h1'), 9)}"}
+
+
+def test_cli_writes_the_lecture_and_render_reproduces_it(tmp_path: Path) -> None:
+    from bptrace.cli import cli
+
+    assert cli(["run", "--format", "lecture,json", "-o", str(tmp_path / "a"), "-q"]) == 0
+    assert cli(["render", str(tmp_path / "a" / "trace.json"), "--format", "lecture", "-o", str(tmp_path / "b"), "-q"]) == 0
+    assert (tmp_path / "a" / "lecture.html").read_bytes() == (tmp_path / "b" / "lecture.html").read_bytes()
