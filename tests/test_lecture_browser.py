@@ -71,7 +71,9 @@ def test_stepping_through_the_lecture(name: str, lang: str, browser: Browser, tm
         "[...document.querySelectorAll('section.slide')].map(s => [s.dataset.key, JSON.parse(s.dataset.sets)])"
     )
     written: dict[str, str] = {}
-    initial = browser.evaluate("Object.fromEntries([...document.querySelectorAll('#net text[id]')].map(t => [t.id, t.textContent]))")
+    initial = browser.evaluate(
+        "Object.fromEntries([...document.querySelectorAll('#net text[id]')].map(t => [t.id, t.textContent]))"
+    )
     history = []
     for k in range(n):
         if k:
@@ -94,9 +96,9 @@ def test_stepping_through_the_lecture(name: str, lang: str, browser: Browser, tm
         for tid, text in sets.items():
             owner, line = tid[2:].rsplit("-", 1)
             label, value = text.split(" = ")
-            quantity = {"a": "net", "b": "out", "d": "delta" if label == "δ" else "error"}.get(line) or (
-                "update" if label.endswith("⁺") else "grad"
-            )
+            quantity = {"a": "net", "b": "out", "d": "delta" if label == "δ" else "error", "g": "grad"}.get(
+                line
+            ) or "update"
             assert value == numfmt.text(tr.value(f"{quantity}.{owner}"), 9)
         history.append(st["texts"])
     for k in range(n - 1, 0, -1):
@@ -108,7 +110,8 @@ def test_stepping_through_the_lecture(name: str, lang: str, browser: Browser, tm
     assert browser.evaluate(STATE)["hash"] == "#step-1"
     assert browser.requests() == [page.as_uri()]  # the reload asks for the page again, nothing else
     problems = [
-        e for e in browser.events
+        e
+        for e in browser.events
         if e.get("method") == "Runtime.exceptionThrown"
         or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "warning"))
         or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")

@@ -18,8 +18,8 @@ from ..errors import SpecError
 from ..tracedata import Trace
 from .env import LANGS, css, make_env, messages, source
 from .escape import md_escape
-from .md_html import markdown_to_html
 from .lecture import Lecture, script_hash
+from .md_html import markdown_to_html
 from .view import Report
 
 __all__ = ["LANGS", "Report", "make_env", "markdown_to_html", "md_escape", "messages", "render", "render_files"]

@@ -63,7 +63,8 @@ def edge_id(weight: str) -> str:
 
 
 def text_id(owner: str, line: str) -> str:
-    """A text on the picture: under a neuron (lines a, b, d: net, out, δ) or on an edge (w)."""
+    """A text on the picture: under a neuron (lines a, b, d: net, out, δ) or on an edge (w: the
+    weight, later its new value; g: its gradient)."""
     return f"t-{owner}-{line}"
 
 
@@ -174,7 +175,7 @@ class Lecture:
         if kind == "error" and name in self.owner:
             return {text_id(name, "d"): f"E = {v}"}
         if kind == "grad" and name in self.weight_ends:
-            return {text_id(name, "w"): f"∂E/∂{name} = {v}"}
+            return {text_id(name, "g"): f"∂E/∂{name} = {v}"}
         if kind == "update" and name in self.weight_ends:
             return {text_id(name, "w"): f"{name}⁺ = {v}"}
         return {}
@@ -195,13 +196,17 @@ class Lecture:
             words["bottom"] = self.inline(names._quantity(m.group(2)))
         sentence_key = f"lecture_{rec.kind}"
         if rec.is_array:
-            sentence_key = f"lecture_array_{rec.kind}" if f"lecture_array_{rec.kind}" in self.r.msgs else "lecture_array"
+            sentence_key = (
+                f"lecture_array_{rec.kind}" if f"lecture_array_{rec.kind}" in self.r.msgs else "lecture_array"
+            )
             words = {"layer": escape(rec.layer or "")}
         slide = Slide(
             key=rec.key,
             phase=rec.phase,
             title=self.sym(rec.key) if not rec.is_array else escape(rec.key),
-            sentence=self.t(sentence_key, **{k: v for k, v in words.items() if "{" + k + "}" in self.r.msgs[sentence_key]}),
+            sentence=self.t(
+                sentence_key, **{k: v for k, v in words.items() if "{" + k + "}" in self.r.msgs[sentence_key]}
+            ),
             focus=self.focus_of(rec.key) if not rec.is_array else self._layer_focus(rec.layer),
             sets=self.sets_of(rec),
         )
@@ -211,7 +216,8 @@ class Lecture:
             slide.table = [(escape(f"[{k}]"), self.num(x)) for k, x in enumerate(flat[:TABLE_ROWS])]
             slide.more = max(0, len(flat) - TABLE_ROWS)
         else:
-            slide.equations = [self.block(" = ".join(parts))]
+            # the formula, the numbers put in, the result: one line each, so none scrolls out of sight
+            slide.equations = [self.block(" = ".join(parts[:2]))] + [self.block("= " + p) for p in parts[2:]]
         return slide
 
     def _layer_focus(self, layer: str | None) -> list[str]:
@@ -230,7 +236,7 @@ class Lecture:
             phase=recs[0].phase,
             title=self.t(title_key, layer=escape(layer)),
             sentence=self.t(f"{title_key}_sentence"),
-            table=rows[:TABLE_ROWS * 2],
+            table=rows[: TABLE_ROWS * 2],
             more=max(0, len(rows) - TABLE_ROWS * 2),
             focus=self._layer_focus(layer),
             sets=sets,
@@ -289,14 +295,11 @@ class Lecture:
                     self.slides.append(self.table_slide(recs, title, layer))
                     del pending[(ph, layer)]
 
-        current_layer: str | None = None
+        group: tuple[str, str | None] = ("", None)  # the phase and layer of the records so far
         for rec in records:
-            if rec.phase == "backward" and rec.layer != current_layer:
-                flush("backward")
-                current_layer = rec.layer
-            if rec.phase == "update" and current_layer != ("update", rec.layer):
-                flush()
-                current_layer = ("update", rec.layer)  # type: ignore[assignment]
+            if group != (rec.phase, rec.layer):
+                flush()  # a layer's table comes before the next layer's first step
+                group = (rec.phase, rec.layer)
             if rec.is_array:
                 self.slides.append(self.record_slide(rec, step))
                 continue
@@ -304,8 +307,7 @@ class Lecture:
             lay = self.owner.get(neuron or "") if neuron else None
             small = lay is None or lay.size <= SMALL_LAYER
             alone = (
-                rec.phase in ("forward", "loss")
-                and (small or neuron == (lay.neuron(0) if lay else None))
+                (rec.phase in ("forward", "loss") and (small or neuron == (lay.neuron(0) if lay else None)))
                 or rec.key == "total_error"
                 or (rec.phase == "backward" and (neuron in derived_neurons or param in derived))
                 or (rec.phase == "update" and param in derived)
@@ -318,9 +320,7 @@ class Lecture:
         final = r.trace.final
         end = Slide(key="", phase="end", title=self.t("lecture_end_title"), sentence=self.t("lecture_end"))
         if final is not None:
-            end.equations = [
-                self.block(r"E_{\mathrm{total}}^{+} = " + numfmt.latex(final["total_error"], self.digits))
-            ]
+            end.equations = [self.block(r"E_{\mathrm{total}}^{+} = " + numfmt.latex(final["total_error"], self.digits))]
         self.slides.append(end)
         return self.slides
 
@@ -346,18 +346,15 @@ class Lecture:
             (x1, y1), (x2, y2) = pos[src], pos[dst]
             d = math.hypot(x2 - x1, y2 - y1)
             ux, uy = (x2 - x1) / d, (y2 - y1) / d
-            # each source puts its labels at its own distance along its edges, so the labels of
-            # crossing edges do not land on one spot (as in the report's network figure)
-            lay = self.owner[dst]
-            i = self.layers[lay.index - 1].neurons.index(src) if src in self.layers[lay.index - 1].neurons else 0
-            drawn = [k for k in _drawn(self.layers[lay.index - 1].size) if k is not None]
-            t = 0.22 + 0.56 * (drawn.index(i) / max(1, len(drawn) - 1)) if i in drawn else 0.5
-            lx, ly = x1 + (x2 - x1) * t, y1 + (y2 - y1) * t
+            # an edge shows its labels only while lit, and the edges lit together meet at one neuron,
+            # so at their midpoints they stand half a row apart
+            lx, ly = (x1 + x2) / 2, (y1 + y2) / 2
             body.append(
                 f'<g id="{edge_id(w)}" class="edge"><line x1="{_f(x1 + ux * R)}" y1="{_f(y1 + uy * R)}" '
                 f'x2="{_f(x2 - ux * (R + 4))}" y2="{_f(y2 - uy * (R + 4))}"/>'
-                f'<text id="{text_id(w, "w")}" class="wl" x="{_f(lx)}" y="{_f(ly - 5)}" text-anchor="middle">'
-                f"{escape(values.get(w, ''))}</text></g>"
+                f'<text id="{text_id(w, "w")}" class="wl" x="{_f(lx)}" y="{_f(ly - 6)}" text-anchor="middle">'
+                f"{escape(values.get(w, ''))}</text>"
+                f'<text id="{text_id(w, "g")}" class="wl gl" x="{_f(lx)}" y="{_f(ly + 17)}" text-anchor="middle"></text></g>'
             )
         for lay in layers:
             cls = "input" if lay.index == 0 else ("output" if lay.index == len(layers) - 1 else "hidden")
@@ -395,7 +392,7 @@ class Lecture:
             out[n] = f"{n} = {self.num(x)}"
         for lay in self.layers[1:]:
             raw = spec["layers"][lay.index]["weights"]
-            for w, (src, dst) in self.weight_ends.items():
+            for w in self.weight_ends:
                 pos = lay.weight_position(w)
                 if pos is not None:
                     out[w] = f"{w} = {self.num(raw[pos[0]][pos[1]])}"
@@ -406,7 +403,12 @@ class Lecture:
         for lay in self.layers[1:]:
             raw = self.r.spec["layers"][lay.index]
             for k, w in enumerate(lay.weight_names()[: TABLE_ROWS * 2]):
-                rows.append((self.inline(names.param_symbol(w)), self.num(raw["weights"][k // lay.prev_size][k % lay.prev_size])))
+                rows.append(
+                    (
+                        self.inline(names.param_symbol(w)),
+                        self.num(raw["weights"][k // lay.prev_size][k % lay.prev_size]),
+                    )
+                )
             biases = [raw["bias"]] if lay.bias_name else raw["bias"]
             for b, x in zip(lay.biases, biases):
                 rows.append((self.inline(names.param_symbol(b)), self.num(x)))
