@@ -34,6 +34,7 @@ EPILOG_RUN = """examples:
   bptrace run xor --iterations 2000    a built-in example with more iterations
   bptrace run my.toml --format md -o - one format to stdout
   bptrace run --rounding hand:4        carry values rounded to 4 decimals, as by hand
+  bptrace run --rounding sig:4         carry 4 significant figures, as with a calculator
 """
 EPILOG_RENDER = """examples:
   bptrace render bptrace-out/trace.json --lang zh -o zh
@@ -48,7 +49,7 @@ EPILOG_CHECK = """examples:
   bptrace check my.toml answers.toml --format md -o feedback.md
   bptrace check my.toml answers.toml --lang zh --format json
   bptrace check my.toml answers/ --summary class.csv    a class: class.csv and class.md
-  bptrace check article answers.toml --rounding hand:4   accept values carried at 4 decimals
+  bptrace check article answers.toml --rounding sig:4    accept values carried at 4 significant figures
 
 keys: kind.name as in the report's tables (net.h1, out.o1, error.o1, total_error, delta.o1,
 grad.w5, update.w5 = the new value, "partial.dE_total/dout_o1"); plain keys look in the first
@@ -161,7 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     _report_options(run, FORMATS, "md,html,json")
     run.add_argument("--iterations", type=_int_range(1, 10**18), metavar="N", help="override the spec's iterations")
     run.add_argument("--detail", type=_detail, default=1, metavar="N|all", help="iterations traced in full (default 1)")
-    run.add_argument("--rounding", metavar="MODE", help="exact, or hand:N to carry values rounded to N decimals")
+    run.add_argument(
+        "--rounding",
+        metavar="MODE",
+        help="exact; hand:N carries values rounded to N decimal places, sig:N to N significant figures",
+    )
     run.add_argument("--no-limit", action="store_true", help="lift the resource limits")
 
     ren = sub.add_parser(

@@ -354,16 +354,14 @@ def _hand_modes(a: Answer) -> list[str]:
     """The hand-rounded runs a student writing this answer may have carried: the places and
     significant figures people carry, those of the answer first."""
     first = [f"hand:{a.places}"] if 1 <= a.places <= 15 else []
-    return first + [f"hand:{n}" for n in range(2, 7) if n != a.places]
+    first += [f"sig:{a.sig}"] if 2 <= a.sig <= 15 else []
+    return first + [m for n in range(2, 7) for m in (f"hand:{n}", f"sig:{n}") if m not in first]
 
 
 def _carry(rounding: str) -> Callable[[float], float] | None:
-    from .rounding import hand_round
+    from .rounding import carrier
 
-    if rounding.startswith("hand:"):
-        n = int(rounding.split(":")[1])
-        return lambda x: hand_round(x, n)
-    return None
+    return carrier(rounding)
 
 
 def _retrace(trace: Trace) -> Callable[[Mapping[str, Any]], Trace | None]:

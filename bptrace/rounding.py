@@ -1,9 +1,11 @@
-"""Hand rounding: carry every intermediate value rounded as a student with a calculator would."""
+"""Hand rounding: carry every intermediate value rounded as a student with a calculator would,
+to N decimal places (hand:N) or to N significant figures (sig:N)."""
 
 from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Callable
 from functools import lru_cache
 
 
@@ -21,3 +23,30 @@ def hand_round(x: float, digits: int) -> float:
     if not math.isfinite(x):
         return x
     return float(Decimal(repr(x)).quantize(_quantum(digits), rounding=ROUND_HALF_UP))
+
+
+def sig_round(x: float, figures: int) -> float:
+    """Round half away from zero to significant figures: 0.000438568 -> 0.0004386 at 4."""
+    if not math.isfinite(x) or x == 0:
+        return x
+    d = Decimal(repr(x))
+    return float(d.quantize(Decimal(1).scaleb(d.adjusted() - figures + 1), rounding=ROUND_HALF_UP))
+
+
+@lru_cache(maxsize=32)
+def carrier(mode: str) -> Callable[[float], float] | None:
+    """The rounding a mode carries values with ("hand:4", "sig:4"), or None for "exact"."""
+    kind, _, n = mode.partition(":")
+    if kind == "hand":
+        digits = int(n)
+        return lambda x: hand_round(x, digits)
+    if kind == "sig":
+        figures = int(n)
+        return lambda x: sig_round(x, figures)
+    return None
+
+
+def describe(mode: str) -> tuple[str, int]:
+    """("places" or "figures", N) of a rounding mode other than exact."""
+    kind, _, n = mode.partition(":")
+    return ("figures" if kind == "sig" else "places"), int(n)

@@ -55,7 +55,7 @@ MODES = ("online", "batch")
 HIDDEN_DELTA = ("original", "updated")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,11}")
 _RESERVED = re.compile(r"[wb]\d*")  # w5 and b1 name a weight and a shared bias
-_ROUNDING = re.compile(r"exact|hand:(\d{1,2})")
+_ROUNDING = re.compile(r"exact|(?:hand|sig):(\d{1,2})")
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,10 @@ class Spec:
         return self.data[key]
 
     @property
-    def rounding_digits(self) -> int | None:
-        r = self.data["rounding"]
-        return int(r.split(":")[1]) if r.startswith("hand:") else None
+    def rounding_mode(self) -> str | None:
+        """ "hand:N" or "sig:N" when values are carried rounded, else None."""
+        r: str = self.data["rounding"]
+        return None if r == "exact" else r
 
     def to_dict(self) -> dict[str, Any]:
         copy: dict[str, Any] = json.loads(json.dumps(portable(self.data, self.drawn)))
@@ -256,7 +257,9 @@ def normalise_full(
     rounding = text(data.get("rounding", "exact"), "rounding")
     m = _ROUNDING.fullmatch(rounding)
     if not m or (m.group(1) is not None and not 1 <= int(m.group(1)) <= 15):
-        raise SpecError(f"expected 'exact' or 'hand:N' with N from 1 to 15, got {short(rounding)!r}", "rounding")
+        raise SpecError(
+            f"expected 'exact', 'hand:N' or 'sig:N' with N from 1 to 15, got {short(rounding)!r}", "rounding"
+        )
     out["rounding"] = rounding
     init = _init(data["init"]) if "init" in data else None
     if init is not None:

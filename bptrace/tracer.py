@@ -74,7 +74,7 @@ def trace(
     """
     spec = load_spec(spec, limits=limits, **overrides)
     n_detail = _detail_count(detail, spec["iterations"])
-    if spec.rounding_digits is not None:
+    if spec.rounding_mode is not None:
         if uses_matrix(spec, matrix_threshold):
             raise SpecError(
                 "hand rounding follows a calculation by hand, scalar by scalar; this network has a layer of "
@@ -84,7 +84,7 @@ def trace(
             )
     check_resources(spec, n_detail, limits, matrix_threshold)
     result = _trace(spec, n_detail, progress, matrix_threshold)
-    if spec.rounding_digits is not None:
+    if spec.rounding_mode is not None:
         exact_spec = load_spec(spec, rounding="exact", limits=limits)
         exact = _trace(exact_spec, n_detail, None, matrix_threshold)
         _attach_exact(result, exact)

@@ -367,3 +367,14 @@ def test_a_class_summary_counts_what_was_injected(tmp_path: Path) -> None:
     again = tmp_path / "again.csv"
     assert run_cli("check", "article", *files, "--summary", str(again)).code == 1
     assert again.read_text(encoding="utf-8") == out.read_text(encoding="utf-8")
+
+
+def test_answers_carried_at_significant_figures(tmp_path: Path) -> None:
+    # a calculator at 4 significant figures: out_o2 = 0.7729 gives E_o2 = ½(0.99 − 0.7729)² = 0.02357,
+    # where the exact value is 0.023560026
+    assert bptrace.trace("article", rounding="sig:4").value("error.o2") == 0.02357
+    path = _file(tmp_path, '"grad.w1" = 0.0004386\n"error.o2" = 0.02357\n')
+    assert run_cli("check", "article", path, "--rounding", "sig:4").code == 0
+    r = run_cli("check", "article", path)
+    assert r.code == 1 and "✓ grad.w1" in r.out
+    assert "✗ error.o2" in r.out and "(rounded too early)" in r.out

@@ -81,3 +81,51 @@ def test_the_command_line_option(tmp_path) -> None:  # type: ignore[no-untyped-d
     r = run_cli("run", "--rounding", "hand:4", "--format", "json", "-o", str(tmp_path))
     assert r.code == 0
     assert '"rounding": "hand:4"' in (tmp_path / "trace.json").read_text(encoding="utf-8")
+
+
+# Worked with a calculator keeping 4 significant figures: out_h1 = σ(0.3775) = 0.5933, δ_h1 =
+# 0.03636 · 0.2413 = 0.008774 ... and ∂E/∂w1 = δ_h1 · 0.05 keeps its 4 figures (0.0004386), where 4
+# decimal places would leave 0.0004.
+SIG4 = {"net.h1": 0.3775, "out.h1": 0.5933, "net.o1": 1.106, "out.o1": 0.7514, "grad.w1": 0.0004386}
+
+
+def test_significant_figures() -> None:
+    from bptrace.rounding import sig_round
+
+    assert [sig_round(x, 4) for x in (0.000438568, 1.105905967, -0.0190491182, 0.99995, 0.0)] == [
+        0.0004386, 1.106, -0.01905, 1.0, 0.0,
+    ]  # fmt: skip
+    tr = bptrace.trace("article", rounding="sig:4")
+    for key, value in SIG4.items():
+        assert tr.value(key) == value, key
+    rec = tr.steps[0].get("delta.h1")
+    assert rec is not None and rec.value == 0.008771 and rec.exact == pytest.approx(0.008771354689, rel=1e-9)
+
+
+def test_sig_in_the_report_and_the_command_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from conftest import run_cli
+
+    assert run_cli("run", "--rounding", "sig:4", "--format", "md", "-o", str(tmp_path)).code == 0
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "rounded to 4 significant figures before it is used again" in md
+    assert "Each value was carried rounded to 4 significant figures." in md
+    assert run_cli("run", "--rounding", "sig:0", "--format", "md", "-o", str(tmp_path / "x")).code == 2
+
+
+def test_float_noise_is_no_drift(carried: bptrace.Trace) -> None:
+    rec = carried.steps[0].get("net.h2")
+    assert rec is not None and rec.value == 0.3925 and 0 < abs(rec.value - rec.exact) < 1e-15
+    md = bptrace.render(carried, "md")
+    assert "| `net.h2` | 0.3925 | 0.3925 | 0 |" in md
+    assert "10⁻¹⁷" not in md
+
+
+def test_the_gradient_check_shows_the_values_the_body_used(carried: bptrace.Trace) -> None:
+    md = bptrace.render(carried, "md")
+    appendix = md[md.index("## Appendix A") : md.index("## Appendix C")]
+    assert "| parameter | carried | traced exactly | finite difference | relative difference |" in appendix
+    assert "| $w_{1}$ | 0.0004 | 0.000438568 | 0.000438568 |" in appendix
+    body = md[: md.index("## Appendix A")]
+    assert "| $w_{1}$ | $0.0088 \\cdot 0.05$ | 0.0004 |" in body
+    exact = bptrace.render(bptrace.trace("article"), "md")
+    assert "| parameter | traced | finite difference | relative difference |" in exact

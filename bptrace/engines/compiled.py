@@ -155,13 +155,13 @@ def error_function(
 
 
 @lru_cache(maxsize=64)
-def _compile(src: str, round_digits: int | None, entry: str = "run") -> Callable[..., Any]:
-    from ..rounding import hand_round
+def _compile(src: str, round_mode: str | None, entry: str = "run") -> Callable[..., Any]:
+    from ..rounding import carrier
 
     ns: dict[str, Any] = formula.python_namespace()
     ns["_isfinite"] = math.isfinite
-    if round_digits is not None:
-        ns["R"] = lambda x: hand_round(x, round_digits)
+    if round_mode is not None:
+        ns["R"] = carrier(round_mode)
     exec(compile(src, "<bptrace fast path>", "exec"), ns)
     return ns[entry]  # type: ignore[no-any-return]
 
@@ -173,7 +173,7 @@ def runner(
     trainable: list[str],
     inputs: list[str],
     targets: list[str],
-    round_digits: int | None,
+    round_mode: str | None,
 ) -> Callable[..., int]:
-    src = source(sample_entries, batch_entries, params, trainable, inputs, targets, round_digits is not None)
-    return _compile(src, round_digits)
+    src = source(sample_entries, batch_entries, params, trainable, inputs, targets, round_mode is not None)
+    return _compile(src, round_mode)

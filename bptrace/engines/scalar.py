@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import formula, names
 from ..errors import Diverged
 from ..plan import Entry
-from ..rounding import hand_round
+from ..rounding import carrier
 from ..spec import Spec
 from ..tracedata import Record, Step, mean
 from .base import EngineBase
@@ -29,7 +29,8 @@ class ScalarEngine(EngineBase):
         self.batch_entries = self.builder.batch_step(len(self.samples)) if self.batch else None
         self.inputs = self.layers[0].neurons
         self.targets = self.layers[-1].neurons
-        self.round_digits = spec.rounding_digits
+        self.round_mode = spec.rounding_mode
+        self.carry = carrier(self.round_mode) if self.round_mode else None
 
     # ------------------------------------------------------------ state
 
@@ -57,7 +58,7 @@ class ScalarEngine(EngineBase):
     # ------------------------------------------------------------ traced steps
 
     def _run(self, entries: list[Entry], env: dict[str, float], step: Step, it: int, sample: int | None) -> None:
-        run_entries(entries, env, step, it, sample, self.round_digits)
+        run_entries(entries, env, step, it, sample, self.carry)
 
     def traced_iteration(self, params: dict[str, float], it: int, steps: list[Step]) -> tuple[float, dict[str, float]]:
         """One iteration, every record kept: its error and the parameters after it."""
@@ -97,7 +98,7 @@ class ScalarEngine(EngineBase):
             self.trainable,
             self.inputs,
             self.targets,
-            self.round_digits,
+            self.round_mode,
         )
         P = [params[p] for p in self.all_params]
         data = [(tuple(s["input"]), tuple(s["target"])) for s in self.samples]
@@ -139,8 +140,8 @@ class ScalarEngine(EngineBase):
             if e.phase not in ("forward", "loss"):
                 break
             val = formula.evaluate(e.expr, env)
-            if self.round_digits is not None and not exact:
-                val = hand_round(val, self.round_digits)
+            if self.carry is not None and not exact:
+                val = self.carry(val)
             env[e.key] = val
         return env
 
@@ -157,14 +158,19 @@ class ScalarEngine(EngineBase):
 
 
 def run_entries(
-    entries: list[Entry], env: dict[str, float], step: Step, it: int, sample: int | None, round_digits: int | None
+    entries: list[Entry],
+    env: dict[str, float],
+    step: Step,
+    it: int,
+    sample: int | None,
+    carry: Callable[[float], float] | None,
 ) -> None:
     """Evaluate entries in order into env, appending a record for each; stop at a non-finite value."""
     append = step.records.append
     for e, shape in zip(entries, _shapes(entries)):
         val = formula.evaluate(e.expr, env)
-        if round_digits is not None:
-            val = hand_round(val, round_digits)
+        if carry is not None:
+            val = carry(val)
         env[e.key] = val
         rec = TracedRecord(e, shape, val, {k: env[k] for k in shape.variables})
         if shape.is_update:
