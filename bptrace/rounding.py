@@ -4,8 +4,8 @@ to N decimal places (hand:N) or to N significant figures (sig:N)."""
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
 from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 

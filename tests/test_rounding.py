@@ -129,3 +129,13 @@ def test_the_gradient_check_shows_the_values_the_body_used(carried: bptrace.Trac
     assert "| $w_{1}$ | $0.0088 \\cdot 0.05$ | 0.0004 |" in body
     exact = bptrace.render(bptrace.trace("article"), "md")
     assert "| parameter | traced | finite difference | relative difference |" in exact
+
+
+def test_a_sig_trace_meets_the_schema() -> None:
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    schema = json.loads((Path(bptrace.__file__).parent / "schema" / "trace.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(json.loads(bptrace.trace("article", rounding="sig:3").to_json()), schema)
