@@ -287,11 +287,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from .spec import read_document
     from .tracedata import Trace
 
     folder = _target(args)
-    raw = read_document(Path(args.trace), args.trace)
+    raw = _read_trace(Path(args.trace), args.trace)
     try:
         tr = Trace.from_dict(raw)
     except SpecError as e:
@@ -304,6 +303,23 @@ def cmd_render(args: argparse.Namespace) -> int:
             f"the records do not fit the spec (a report needs {e}); was the trace edited?", "steps", args.trace
         ) from None
     return _finish(args, folder, files, tr)
+
+
+def _read_trace(path: Path, source: str) -> Any:
+    """A trace file as plain data. A long run writes a trace larger than a document may be when
+    read whole (its history holds about 20 bytes of text per iteration): then the history is read
+    apart, into 8 bytes per iteration, as the run held it."""
+    from .spec import MAX_FILE_BYTES, read_document
+
+    try:
+        size = path.stat().st_size if path.is_file() else 0
+    except OSError:
+        size = 0
+    if size <= MAX_FILE_BYTES:
+        return read_document(path, source)
+    from .tracejson.history import read_long
+
+    return read_long(path, source, MAX_FILE_BYTES)
 
 
 def _target(args: argparse.Namespace) -> Path | None:

@@ -244,19 +244,59 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return [start + k * step for k in range(int((hi - start) / step + 1e-9) + 1)]
 
 
+LONG = 65536  # histories longer than this are scanned with numpy (same points, tested)
+
+
 def _envelope(values: Sequence[float], buckets: int) -> list[tuple[int, float]]:
-    """At most 2 x buckets points that keep every bucket's lowest and highest value."""
+    """At most 2 x buckets points that keep every bucket's lowest and highest value (the first of
+    equals; a NaN that opens a bucket counts as both, as min() and max() see it)."""
     n = len(values)
     if n <= 2 * buckets:
         return list(enumerate(values))
+    if n > LONG:
+        found = _np_extremes(values, buckets)
+        if found is not None:
+            return found
     pts: list[tuple[int, float]] = []
     for b in range(buckets):
         a, z = b * n // buckets, (b + 1) * n // buckets
-        chunk = values[a:z]
-        lo = a + chunk.index(min(chunk))
-        hi = a + chunk.index(max(chunk))
+        at = values[a:z].__getitem__
+        lo = a + min(range(z - a), key=at)
+        hi = a + max(range(z - a), key=at)
         pts += [(k, values[k]) for k in sorted({lo, hi})]
     return pts
+
+
+def _np_extremes(values: Sequence[float], buckets: int) -> list[tuple[int, float]] | None:
+    """The envelope computed with numpy, or None when the history holds a NaN (numpy's argmin
+    would pick it where min() passes over it)."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    if np.isnan(v).any():
+        return None
+    n = len(v)
+    pts: list[tuple[int, float]] = []
+    for b in range(buckets):
+        a, z = b * n // buckets, (b + 1) * n // buckets
+        chunk = v[a:z]
+        lo, hi = a + int(chunk.argmin()), a + int(chunk.argmax())
+        pts += [(k, values[k]) for k in sorted({lo, hi})]
+    return pts
+
+
+def _positive_range(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """The lowest and highest finite value above zero (None when there is none)."""
+    if len(values) > LONG:
+        import numpy as np
+
+        v = np.asarray(values, dtype=np.float64)
+        v = v[(v > 0) & (v < math.inf)]
+        return (float(v.min()), float(v.max())) if len(v) else (None, None)
+    # generators, not lists: a history can hold a million values
+    lo = min((v for v in values if 0 < v < math.inf), default=None)
+    hi = max((v for v in values if 0 < v < math.inf), default=None)
+    return lo, hi
 
 
 def loss_curve(values: Sequence[float], title: str, x_label: str, y_label: str) -> str:
@@ -264,9 +304,7 @@ def loss_curve(values: Sequence[float], title: str, x_label: str, y_label: str) 
     left, right, top, bottom = 78.0, 20.0, 20.0, 48.0
     pw, ph = width - left - right, height - top - bottom
     body: list[str] = []
-    # generators, not lists: a history can hold a million values
-    lo = min((v for v in values if 0 < v < math.inf), default=None)
-    hi = max((v for v in values if 0 < v < math.inf), default=None)
+    lo, hi = _positive_range(values)
     if lo is None or hi is None:
         return _svg(width, height, [_text(width / 2, height / 2, "—", 14)], title)
     log = hi / lo > 100

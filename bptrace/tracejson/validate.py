@@ -7,6 +7,7 @@ field a renderer reads is checked here and a bad one raises SpecError naming its
 from __future__ import annotations
 
 import math
+from array import array
 from typing import Any
 
 from ..errors import SpecError
@@ -146,8 +147,13 @@ def _expr(node: Any, path: str, depth: int = 0) -> Any:
 
 def _history(raw: Any) -> dict[str, Any]:
     t = table(raw, "history", ("total_error",))
-    vals = list_of(t.get("total_error"), "history.total_error")
-    return {"total_error": [_num(x, f"history.total_error[{i}]") for i, x in enumerate(vals)]}
+    vals = t.get("total_error")
+    if isinstance(vals, array) and vals.typecode == "d":  # read apart from a long file: numbers already
+        return {"total_error": vals}
+    vals = list_of(vals, "history.total_error")
+    if set(map(type, vals)) <= {float, int}:  # the usual case, checked at C speed: a run writes floats
+        return {"total_error": array("d", vals)}
+    return {"total_error": array("d", [_num(x, f"history.total_error[{i}]") for i, x in enumerate(vals)])}
 
 
 def _final(raw: Any) -> dict[str, Any] | None:
