@@ -26,7 +26,9 @@ else:
         """numpy, imported on first use: small networks trace on floats and never need it."""
 
         def __getattr__(self, name: str) -> Any:
-            return getattr(importlib.import_module("numpy"), name)
+            found = getattr(importlib.import_module("numpy"), name)
+            setattr(self, name, found)  # looked up once: the matrix loop calls these per layer
+            return found
 
     np = _LazyNumpy()
 
@@ -172,8 +174,9 @@ FUNCTIONS: dict[str, Function] = {
 
 
 def _v_sigmoid(x: np.ndarray) -> Any:
+    # 1 / (1 + e) where x >= 0, e / (1 + e) below: one division for both
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return np.divide(np.where(x >= 0, 1.0, e), 1.0 + e)
 
 
 def _v_softmax(x: np.ndarray) -> Any:

@@ -181,6 +181,74 @@ class MatrixEngine(EngineBase):
 
     @_quiet
     def fast(self, params: network.Params, n: int, history: Any) -> tuple[int, network.Params]:
+        """n untraced iterations: the 1-based index of a diverging one (or 0), and the parameters
+        after them."""
+        if self.updated_variant:
+            return self._fast_general(params, n, history)
+        return self._fast_flat(params, n, history)
+
+    def _fast_flat(self, params: network.Params, n: int, history: Any) -> tuple[int, network.Params]:
+        """The iterations of ``gradients`` and ``apply`` with the same arithmetic on every element
+        (tested bit for bit), the parameters and the gradients each kept in one buffer: a step
+        updates all parameters with one subtraction, and one call checks them all for a
+        non-finite value."""
+        arrays = (*params.W, *params.b)
+        flat = np.concatenate([a.ravel() for a in arrays])
+        grad, gsum = np.zeros_like(flat), np.zeros_like(flat)
+
+        def views(buf: np.ndarray) -> list[np.ndarray]:
+            out, at = [], 0
+            for a in arrays:
+                out.append(buf[at : at + a.size].reshape(a.shape))
+                at += a.size
+            return out
+
+        L = len(params.W)
+        Ws, bs, shared = views(flat)[:L], views(flat)[L:], params.shared
+        gWs, gbs = views(grad)[:L], views(grad)[L:]
+        layers = list(zip(Ws, bs, shared, [a.vforward for a in self.acts]))
+        derivs = [a.vderivative for a in self.acts]
+        form, out_act, eta = self.form, self.acts[-1], self.eta
+        verror, update_biases, batch = form.verror, self.update_biases, self.batch
+        data = list(zip(self._xs, self._ts))
+        N = len(data)
+        zeros = np.zeros_like(flat)
+        for it in range(n):
+            errors = []
+            for s_index, (x, t) in enumerate(data):
+                nets, outs = [], [x]
+                for W, b, s, fwd in layers:
+                    net = W @ outs[-1] + (b[0] if s else b)
+                    nets.append(net)
+                    outs.append(fwd(net))
+                errors.append(sum(verror(t, outs[-1]).tolist()))
+                _, _, delta = network.output_factors(form, out_act, nets[-1], outs[-1], t)
+                for k in range(L, 0, -1):
+                    if k < L:
+                        dE = Ws[k].T @ delta
+                        delta = dE * derivs[k - 1](nets[k - 1], outs[k])  # type: ignore[misc]
+                    np.outer(delta, outs[k - 1], out=gWs[k - 1])
+                    if update_biases:  # else the bias part of the buffer stays 0, and b - eta * 0 is b
+                        if shared[k - 1]:
+                            gbs[k - 1][0] = delta.sum()
+                        else:
+                            gbs[k - 1][...] = delta
+                if not batch:
+                    flat -= eta * grad
+                elif s_index:
+                    gsum += grad
+                else:
+                    gsum[...] = grad
+            if batch:
+                flat -= eta * (gsum / N)
+            E_it = mean(errors)
+            history.append(E_it)
+            # a NaN or an infinity anywhere makes the dot product with zeros NaN: one call checks all
+            if not math.isfinite(E_it + float(flat @ zeros)):
+                return it + 1, network.Params(Ws, bs, list(shared))
+        return 0, network.Params(Ws, bs, list(shared))
+
+    def _fast_general(self, params: network.Params, n: int, history: Any) -> tuple[int, network.Params]:
         p = params
         data = list(zip(self._xs, self._ts))
         for it in range(n):
@@ -192,16 +260,14 @@ class MatrixEngine(EngineBase):
                     sW = gW if sW is None else [a + g for a, g in zip(sW, gW)]
                     sb = gb if sb is None else [a + g for a, g in zip(sb, gb)]
                 assert sW is not None and sb is not None
-                N = len(data)
-                p = self.apply(p, [g / N for g in sW], [g / N for g in sb])
-                E_it = mean(Es)
+                p = self.apply(p, [g / len(data) for g in sW], [g / len(data) for g in sb])
             else:
                 Es = []
                 for x, t in data:
                     E, gW, gb, newp = self.gradients(p, x, t)
                     Es.append(E)
                     p = newp if self.updated_variant else self.apply(p, gW, gb)
-                E_it = mean(Es)
+            E_it = mean(Es)
             history.append(E_it)
             if not (math.isfinite(E_it) and p.finite()):
                 return it + 1, p

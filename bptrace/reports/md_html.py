@@ -85,6 +85,8 @@ def _to_mathml(body: str) -> str:
 
 _DETAILS = re.compile(r'<details( open)? markdown="1">\n(<summary>[^<>\n]*</summary>)\n\n(.*)\n\n</details>', re.S)
 _PLAIN = r"[^\\`*_$<>&\[\]!|#~{}\n]"
+# an underscore between letters or digits can neither open nor close emphasis in Python-Markdown
+_PLAIN = rf"(?:{_PLAIN}|(?<=[^\W_])_(?=[^\W_]))"
 _ENTITY = r"&#[0-9]{1,7};"  # what md_escape makes of user text; Python-Markdown passes it on as it is
 _MATH = r"\$[^$\s][^$\n]*(?<!\s)\$"
 _CODE = r"`[^`\n]+`"
