@@ -143,10 +143,14 @@ def _ident(name: str) -> str:
 
 def neuron_value_symbol(neuron: str) -> str:
     """i1 -> i_{1}, x1_2 -> x_{1,2}: how an input value is written."""
+    base, sub = neuron_parts(neuron)
+    return f"{_ident(base)}_{{{sub}}}" if sub else _ident(base)
+
+
+def neuron_parts(neuron: str) -> tuple[str, str]:
+    """A neuron's letters and its subscript: h1 -> (h, 1), hidden1_2 -> (hidden, "1,2")."""
     m = _SPLIT.fullmatch(neuron)
-    if not m:
-        return _ident(neuron)
-    return f"{_ident(m.group(1))}_{{{subscript(m.group(2))}}}"
+    return (m.group(1), subscript(m.group(2))) if m else (neuron, "")
 
 
 def param_symbol(name: str) -> str:

@@ -6,37 +6,65 @@ Names from a spec are identifiers (checked when the spec is loaded) and every te
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
-from .. import numfmt
+from .. import names, numfmt
 from ..names import LayerLayout
 from ..tracedata import Step
 
 FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"'
 MAX_DRAWN = 8  # neurons drawn per column; larger layers show the first and last with an ellipsis
 MAX_LABELLED_EDGES = 16  # above this many edges between two layers, edge labels are left out
+MAX_WIDTH = 1000.0  # the widest a network picture grows to make room for its labels
+CLEAR = 4.0  # the least gap between a label and any other edge or label
 
 
 def _f(x: float) -> str:
     """Coordinates with one decimal: stable text, small files."""
     s = f"{x:.1f}"
-    return s[:-2] if s.endswith(".0") else s
+    return "0" if s == "-0.0" else s[:-2] if s.endswith(".0") else s
+
+
+_RUN = re.compile(r"(_\{[^{}]*\}|_[A-Za-z0-9+]+)")
+
+
+def _runs(text: str) -> list[tuple[str, bool]]:
+    """Plain text with subscripts ('net_{o1}', 'w_5') as (text, is_subscript) runs."""
+    out = []
+    for part in _RUN.split(text):
+        if part.startswith("_"):
+            out.append((part[1:].strip("{}"), True))
+        elif part:
+            out.append((part, False))
+    return out
 
 
 def label(text: str) -> str:
-    """Plain text with _x subscripts ('net_o1') as SVG tspans."""
-    out = []
-    for part in re.split(r"(_\{?[A-Za-z0-9+]+\}?)", text):
-        if part.startswith("_"):
-            sub = part[1:].strip("{}")
-            out.append(f'<tspan baseline-shift="sub" font-size="75%">{escape(sub)}</tspan>')
-        else:
-            out.append(escape(part))
-    return "".join(out)
+    """Plain text with subscripts as SVG tspans."""
+    return "".join(
+        f'<tspan baseline-shift="sub" font-size="75%">{escape(t)}</tspan>' if sub else escape(t)
+        for t, sub in _runs(text)
+    )
+
+
+# advance widths in em, generous, for DejaVu Sans and its fallbacks: layout reserves at least this
+_WIDE = dict.fromkeys("=+−×mwMW@", 0.9) | dict.fromkeys("∂δ", 0.65) | dict.fromkeys(" .,:;'|il!", 0.36)
+
+
+def _em(c: str) -> float:
+    if ord(c) >= 0x2E80:  # CJK and full-width punctuation
+        return 1.0
+    return _WIDE.get(c, 0.78 if c.isupper() else 0.66)
+
+
+def text_width(text: str, size: float, bold: bool = False) -> float:
+    w = sum(sum(_em(c) for c in t) * (0.75 if sub else 1.0) for t, sub in _runs(text))
+    return w * size * (1.08 if bold else 1.0)
 
 
 def _text(
@@ -61,78 +89,231 @@ def _drawn(size: int) -> list[int | None]:
     return [0, 1, 2, None, size - 1]
 
 
+def _neuron_text(neuron: str) -> str:
+    """h1 -> h_{1}, h1_2 -> h_{1,2}: as the formulas write a neuron."""
+    base, sub = names.neuron_parts(neuron)
+    return f"{base}_{{{sub}}}" if sub else base
+
+
+def _param_text(name: str) -> str:
+    """w5 -> w_{5}, b1 -> b_{1}, b_h1 -> b_{h1}, b_h1_2 -> b_{h1,2}."""
+    if name.startswith("b_"):
+        return f"b_{{{names.subscript(name[2:])}}}"
+    m = re.fullmatch(r"([wb])(\d+)", name)
+    return f"{m.group(1)}_{{{m.group(2)}}}" if m else name
+
+
+# ---------------------------------------------------------------- geometry
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+Seg = tuple[float, float, float, float]  # x1, y1, x2, y2
+
+
+def _text_box(x: float, y: float, s: str, size: float, bold: bool = False, pad: float = 3.0) -> Box:
+    """The box a centred text at baseline y covers (descenders and subscripts included)."""
+    w = text_width(s, size, bold)
+    return (x - w / 2 - pad, y - size * 0.85 - pad, x + w / 2 + pad, y + size * 0.3 + pad)
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _clip(seg: Seg, box: Box) -> tuple[float, float] | None:
+    """The parameter range [t0, t1] of a segment inside a box (Liang-Barsky), or None."""
+    x1, y1, x2, y2 = seg
+    dx, dy = x2 - x1, y2 - y1
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-dx, x1 - box[0]), (dx, box[2] - x1), (-dy, y1 - box[1]), (dy, box[3] - y1)):
+        if p == 0:
+            if q < 0:
+                return None
+        else:
+            r = q / p
+            if p < 0:
+                t0 = max(t0, r)
+            else:
+                t1 = min(t1, r)
+    return (t0, t1) if t0 < t1 else None
+
+
+def _line(seg: Seg, attrs: str) -> str:
+    x1, y1, x2, y2 = seg
+    return f'<line x1="{_f(x1)}" y1="{_f(y1)}" x2="{_f(x2)}" y2="{_f(y2)}" {attrs}/>'
+
+
 # ---------------------------------------------------------------- the network
+
+
+def _port(rank: int, count: int) -> float:
+    """The angle (from the horizontal, downwards positive) of the rank-th of count ports."""
+    return (rank - (count - 1) / 2) * min(0.5, 2.8 / count)
+
+
+class _Crowded(Exception):
+    """Labels do not fit at this spacing."""
 
 
 def network(
     layers: list[LayerLayout], spec: dict[str, Any], digits: int, title: str, caption: Callable[[LayerLayout], str]
 ) -> str:
-    row_h, r = 96.0, 24.0
-    rows = max(len(_drawn(lay.size)) for lay in layers)
+    """Neurons in columns, every edge labelled with its weight where no other edge or label is.
+
+    Each label sits on its own edge, which is cut around it; a label that cannot be placed
+    without another edge crossing it makes the picture wider and taller until every one fits
+    (a layer pair with too many edges to label is drawn without labels).
+    """
     widest = max(len(_drawn(lay.size)) for lay in layers[:-1])
-    col_w = max(230.0, 80.0 * (widest + 1))  # room for one label per source along each edge
-    width = col_w * (len(layers) - 1) + 2 * 80
-    height = row_h * rows + 110
-    top = 70.0
+    caps = [text_width(f"{lay.name}: {caption(lay)}", 12) for lay in layers]
+    col_w0 = max(230.0, 80.0 * (widest + 1), *((a + b) / 2 + 24 for a, b in itertools.pairwise(caps)))
+    labelled = {lay.index for lay in layers[1:] if lay.size * lay.prev_size <= MAX_LABELLED_EDGES}
+    while True:
+        col_w, row_h = col_w0, 96.0
+        while col_w * (len(layers) - 1) <= max(MAX_WIDTH, col_w0 * (len(layers) - 1)):
+            try:
+                return _network(layers, spec, digits, title, caption, col_w, row_h, labelled)
+            except _Crowded as e:
+                crowded = e.args[0]
+            col_w, row_h = col_w * 1.12, row_h * 1.05
+        # too wide to read once scaled to a page: this layer's weights stay in the tables only
+        if crowded in labelled:
+            labelled.discard(crowded)
+        elif labelled:
+            labelled.clear()
+        else:
+            # no room beside the neurons even without weight labels: biases go under the captions
+            return _network(layers, spec, digits, title, caption, col_w0, 96.0, labelled, listed=True)
+
+
+def _network(
+    layers: list[LayerLayout],
+    spec: dict[str, Any],
+    digits: int,
+    title: str,
+    caption: Callable[[LayerLayout], str],
+    col_w: float,
+    row_h: float,
+    labelled: set[int],
+    listed: bool = False,
+) -> str:
+    def fmt(x: float) -> str:
+        return numfmt.text(x, digits)
+
+    r = max(24.0, *(text_width(_neuron_text(lay.neuron(lay.size - 1)), 15, True) / 2 + 5 for lay in layers))
+    rows = max(len(_drawn(lay.size)) for lay in layers)
+    captions = [f"{lay.name}: {caption(lay)}" for lay in layers]
+    margin = max(80.0, r + 12, *(text_width(captions[k], 12) / 2 + 8 for k in (0, -1)))
+    top = 76.0
+    width = col_w * (len(layers) - 1) + 2 * margin
+    below = max(
+        (len([j for j in _drawn(lay.size) if j is not None]) for lay in layers[1:] if not lay.bias_name), default=0
+    )
+    height = top + row_h * rows + 56 + (16 * below if listed else 0)
+    cap_y = top + row_h * rows + 40
     pos: dict[tuple[int, int], tuple[float, float]] = {}
     for lay in layers:
         idx = _drawn(lay.size)
         off = top + (rows - len(idx)) * row_h / 2 + row_h / 2
         for k, j in enumerate(idx):
             if j is not None:
-                pos[(lay.index, j)] = (80 + lay.index * col_w, off + k * row_h)
-    edges: list[str] = []
-    labels: list[str] = []
-    nodes: list[str] = []
+                pos[(lay.index, j)] = (margin + lay.index * col_w, off + k * row_h)
+    obstacles: list[Box] = [(x - r, y - r, x + r, y + r) for x, y in pos.values()]
+    for lay, cap in zip(layers, captions):
+        obstacles.append(_text_box(margin + lay.index * col_w, cap_y, cap, 12))
+    # every edge first, so that each label can be checked against all of them
+    wedges: list[tuple[LayerLayout, int, int, Seg]] = []
+    others: list[str] = []  # bias boxes and their dashed lines
+    bias_segs: list[Seg] = []
+    texts: list[str] = []
+    for lay in layers[1:]:
+        prev = layers[lay.index - 1]
+        src = [i for i in _drawn(prev.size) if i is not None]
+        dst = [j for j in _drawn(lay.size) if j is not None]
+        for a, i in enumerate(src):
+            for b, j in enumerate(dst):
+                # each edge leaves and arrives at a port of its own on the circle, spread by the
+                # rank of the neuron at the other end, so that arrowheads never meet
+                (x1, y1), (x2, y2) = pos[(prev.index, i)], pos[(lay.index, j)]
+                out_a, in_a = _port(b, len(dst)), _port(a, len(src))
+                px, py = x1 + r * math.cos(out_a), y1 + r * math.sin(out_a)
+                qx, qy = x2 - (r + 3) * math.cos(in_a), y2 + (r + 3) * math.sin(in_a)
+                wedges.append((lay, j, i, (px, py, qx, qy)))
+        raw = spec["layers"][lay.index]
+        if lay.bias_name:
+            cx, by = margin + (lay.index - 0.5) * col_w, top - 40
+            s = f"{_param_text(lay.bias_name)} = {fmt(raw['bias'])}"
+            bw = text_width(s, 12) + 16
+            for j in (j for j in _drawn(lay.size) if j is not None):
+                x2, y2 = pos[(lay.index, j)]
+                seg = (cx + bw / 2 * 0.6, by + 12, x2 - r * 0.8, y2 - r * 0.6)
+                bias_segs.append(seg)
+                others.append(_line(seg, 'stroke="#9ca3af" stroke-width="1" stroke-dasharray="4 3"'))
+            others.append(
+                f'<rect x="{_f(cx - bw / 2)}" y="{_f(by - 13)}" width="{_f(bw)}" height="24" rx="5" '
+                'fill="#fef3c7" stroke="#b45309"/>'
+            )
+            texts.append(_text(cx, by + 4, s, 12, cls="blabel"))
+            obstacles.append((cx - bw / 2, by - 13, cx + bw / 2, by + 11))
+    segs = [e[3] for e in wedges] + bias_segs
+    placed: list[Box] = []
 
-    def fmt(x: float) -> str:
-        return numfmt.text(x, min(digits, 4))  # a picture needs short numbers
+    def free(box: Box, own: int | None = None) -> bool:
+        box = (box[0] - CLEAR, box[1] - CLEAR, box[2] + CLEAR, box[3] + CLEAR)  # room to see which edge
+        if any(_overlap(box, b) for b in obstacles + placed):
+            return False
+        return not any(k != own and _clip(seg, box) for k, seg in enumerate(segs))
 
+    # per-neuron biases under their neuron (or above it), named like the tables name them
     for lay in layers[1:]:
         raw = spec["layers"][lay.index]
-        prev = layers[lay.index - 1]
-        src_idx = [i for i in _drawn(prev.size) if i is not None]
-        dst_idx = [j for j in _drawn(lay.size) if j is not None]
-        labelled = prev.size * lay.size <= MAX_LABELLED_EDGES
-        for i in src_idx:
-            for j in dst_idx:
-                (x1, y1), (x2, y2) = pos[(prev.index, i)], pos[(lay.index, j)]
-                dx, dy = x2 - x1, y2 - y1
-                d = math.hypot(dx, dy)
-                ax, ay = x1 + dx * r / d, y1 + dy * r / d
-                bx, by = x2 - dx * (r + 6) / d, y2 - dy * (r + 6) / d
-                edges.append(
-                    f'<line x1="{_f(ax)}" y1="{_f(ay)}" x2="{_f(bx)}" y2="{_f(by)}" class="edge" stroke="#6b7280" stroke-width="1.2" marker-end="url(#arrow)"/>'
-                )
-                if labelled:
-                    # each source puts its labels at its own distance along the edges, so the
-                    # labels of crossing edges do not land on the same spot
-                    t = (i + 1) / (prev.size + 1)
-                    lx, ly = x1 + dx * t, y1 + dy * t
-                    s = f"{lay.weight(j, i)} = {fmt(raw['weights'][j][i])}"
-                    wdt = 6.4 * len(s) + 6
-                    labels.append(
-                        f'<rect x="{_f(lx - wdt / 2)}" y="{_f(ly - 9)}" width="{_f(wdt)}" height="15" rx="3" fill="#ffffff" fill-opacity="0.92"/>'
-                    )
-                    labels.append(_text(lx, ly + 3, s.replace("w", "w_", 1), 11, cls="wlabel"))
-        bias = raw["bias"]
-        cx = 80 + (lay.index - 0.5) * col_w
         if lay.bias_name:
-            by = top - 30
-            for j in dst_idx:
-                x2, y2 = pos[(lay.index, j)]
-                edges.append(
-                    f'<line x1="{_f(cx + 30)}" y1="{_f(by + 8)}" x2="{_f(x2 - r * 0.8)}" y2="{_f(y2 - r * 0.6)}" stroke="#9ca3af" stroke-width="1" stroke-dasharray="4 3"/>'
-                )
-            nodes.append(
-                f'<rect x="{_f(cx - 34)}" y="{_f(by - 13)}" width="68" height="24" rx="5" fill="#fef3c7" stroke="#b45309"/>'
-            )
-            nodes.append(_text(cx, by + 4, f"{lay.bias_name.replace('b', 'b_', 1)} = {fmt(bias)}", 12))
+            continue
+        for j in (j for j in _drawn(lay.size) if j is not None):
+            x, y = pos[(lay.index, j)]
+            s = f"{_param_text(lay.bias(j))} = {fmt(raw['bias'][j])}"
+            half = text_width(s, 11) / 2
+            spots = [
+                (x + dx, y + dy) for dy in (r + 16, -r - 8, r + 30, -r - 22, r + 44, -r - 36) for dx in (0, half, -half)
+            ]
+            if listed:
+                spots = [(x, cap_y + 16 * (1 + [q for q in _drawn(lay.size) if q is not None].index(j)))]
+            for bx, by in spots:
+                box = _text_box(bx, by, s, 11)
+                if free(box) or listed:
+                    placed.append(box)
+                    texts.append(_text(bx, by, s, 11, cls="blabel"))
+                    break
+            else:
+                raise _Crowded(-1)  # only more room helps
+    edges: list[str] = []
+    labels: list[str] = []
+    candidates = [0.5 + sign * k / 40 for k in range(0, 16) for sign in (1, -1)][1:]
+    for k, (lay, j, i, seg) in enumerate(wedges):
+        prev = layers[lay.index - 1]
+        cut: tuple[float, float] | None = None
+        if lay.index in labelled:
+            s = f"{_param_text(lay.weight(j, i))} = {fmt(spec['layers'][lay.index]['weights'][j][i])}"
+            x1, y1, x2, y2 = seg
+            for t in candidates:
+                lx, ly = x1 + (x2 - x1) * t, y1 + (y2 - y1) * t
+                box = _text_box(lx, ly + 4, s, 11)
+                if free(box, own=k):
+                    placed.append(box)
+                    labels.append(_text(lx, ly + 4, s, 11, cls="wlabel"))
+                    cut = _clip(seg, (box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2))
+                    break
+            else:
+                raise _Crowded(lay.index)
+        attrs = 'class="edge" stroke="#6b7280" stroke-width="1.2"'
+        x1, y1, x2, y2 = seg
+        if cut is None:
+            edges.append(_line(seg, attrs + ' marker-end="url(#arrow)"'))
         else:
-            for j in dst_idx:
-                x2, y2 = pos[(lay.index, j)]
-                nodes.append(_text(x2, y2 + r + 15, f"b = {fmt(bias[j])}", 11, cls="blabel"))
-    for lay in layers:
+            t0, t1 = cut
+            edges.append(_line((x1, y1, x1 + (x2 - x1) * t0, y1 + (y2 - y1) * t0), attrs))
+            edges.append(_line((x1 + (x2 - x1) * t1, y1 + (y2 - y1) * t1, x2, y2), attrs + ' marker-end="url(#arrow)"'))
+    nodes: list[str] = []
+    for lay, cap in zip(layers, captions):
         fill = {0: "#dbeafe"}.get(lay.index, "#dcfce7" if lay.index == len(layers) - 1 else "#fae8ff")
         idx = _drawn(lay.size)
         for k, j in enumerate(idx):
@@ -144,90 +325,153 @@ def network(
             nodes.append(
                 f'<circle cx="{_f(x)}" cy="{_f(y)}" r="{_f(r)}" fill="{fill}" stroke="#374151" stroke-width="1.5"/>'
             )
-            nodes.append(_text(x, y + 5, f"{lay.name}_{j + 1}", 15, weight="bold"))
-        nodes.append(_text(80 + lay.index * col_w, height - 16, f"{lay.name}: {caption(lay)}", 12, cls="caption"))
+            nodes.append(_text(x, y + 5, _neuron_text(lay.neuron(j)), 15, weight="bold"))
+        nodes.append(_text(margin + lay.index * col_w, cap_y, cap, 12, cls="caption"))
     defs = (
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#6b7280"/></marker></defs>'
     )
-    return _svg(width, height, [defs] + edges + labels + nodes, title)
+    return _svg(width, height, [defs] + edges + others + labels + texts + nodes, title)
 
 
 # ---------------------------------------------------------------- the chain-rule path of one weight
 
 
-def _sym(name: str) -> str:
-    """Plain-text names for the graph: net_o1, out_h1, E_total, w_5, b_1, b_h1."""
-    if name.startswith(("net_", "out_", "E_")):
-        return name
-    if name.startswith("b_"):
-        return name
-    m = re.fullmatch(r"([wb])(\d+)", name)
-    return f"{m.group(1)}_{m.group(2)}" if m else name
+def _q(kind: str, neuron: str) -> str:
+    """net_{o1}, out_{h1,2}, E_{o1}, δ_{o1}: a quantity of a neuron as figure text."""
+    return f"{kind}_{{{names.subscript(neuron)}}}"
+
+
+def _d(top: str, bottom: str) -> str:
+    return f"∂{top}/∂{bottom}"
+
+
+E_TOTAL = "E_{total}"
 
 
 def chain(step: Step, lay: LayerLayout, down: list[LayerLayout], j: int, i: int, digits: int, title: str) -> str:
     """The path from one weight to E_total, each edge labelled with its local derivative.
 
-    For an output weight: w -> net -> out -> E_k -> E_total. For a hidden weight the path fans out
-    through every neuron of the next layer, whose edge to E_total carries that neuron's delta.
+    An output weight: w -> net -> out -> E_k -> E_total; with softmax, net_j reaches E_total through
+    every output out_k (that coupling is the softmax Jacobian). A hidden weight fans out through
+    every neuron of the next layer, whose edge to E_total carries that neuron's delta.
     """
     w = lay.weight(j, i)
     n = lay.neuron(j)
 
-    def fmt(x: float) -> str:
-        return numfmt.text(x, min(digits, 6))
-
     def val(key: str) -> float | None:
         rec = step.get(key)
-        return None if rec is None else float(rec.value)
+        return None if rec is None or rec.is_array else float(rec.value)
 
-    columns: list[list[str]] = [[w], [f"net_{n}"], [f"out_{n}"]]
+    wt = _param_text(w)
+    columns: list[list[str]] = [[wt], [_q("net", n)]]
     edges: list[tuple[str, str, str, float | None]] = [
-        (w, f"net_{n}", f"∂net_{n}/∂{_sym(w)}", val(f"partial.dnet_{n}/d{w}")),
-        (f"net_{n}", f"out_{n}", f"∂out_{n}/∂net_{n}", val(f"partial.dout_{n}/dnet_{n}")),
+        (wt, _q("net", n), _d(_q("net", n), wt), val(f"partial.dnet_{n}/d{w}"))
     ]
-    if not down:
-        columns += [[f"E_{n}"], ["E_total"]]
-        edges.append((f"out_{n}", f"E_{n}", f"∂E_{n}/∂out_{n}", val(f"partial.dE_total/dout_{n}")))
-        edges.append((f"E_{n}", "E_total", "∂E_total/∂E_" + n, 1.0))
-        if lay.activation == "softmax":  # out_n alone does not carry the effect: delta only
-            columns = [[w], [f"net_{n}"], ["E_total"]]
-            edges = [edges[0], (f"net_{n}", "E_total", f"δ_{n}", val(f"delta.{n}"))]
+    if not down and lay.activation == "softmax":
+        outs = [lay.neuron(k) for k in _drawn(lay.size) if k is not None]
+        columns += [[_q("out", m) for m in outs], [E_TOTAL]]
+        for m in outs:
+            jac = val(f"partial.dout_{m}/dnet_{n}")
+            om, on = val(f"out.{m}"), val(f"out.{n}")
+            if jac is None and om is not None and on is not None:
+                jac = om * ((m == n) - on)  # the softmax Jacobian, where the trace keeps only delta
+            edges.append((_q("net", n), _q("out", m), _d(_q("out", m), _q("net", n)), jac))
+            edges.append((_q("out", m), E_TOTAL, _d(E_TOTAL, _q("out", m)), val(f"partial.dE_total/dout_{m}")))
+    elif not down:
+        columns += [[_q("out", n)], [_q("E", n)], [E_TOTAL]]
+        edges.append((_q("net", n), _q("out", n), _d(_q("out", n), _q("net", n)), val(f"partial.dout_{n}/dnet_{n}")))
+        edges.append((_q("out", n), _q("E", n), _d(_q("E", n), _q("out", n)), val(f"partial.dE_total/dout_{n}")))
+        edges.append((_q("E", n), E_TOTAL, _d(E_TOTAL, _q("E", n)), 1.0))
     else:
         nxt = down[0]
-        drawn = [q for q in _drawn(nxt.size) if q is not None]
-        columns += [[f"net_{nxt.neuron(q)}" for q in drawn], ["E_total"]]
-        for q in drawn:
-            m = nxt.neuron(q)
-            edges.append((f"out_{n}", f"net_{m}", f"∂net_{m}/∂out_{n}", val(f"partial.dnet_{m}/dout_{n}")))
-            edges.append((f"net_{m}", "E_total", f"δ_{m}", val(f"delta.{m}")))
-    col_w, row_h, box = 178.0, 84.0, 76.0
+        columns.append([_q("out", n)])
+        edges.append((_q("net", n), _q("out", n), _d(_q("out", n), _q("net", n)), val(f"partial.dout_{n}/dnet_{n}")))
+        drawn = [nxt.neuron(q) for q in _drawn(nxt.size) if q is not None]
+        columns += [[_q("net", m) for m in drawn], [E_TOTAL]]
+        for m in drawn:
+            edges.append(
+                (_q("out", n), _q("net", m), _d(_q("net", m), _q("out", n)), val(f"partial.dnet_{m}/dout_{n}"))
+            )
+            edges.append((_q("net", m), E_TOTAL, _q("δ", m), val(f"delta.{m}")))
+    return _chain_svg(columns, edges, lambda x: numfmt.text(x, digits), title)
+
+
+def _chain_svg(
+    columns: list[list[str]],
+    edges: list[tuple[str, str, str, float | None]],
+    fmt: Callable[[float], str],
+    title: str,
+) -> str:
+    """Columns of boxes joined by right-angled arrows, each label over its own horizontal stretch.
+
+    A node with several arrows out sends them along a vertical bus beside it; a node with several
+    arrows in is drawn tall enough for each to arrive straight at its own height, so arrowheads
+    never meet and no arrow crosses a label.
+    """
+    row_h, box_h, bus, pad = 84.0, 30.0, 16.0, 10.0
     rows = max(len(c) for c in columns)
-    width, height = col_w * (len(columns) - 1) + box + 24, row_h * rows + 24
-    pos = {}
-    for c, names_ in enumerate(columns):
-        off = 12 + (rows - len(names_)) * row_h / 2 + row_h / 2
-        for k, name in enumerate(names_):
-            pos[name] = (box / 2 + 12 + c * col_w, off + k * row_h)
+    fan_out = {a for a, *_ in edges if sum(e[0] == a for e in edges) > 1}
+    fan_in = {b for _, b, *_ in edges if sum(e[1] == b for e in edges) > 1}
+    ys: dict[str, float] = {}
+    for col in columns:
+        off = 12 + (rows - len(col)) * row_h / 2 + row_h / 2
+        for k, name in enumerate(col):
+            ys[name] = off + k * row_h
+    span: dict[str, tuple[float, float]] = {}
+    for name, y in ys.items():
+        if name in fan_in:
+            src = [ys[a] for a, b, *_ in edges if b == name]
+            span[name] = (min(src) - box_h / 2, max(src) + box_h / 2)
+        else:
+            span[name] = (y - box_h / 2, y + box_h / 2)
+    box_w = {name: max(76.0, text_width(name, 13) + 18) for name in ys}
+    xs: dict[str, float] = {}
+    x = 12.0
+    for c, column in enumerate(columns):
+        half = max(box_w[nm] for nm in column) / 2
+        if c:
+            into = [e for e in edges if e[1] in column]
+            widest = max(
+                max(text_width(sym, 11), text_width(fmt(v), 12, True) if v is not None else 0.0)
+                for _, _, sym, v in into
+            )
+            gap = widest + 2 * pad + 8 + (bus if any(e[0] in fan_out for e in into) else 0.0)
+            x += gap + half
+        else:
+            x += half
+        for nm in column:
+            xs[nm] = x
+        x += half
+    width, height = x + 12, rows * row_h + 24
     body = [
         '<defs><marker id="carrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#2563eb"/></marker></defs>'
     ]
+    stroke = 'fill="none" stroke="#2563eb" stroke-width="1.4"'
     for a, b, sym, value in edges:
-        (x1, y1), (x2, y2) = pos[a], pos[b]
-        body.append(
-            f'<line x1="{_f(x1 + box / 2)}" y1="{_f(y1)}" x2="{_f(x2 - box / 2 - 4)}" y2="{_f(y2)}" stroke="#2563eb" stroke-width="1.4" marker-end="url(#carrow)"/>'
-        )
-        mx, my = (x1 + x2) / 2, (y1 + y2) / 2
-        body.append(_text(mx, my - 7, sym, 11))
+        sx, sy = xs[a] + box_w[a] / 2, ys[a]
+        tx = xs[b] - box_w[b] / 2 - 2
+        ty = sy if b in fan_in else ys[b]
+        if ty == sy:
+            body.append(_line((sx, sy, tx, ty), f'{stroke} marker-end="url(#carrow)"'))
+            lx0 = sx + (bus if a in fan_out else 0.0)
+        else:
+            bx = sx + bus
+            pts = f"{_f(sx)},{_f(sy)} {_f(bx)},{_f(sy)} {_f(bx)},{_f(ty)} {_f(tx)},{_f(ty)}"
+            body.append(f'<polyline points="{pts}" {stroke} marker-end="url(#carrow)"/>')
+            lx0 = bx
+        mx = (lx0 + tx) / 2
+        body.append(_text(mx, ty - 8, sym, 11))
         if value is not None:
-            body.append(_text(mx, my + 15, fmt(value), 12, weight="bold", cls="value"))
-    for name, (x, y) in pos.items():
+            body.append(_text(mx, ty + 18, fmt(value), 12, weight="bold", cls="value"))
+    for name in ys:
+        (y0, y1), xc, bw = span[name], xs[name], box_w[name]
         body.append(
-            f'<rect x="{_f(x - box / 2)}" y="{_f(y - 15)}" width="{_f(box)}" height="30" rx="6" fill="#eff6ff" stroke="#1d4ed8"/>'
+            f'<rect x="{_f(xc - bw / 2)}" y="{_f(y0)}" width="{_f(bw)}" height="{_f(y1 - y0)}" rx="6" '
+            'fill="#eff6ff" stroke="#1d4ed8"/>'
         )
-        body.append(_text(x, y + 5, _sym(name), 13))
+        body.append(_text(xc, (y0 + y1) / 2 + 5, name, 13))
     return _svg(width, height, body, title)
 
 

@@ -1,0 +1,216 @@
+"""The figures read cleanly: no label crossed by an edge or lying on another label, no two
+arrowheads on one spot, and numbers at the report's precision. Boxes and segments are read back
+from the SVG itself, with a text-width model of its own (DejaVu Sans advance widths)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+
+import bptrace
+from bptrace import names
+
+from strategies import specs
+
+NS = "{http://www.w3.org/2000/svg}"
+Box = tuple[float, float, float, float]
+Seg = tuple[float, float, float, float]
+
+
+def _em(c: str) -> float:
+    if ord(c) >= 0x2E80:
+        return 1.0
+    if c in "mMW":
+        return 0.98
+    if c in "=w+−×":
+        return 0.84
+    if c in " .,:;-/il|!()":
+        return 0.34
+    return 0.64
+
+
+def _text_box(el: ET.Element) -> Box:
+    size = float(el.get("font-size", "13"))
+    w = sum(_em(c) for c in el.text or "") * size
+    for sub in el:
+        w += sum(_em(c) for c in sub.text or "") * size * 0.75 + sum(_em(c) for c in sub.tail or "") * size
+    if el.get("font-weight") == "bold":
+        w *= 1.05
+    x, y = float(el.get("x", "0")), float(el.get("y", "0"))
+    x0 = {"middle": x - w / 2, "end": x - w}.get(el.get("text-anchor", "start"), x)
+    return (x0, y - 0.8 * size, x0 + w, y + 0.28 * size)
+
+
+def _flat(el: ET.Element) -> str:
+    return "".join(el.itertext())
+
+
+def parse(svg: str) -> tuple[list[tuple[str, Box]], list[Seg], list[tuple[float, float, float, float]]]:
+    """Texts with their boxes, every drawn segment, and each arrow's last segment."""
+    root = ET.fromstring(svg)
+    texts = [(_flat(t), _text_box(t)) for t in root.iter(NS + "text")]
+    segs: list[Seg] = []
+    arrows = []
+    for el in root.iter():
+        if el.tag == NS + "line":
+            pts = [
+                (float(el.get("x1", "0")), float(el.get("y1", "0"))),
+                (float(el.get("x2", "0")), float(el.get("y2", "0"))),
+            ]
+        elif el.tag == NS + "polyline":
+            pts = [tuple(map(float, p.split(","))) for p in (el.get("points") or "").split()]  # type: ignore[misc]
+        else:
+            continue
+        if el.get("stroke") == "#e5e7eb":  # the loss curve's grid
+            continue
+        segs += [(a[0], a[1], b[0], b[1]) for a, b in itertools.pairwise(pts)]
+        if el.get("marker-end"):
+            arrows.append((pts[-2][0], pts[-2][1], pts[-1][0], pts[-1][1]))
+    return texts, segs, arrows
+
+
+def _crosses(seg: Seg, box: Box) -> bool:
+    x1, y1, x2, y2 = seg
+    t0, t1 = 0.0, 1.0
+    for p, q in ((x1 - x2, x1 - box[0]), (x2 - x1, box[2] - x1), (y1 - y2, y1 - box[1]), (y2 - y1, box[3] - y1)):
+        if p == 0:
+            if q < 0:
+                return False
+        elif p < 0:
+            t0 = max(t0, q / p)
+        else:
+            t1 = min(t1, q / p)
+    return t0 < t1
+
+
+def problems(svg: str) -> list[str]:
+    texts, segs, arrows = parse(svg)
+    out = []
+    for (ta, a), (tb, b) in itertools.combinations(texts, 2):
+        if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+            out.append(f"labels {ta!r} and {tb!r} overlap")
+    for text, box in texts:
+        out += [f"label {text!r} crossed by {seg}" for seg in segs if _crosses(seg, box)]
+    tips = [(x2, y2, math.atan2(y2 - y1, x2 - x1)) for x1, y1, x2, y2 in arrows]
+    for a, b in itertools.combinations(tips, 2):
+        if math.dist(a[:2], b[:2]) < 9:
+            out.append(f"arrowheads at {a[:2]} and {b[:2]} merge")
+    return out
+
+
+def _svgs(tr: bptrace.Trace) -> dict[str, str]:
+    files = bptrace.reports.render_files(tr, ["md"])
+    return {k: v for k, v in files.items() if k.endswith(".svg")}
+
+
+NET_453: dict[str, Any] = {
+    "title": "4-5-3",
+    "learning_rate": 0.5,
+    "init": {"method": "xavier", "seed": 7},
+    "layers": [
+        {"name": "i", "size": 4},
+        {"name": "h", "size": 5, "bias": [0.01, -0.02, 0.03, 0.04, -0.05]},
+        {"name": "o", "size": 3, "bias": [0.1, 0.2, 0.3]},
+    ],
+    "samples": [{"input": [0.1, 0.2, 0.3, 0.4], "target": [0.0, 1.0, 0.0]}],
+}
+DEEP: dict[str, Any] = {
+    "learning_rate": 0.5,
+    "layers": [
+        {"name": "x", "size": 2},
+        {"name": "h1", "size": 3, "activation": "tanh", "weights": [[0.1, 0.2], [0.3, -0.4], [0.5, 0.6]],
+         "bias": [0.01, 0.02, 0.03]},
+        {"name": "h2", "size": 2, "activation": "relu", "weights": [[0.1, 0.2, 0.3], [-0.3, 0.4, 0.5]],
+         "bias": [0.1, 0.2]},
+        {"name": "o", "size": 1, "weights": [[0.7, 0.8]], "bias": [0.3]},
+    ],
+    "samples": [{"input": [0.05, 0.1], "target": [0.9]}],
+}  # fmt: skip
+NETWORKS = {"article": "article", "softmax-3-3-3": "softmax", "4-5-3": NET_453, "2-3-2-1": DEEP}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_no_label_is_crossed_or_covered(name: str, lang: str) -> None:
+    tr = bptrace.trace(NETWORKS[name])
+    files = bptrace.reports.render_files(tr, ["md"], lang=lang)
+    svgs = {k: v for k, v in files.items() if k.endswith(".svg")}
+    assert "figures/network.svg" in svgs and sum(k.startswith("figures/chain-") for k in svgs) >= 2
+    for path, svg in svgs.items():
+        assert problems(svg) == [], path
+
+
+@settings(max_examples=25, deadline=None)
+@given(specs(max_layers=4, max_size=5))
+def test_random_networks_draw_cleanly(spec: dict[str, Any]) -> None:
+    spec["iterations"] = 1
+    for path, svg in _svgs(bptrace.trace(spec)).items():
+        assert problems(svg) == [], path
+
+
+def test_the_checker_sees_a_crossing() -> None:
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg"><line x1="0" y1="10" x2="100" y2="10"/>'
+        '<text x="50" y="14" font-size="11" text-anchor="middle">w = 0.5</text>'
+        '<line x1="0" y1="50" x2="40" y2="50" marker-end="url(#a)"/><line x1="0" y1="54" x2="40" y2="52" '
+        'marker-end="url(#a)"/></svg>'
+    )
+    found = problems(svg)
+    assert any("crossed" in p for p in found) and any("merge" in p for p in found)
+
+
+def test_every_weight_and_bias_is_labelled_by_name() -> None:
+    tr = bptrace.trace("softmax")
+    texts = [t for t, _ in parse(_svgs(tr)["figures/network.svg"])[0]]
+    spec = tr.full_spec()
+    for lay in names.layout(spec)[1:]:
+        raw = spec["layers"][lay.index]
+        for j in range(lay.size):
+            assert f"b{lay.neuron(j)} = {bptrace.numfmt.text(raw['bias'][j], 9)}" in texts  # b_{h1} = 0.01
+            for i in range(lay.prev_size):
+                w = lay.weight(j, i)
+                assert f"w{w[1:]} = {bptrace.numfmt.text(raw['weights'][j][i], 9)}" in texts
+    assert not any(t.startswith("b = ") for t in texts)
+
+
+def test_figure_values_carry_the_report_digits() -> None:
+    tr = bptrace.trace("article")
+    svg = _svgs(tr)["figures/chain-w1.svg"]
+    assert "0.241300709" in svg  # ∂out_h1/∂net_h1 as the text prints it, not 0.241301
+    assert "0.2413" in bptrace.reports.render_files(tr, ["md"], digits=4)["figures/chain-w1.svg"]
+    assert "0.24130071" not in bptrace.reports.render_files(tr, ["md"], digits=4)["figures/chain-w1.svg"]
+
+
+def test_softmax_chain_goes_through_every_output() -> None:
+    tr = bptrace.trace("softmax", loss="mse")
+    svg = _svgs(tr)["figures/chain-w10.svg"]
+    texts = [t for t, _ in parse(svg)[0]]
+    for k in (1, 2, 3):
+        assert f"outo{k}" in texts and f"∂outo{k}/∂neto1" in texts and f"∂Etotal/∂outo{k}" in texts
+    jac = tr.value("partial.dout_o2/dnet_o1")
+    assert bptrace.numfmt.text(jac, 9) in texts
+    ce = bptrace.trace("softmax")  # cross-entropy keeps only δ; the figure still shows the Jacobian
+    o1, o2 = ce.value("out.o1"), ce.value("out.o2")
+    assert bptrace.numfmt.text(-o2 * o1, 9) in [t for t, _ in parse(_svgs(ce)["figures/chain-w10.svg"])[0]]
+
+
+def test_network_labels_sit_on_their_own_edge() -> None:
+    """A weight label interrupts its own edge: the label's anchor lies in the gap between the two pieces."""
+    root = ET.fromstring(_svgs(bptrace.trace("softmax"))["figures/network.svg"])
+    lines = [el for el in root.iter(NS + "line") if el.get("class") == "edge"]
+    labels = [el for el in root.iter(NS + "text") if el.get("class") == "wlabel"]
+    assert len(labels) == 18 and len(lines) == 36
+    for k, lab in enumerate(labels):
+        a, b = lines[2 * k], lines[2 * k + 1]
+        cx, cy = float(lab.get("x", "0")), float(lab.get("y", "0")) - 4
+        ax, ay = float(a.get("x2", "0")), float(a.get("y2", "0"))
+        bx, by = float(b.get("x1", "0")), float(b.get("y1", "0"))
+        assert ax < cx < bx
+        assert math.isclose(ay + (by - ay) * (cx - ax) / (bx - ax), cy, abs_tol=0.3)
+        assert re.fullmatch(r"w\d+ = -?[\d.]+", _flat(lab))
