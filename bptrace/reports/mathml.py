@@ -9,6 +9,7 @@ handed to latex2mathml whole, so every formula still becomes MathML.
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import lru_cache
 from html import escape
@@ -29,6 +30,20 @@ _FUNCS = ("ln", "tanh", "max", "min", "exp", "log", "sin", "cos")
 _SPACES = {",": "0.167em", ";": "0.278em", " ": "0.25em", "!": "-0.167em", "quad": "1em", "qquad": "2em"}
 _FENCES = {"(": "(", ")": ")", "[": "[", "]": "]", ".": "", "|": "|", "\\{": "{", "\\}": "}"}
 _CHAR_OPS = set("+-=<>()[],;:/|!'")
+
+
+PRIME = '<mo lspace="0" rspace="0">′</mo>'
+UNARY_MINUS = '<mo form="prefix">−</mo>'  # no binary-operator space between the sign and its number
+_CLOSING = tuple(f"{c}</mo>" for c in ")]|}")
+
+
+def _operand_expected(items: list[str]) -> bool:
+    """Whether a minus here is a sign: at the start, or after an operator or an opening fence."""
+    before = [it for it in items if not it.startswith("<mspace")]
+    if not before:
+        return True
+    last = before[-1]
+    return last.startswith("<mo") and last != PRIME and not last.endswith(_CLOSING)
 
 
 class Unsupported(ValueError):
@@ -79,9 +94,13 @@ class _Parser:
                 items[-1] = self.scripts(items[-1])
                 continue
             if tok == "'":
+                # U+2032 is drawn raised already: as a superscript it would shrink to a speck
                 self.take()
-                base = items.pop() if items else "<mi></mi>"
-                items.append(f"<msup>{base}<mo>′</mo></msup>")
+                items.append(PRIME)
+                continue
+            if tok == "-" and _operand_expected(items):
+                self.take()
+                items.append(UNARY_MINUS)
                 continue
             items.append(self.atom())
         return items
@@ -263,4 +282,39 @@ def convert(tex: str, display: bool) -> str:
     except Unsupported:
         from latex2mathml.converter import convert as l2m
 
-        return l2m(tex.strip(), display="block" if display else "inline")
+        return _L2M_PRIME.sub(r"\1" + PRIME, l2m(tex.strip(), display="block" if display else "inline"))
+
+
+# latex2mathml sets f' as a superscript prime, which browsers draw as a speck high above
+_L2M_PRIME = re.compile(r"<msup>(<mi>[^<]*</mi>)<mi>&#x02032;</mi></msup>")
+
+
+def _chain_pieces(tex: str) -> list[str]:
+    """A one-line display formula cut before each top-level "=" after the first: "A = B = C" ->
+    ["A = B", "= C"]. Formulas with environments, or with one "=" at most, stay whole."""
+    if "\\begin" in tex:
+        return [tex]
+    cuts, depth = [], 0
+    for k, tok in enumerate(_TOKEN.finditer(tex)):
+        text = tok.group(tok.lastindex or 0)
+        if text in ("{", "\\left"):
+            depth += 1
+        elif text in ("}", "\\right"):
+            depth -= 1
+        elif text == "=" and depth == 0 and k:
+            cuts.append(tok.start())
+    if len(cuts) < 2:
+        return [tex]
+    bounds = [0, *cuts[1:], len(tex)]
+    return [tex[a:b].strip() for a, b in itertools.pairwise(bounds)]
+
+
+@lru_cache(maxsize=4096)
+def display_block(tex: str) -> str:
+    """A display formula as HTML. A chain of equalities becomes one MathML piece per step in a
+    wrapping row, so a narrow screen breaks the line before an "=" instead of hiding the result
+    off to the right; a piece still too wide scrolls on its own."""
+    pieces = _chain_pieces(tex.strip())
+    if len(pieces) == 1:
+        return '<div class="math">' + convert(tex, True) + "</div>"
+    return '<div class="math chain">' + "".join(convert(p, True) for p in pieces) + "</div>"

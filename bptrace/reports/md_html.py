@@ -79,7 +79,7 @@ def _convert_unit(unit: str) -> str:
 
 
 def _to_mathml(body: str) -> str:
-    body = _BLOCK.sub(lambda m: '<div class="math">' + mathml.convert(html.unescape(m.group(1)), True) + "</div>", body)
+    body = _BLOCK.sub(lambda m: mathml.display_block(html.unescape(m.group(1))), body)
     return _INLINE.sub(lambda m: mathml.convert(html.unescape(m.group(1)), False), body)
 
 
@@ -191,7 +191,7 @@ def _quote(unit: str) -> str | None:
 def _display(unit: str) -> str | None:
     """A display formula alone: what arithmatex and the MathML step make of it."""
     if unit.startswith("$$\n") and unit.endswith("\n$$") and unit.count("$$") == 2:
-        return '<div class="math">' + mathml.convert(unit[3:-3], True) + "</div>"
+        return mathml.display_block(unit[3:-3])
     return None
 
 

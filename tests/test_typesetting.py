@@ -1,0 +1,150 @@
+"""Typesetting: primes and signs in MathML, equations that wrap on a narrow screen instead of
+hiding their result, and print rules (paper size, headings kept with what follows)."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import bptrace
+from bptrace.reports import mathml
+
+from browser import Browser, find_chromium
+
+
+def test_prime_is_a_prime_not_a_superscript() -> None:
+    fast = mathml.fast(r"\sigma'(x) = \sigma(x)(1 - \sigma(x))", False)
+    assert '<mi>σ</mi><mo lspace="0" rspace="0">′</mo><mo stretchy="false">(</mo>' in fast
+    assert "<msup>" not in fast
+    other = mathml.convert(r"f'(x) = \hat{x}", False)  # beyond the fast path: latex2mathml, then the same fix
+    assert '<mi>f</mi><mo lspace="0" rspace="0">′</mo>' in other and "&#x02032;</mi></msup>" not in other
+
+
+@pytest.mark.parametrize(
+    ("tex", "signs", "binary"),
+    [
+        ("-a - b", 1, 1),
+        (r"y = -0.5 \cdot (-2) - 1", 2, 1),
+        (r"e^{-x} + \frac{-1}{2}", 2, 0),
+        (r"\left(-1\right) - (a) - x\,-y", 1, 3),
+        (r"a_{1} - b", 0, 1),
+    ],
+)
+def test_unary_minus_is_a_prefix_sign(tex: str, signs: int, binary: int) -> None:
+    out = mathml.fast(tex, False)
+    assert out.count('<mo form="prefix">−</mo>') == signs
+    assert out.count("<mo>−</mo>") == binary
+
+
+def test_reports_use_prefix_signs_and_primes() -> None:
+    html = bptrace.render(bptrace.trace("article"), "html")
+    assert html.count('<mo form="prefix">−</mo>') >= 5
+    # a binary minus never follows "=", "(" or another operator
+    assert not re.search(r"<mo>=</mo><mo>−</mo>|\(</mo><mo>−</mo>|<mo>⋅</mo><mo>−</mo>", html)
+    assert '<mo lspace="0" rspace="0">′</mo>' in html and not re.search(r"<msup>[^/]*</mi><mo>′", html)
+
+
+def test_a_chain_of_equalities_is_cut_before_each_later_equals() -> None:
+    tex = r"\mathrm{out}_{h1} = \frac{1}{1 + e^{-x}} = \frac{1}{1 + e^{-0.3775}} = 0.593269992"
+    block = mathml.display_block(tex)
+    assert block.startswith('<div class="math chain">') and block.count("<math ") == 3
+    assert block.rsplit("<math ", 1)[1].endswith("<mo>=</mo><mn>0.593269992</mn></mrow></math></div>")
+    assert mathml.display_block("a = b").startswith('<div class="math"><math ')
+    aligned = "\\begin{align*}\na &= b \\\\\n&= c\n\\end{align*}"
+    assert mathml.display_block(aligned).count("<math ") == 1
+    assert mathml._chain_pieces(r"\left(a = b\right) = c = d") == [r"\left(a = b\right) = c", "= d"]
+
+
+def test_paper_size_by_language_and_by_choice(tmp_path: Path) -> None:
+    tr = bptrace.trace("article")
+    assert "@page { size: A4; }" in bptrace.render(tr, "html", lang="zh")
+    assert "@page { size: auto; }" in bptrace.render(tr, "html", lang="en")
+    (tmp_path / "report.html.j2").write_text(
+        '{% extends "default/report.html.j2" %}{% block page %}@page { size: letter; }{% endblock %}', encoding="utf-8"
+    )
+    assert "@page { size: letter; }" in bptrace.render(tr, "html", lang="zh", templates=tmp_path)
+    css = (Path(bptrace.reports.env.BUILTIN_TEMPLATES) / "style.css").read_text(encoding="utf-8")
+    assert re.search(r"h1, h2, h3, h4, summary \{ break-after: avoid; \}", css)
+    assert "p:has(> strong:first-child)" in css and "p:has(+ div.math)" in css
+
+
+CHROMIUM = find_chromium()
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine")
+
+NARROW = """(() => {
+  const vw = document.documentElement.clientWidth;
+  const bad = [];
+  for (const div of document.querySelectorAll('div.math.chain')) {
+    const last = div.lastElementChild.getBoundingClientRect();
+    if (last.right > vw + 0.5) bad.push('chain result off screen: ' + div.textContent.slice(0, 40));
+  }
+  for (const div of document.querySelectorAll('div.math:not(.chain)')) {
+    const box = div.getBoundingClientRect();
+    const rows = div.querySelectorAll('mtr');
+    const last = rows.length ? rows[rows.length - 1].lastElementChild.lastElementChild : div.querySelector('math');
+    const r = last.getBoundingClientRect();
+    if (box.right > vw + 0.5) bad.push('equation wider than the screen');
+    if (rows.length > 1 && r.right > box.right + 0.5) bad.push('aligned result hidden: ' + div.textContent.slice(0, 40));
+  }
+  return {bad, page: document.documentElement.scrollWidth, vw, chains: document.querySelectorAll('div.math.chain').length};
+})()"""
+
+
+@needs_chromium
+@pytest.mark.parametrize("spec", ["article", "softmax"])
+def test_narrow_screen_keeps_every_result_in_view(spec: str, tmp_path: Path) -> None:
+    assert CHROMIUM is not None
+    page = tmp_path / "report.html"
+    page.write_text(bptrace.render(bptrace.trace(spec), "html"), encoding="utf-8")
+    b = Browser(CHROMIUM)
+    try:
+        b.open(page.as_uri())
+        b.send(
+            "Emulation.setDeviceMetricsOverride", {"width": 420, "height": 900, "deviceScaleFactor": 1, "mobile": True}
+        )
+        info = b.evaluate(NARROW)
+    finally:
+        b.close()
+    assert info["chains"] >= 10 and info["vw"] <= 420
+    assert info["bad"] == []
+    assert info["page"] <= info["vw"]  # the page itself never scrolls sideways
+
+
+def _pdf(html: str, tmp_path: Path) -> bytes:
+    assert CHROMIUM is not None
+    page = tmp_path / "report.html"
+    page.write_text(html, encoding="utf-8")
+    b = Browser(CHROMIUM)
+    try:
+        b.open(page.as_uri())
+        data = b.send("Page.printToPDF", {"preferCSSPageSize": True, "displayHeaderFooter": False}, timeout=120)["data"]
+    finally:
+        b.close()
+    return base64.b64decode(data)
+
+
+@needs_chromium
+def test_chinese_prints_on_a4(tmp_path: Path) -> None:
+    pdf = _pdf(bptrace.render(bptrace.trace("article"), "html", lang="zh"), tmp_path)
+    sizes = {tuple(round(float(v)) for v in m) for m in re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)}
+    assert sizes == {(595, 842)}  # A4 in points
+
+
+@needs_chromium
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
+@pytest.mark.parametrize(("spec", "lang"), [("article", "en"), ("article", "zh"), ("softmax", "en")])
+def test_no_heading_ends_a_page(spec: str, lang: str, tmp_path: Path) -> None:
+    html = bptrace.render(bptrace.trace(spec), "html", lang=lang)
+    heads = {re.sub(r"<[^>]+>", "", h).strip() for h in re.findall(r"<(?:h[1-4]|summary)>(.*?)</", html)}
+    (tmp_path / "r.pdf").write_bytes(_pdf(html, tmp_path))
+    text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True).stdout
+    pages = [p for p in text.split("\f") if p.strip()]
+    assert len(pages) > 5
+    for k, p in enumerate(pages[:-1]):
+        last = [ln.strip() for ln in p.splitlines() if ln.strip()][-1]
+        assert last not in heads, f"page {k + 1} ends with the heading {last!r}"
