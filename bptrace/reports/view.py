@@ -17,6 +17,7 @@ from . import rules
 from .escape import md_escape
 from .md_html import FIGURE
 
+_SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 LONG_EQUATION = 150  # LaTeX characters; longer chains break into aligned lines
 
 
@@ -157,6 +158,12 @@ class Report:
 
     def sym(self, key: str) -> str:
         return names.symbol(key)
+
+    def plain(self, name: str) -> str:
+        """A parameter name without TeX (w5 -> w₅), for headings: a table of contents shows
+        their text as it is."""
+        m = re.fullmatch(r"([wb])(\d+)", name)
+        return m.group(1) + m.group(2).translate(_SUBSCRIPT_DIGITS) if m else md_escape(name)
 
     def name_sym(self, name: str) -> str:
         """A neuron or parameter name as math: w5 -> w_{5}, h1 -> h_{1}."""
