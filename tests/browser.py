@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -178,3 +180,9 @@ LAYOUT = """(() => {
     text: document.body.innerText,
   };
 })()"""
+
+
+CHROMIUM = find_chromium()
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium on this machine (.ci/run installs Debian's chromium where it can)"
+)

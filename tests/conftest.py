@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,8 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 import bptrace
 from bptrace.cli import cli
+
+from browser import CHROMIUM, Browser
 
 
 class MarkdownSnapshot(SingleFileSnapshotExtension):
@@ -66,3 +69,12 @@ def run_cli(*args: str) -> Result:
 @pytest.fixture
 def bp() -> Any:
     return run_cli
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium per test module (tests that use it are marked needs_chromium)."""
+    assert CHROMIUM is not None
+    b = Browser(CHROMIUM)
+    yield b
+    b.close()

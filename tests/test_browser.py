@@ -9,20 +9,9 @@ import pytest
 
 import bptrace
 
-from browser import LAYOUT, Browser, find_chromium
+from browser import LAYOUT, Browser, needs_chromium
 
-CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no Chromium on this machine (.ci/run installs Debian's chromium where it can)"
-)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Browser:
-    assert CHROMIUM is not None
-    b = Browser(CHROMIUM)
-    yield b  # type: ignore[misc]
-    b.close()
+pytestmark = needs_chromium
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -13,13 +13,10 @@ import bptrace
 from bptrace import numfmt
 from bptrace.reports import render_files
 
-from browser import Browser, find_chromium
+from browser import Browser, needs_chromium
 from lecture_specs import LECTURE_SPECS
 
-CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no Chromium on this machine (.ci/run installs Debian's chromium where it can)"
-)
+pytestmark = needs_chromium
 
 STATE = """(() => {
   const shown = [...document.querySelectorAll('section.slide')].filter(s => !s.hidden);
@@ -38,14 +35,6 @@ def _key(browser: Browser, key: str) -> None:
     for kind in ("rawKeyDown", "keyUp"):
         code = {"ArrowRight": 39, "ArrowLeft": 37, "Home": 36, "End": 35}[key]
         browser.send("Input.dispatchKeyEvent", {"type": kind, "key": key, "code": key, "windowsVirtualKeyCode": code})
-
-
-@pytest.fixture(scope="module")
-def browser() -> Browser:
-    assert CHROMIUM is not None
-    b = Browser(CHROMIUM)
-    yield b  # type: ignore[misc]
-    b.close()
 
 
 @pytest.mark.parametrize("name", sorted(LECTURE_SPECS))
