@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -244,9 +245,18 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------- commands
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal(s: str) -> str:
+    """Text for a terminal on one line: control characters (a line break, an escape sequence in a
+    file name or a trace) shown as escapes, so none can act on the screen."""
+    return _CONTROL.sub(lambda m: {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(m.group(), f"\\x{ord(m.group()):02x}"), s)
+
+
 def _say(args: argparse.Namespace, line: str) -> None:
     if not getattr(args, "quiet", False):
-        print(line)
+        print(terminal(line))
 
 
 def _progress(args: argparse.Namespace, total: int) -> tuple[Any, Any]:
@@ -361,7 +371,7 @@ def _finish(args: argparse.Namespace, folder: Path | None, files: dict[str, Any]
     for path in write_all(folder, files):
         _say(args, path)
     if tr.diverged:
-        sys.stderr.write(f"bptrace: {tr.diverged['message']}\n")
+        sys.stderr.write(f"bptrace: {terminal(tr.diverged['message'])}\n")
         return 3
     return 0
 
@@ -508,8 +518,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except SpecError as e:
-        one_line = str(e).replace("\r", "\\r").replace("\n", "\\n")  # one line, whatever a name holds
-        sys.stderr.write(f"bptrace: {one_line}\n")
+        sys.stderr.write(f"bptrace: {terminal(str(e))}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("bptrace: interrupted\n")
@@ -519,7 +528,9 @@ def cli(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # an internal fault: say so in one line; BPTRACE_DEBUG=1 shows where
         if os.environ.get("BPTRACE_DEBUG"):
             raise
-        sys.stderr.write(f"bptrace: internal error: {type(e).__name__}: {e} (set BPTRACE_DEBUG=1 for a traceback)\n")
+        sys.stderr.write(
+            f"bptrace: internal error: {type(e).__name__}: {terminal(str(e))} (set BPTRACE_DEBUG=1 for a traceback)\n"
+        )
         return 1
 
 

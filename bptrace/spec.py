@@ -226,9 +226,10 @@ def normalise(data: Any, default_title: str = "bptrace", limits: bool = True) ->
 
 
 def normalise_full(
-    data: Any, default_title: str = "bptrace", limits: bool = True
+    data: Any, default_title: str = "bptrace", limits: bool = True, draw: bool = True
 ) -> tuple[dict[str, Any], tuple[int, ...]]:
-    """The normalised spec and the indices of the layers whose weights were drawn from init."""
+    """The normalised spec and the indices of the layers whose weights were drawn from init
+    (with ``draw=False``, of the layers whose weights init would draw, left out)."""
     if not isinstance(data, dict):
         raise SpecError(f"a spec must be a table (TOML) or an object (JSON), got {type_name(data)}")
     table(data, "", TOP_KEYS)
@@ -278,7 +279,12 @@ def normalise_full(
             "hidden_delta_weights",
         )
     out["samples"] = _samples(require(data, "samples"), layers, out["loss"])
-    drawn = _fill_init(layers, init) if init is not None else ()
+    if init is None:
+        drawn: tuple[int, ...] = ()
+    elif draw:
+        drawn = _fill_init(layers, init)
+    else:
+        drawn = tuple(k for k, layer in enumerate(layers) if k and "weights" not in layer)
     out["layers"] = layers
     if "vary" in data:
         out["vary"] = _vary(data["vary"])

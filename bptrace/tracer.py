@@ -17,9 +17,9 @@ from .engines import make_engine, uses_matrix
 from .errors import Diverged, SpecError
 from .gradcheck import gradient_check
 from .guard import check_resources
-from .ops import ACTIVATIONS
 from .spec import Spec, SpecSource, load_spec
 from .tracedata import Step, Trace
+from .tracejson.fit import network_summary
 
 Progress = Callable[[int], None]
 
@@ -30,30 +30,6 @@ def _detail_count(detail: int | str, iterations: int) -> int:
     if isinstance(detail, bool) or not isinstance(detail, int) or detail < 0:
         raise SpecError(f"expected a count of at least 0 or 'all', got {detail!r}", "detail")
     return min(detail, iterations)
-
-
-def network_summary(layers: list[names.LayerLayout]) -> dict[str, Any]:
-    return {
-        "layers": [
-            {
-                "name": lay.name,
-                "size": lay.size,
-                "activation": lay.activation,
-                "neurons": lay.neurons if lay.size <= 64 else [lay.neuron(0), lay.neuron(lay.size - 1)],
-                **(
-                    {
-                        "weights": [lay.first_weight, lay.last_weight],
-                        "biases": lay.biases if lay.size <= 64 else lay.biases[:1],
-                        # whether out_j depends on net_j alone (softmax mixes the layer)
-                        "elementwise": ACTIVATIONS[lay.activation or "sigmoid"].elementwise,
-                    }
-                    if lay.index
-                    else {}
-                ),
-            }
-            for lay in layers
-        ]
-    }
 
 
 def trace(

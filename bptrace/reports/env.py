@@ -11,7 +11,7 @@ import jinja2
 
 from ..errors import SpecError
 from .defaultmacro import DefaultMacroExtension
-from .escape import md_escape
+from .escape import code_span, md_escape
 
 _HERE = Path(__file__).parent.parent  # the bptrace package
 # in a wheel the templates sit inside the package; in a source tree or editable install, beside it
@@ -38,6 +38,7 @@ def make_env(templates: str | os.PathLike[str] | None = None) -> jinja2.Environm
     )
     env.filters["md"] = md_escape
     env.filters["capfirst"] = lambda s: s[:1].upper() + s[1:]
+    env.filters["code"] = code_span
     return env
 
 

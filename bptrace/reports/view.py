@@ -14,7 +14,7 @@ from ..ops import ACTIVATIONS, LOSSES
 from ..tracedata import Record, Step, Trace, element
 from . import figures as drawing
 from . import rules
-from .escape import md_escape
+from .escape import md_escape, plain
 from .md_html import FIGURE
 
 _SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -36,6 +36,7 @@ class Report:
         self.figures: dict[str, tuple[str, str]] = {}
         self.layers = names.layout(self.spec)
         self.title = md_escape(self.spec["title"])
+        self.plain_title = plain(self.spec["title"])  # for the HTML <title>, which autoescape covers
         first = [s for s in trace.steps if s.iteration == trace.steps[0].iteration] if trace.steps else []
         self.step: Step | None = first[0] if first else None
         self.steps1 = first

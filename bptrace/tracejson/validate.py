@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import SpecError
 from ..fields import integer, list_of, table, text, type_name
 from ..spec import normalise_full, portable
+from .fit import check_fit
 from .format import FORMAT_VERSION, KINDS, PHASES, unpack
 
 TOP = ("format_version", "generator", "spec", "network", "steps", "history", "final", "gradcheck", "diverged")
@@ -57,10 +58,12 @@ def check_trace(raw: Any) -> dict[str, Any]:
     if isinstance(version, bool) or not isinstance(version, int) or version != FORMAT_VERSION:
         raise SpecError(f"unknown format_version {version!r} (this bptrace reads {FORMAT_VERSION})", "format_version")
     try:
-        spec = portable(*normalise_full(raw["spec"], limits=False))
+        # the normal limits, and no weights drawn: a trace is checked, not run
+        spec = portable(*normalise_full(raw["spec"], draw=False))
     except SpecError as e:
-        raise SpecError(e.detail, f"spec.{e.path}" if e.path else "spec") from None
-    return {
+        detail = e.detail.replace("; pass --no-limit (limits=False) to lift the limit", "")
+        raise SpecError(detail, f"spec.{e.path}" if e.path else "spec") from None
+    doc = {
         "format_version": version,
         "generator": text(raw["generator"], "generator"),
         "spec": spec,
@@ -71,6 +74,8 @@ def check_trace(raw: Any) -> dict[str, Any]:
         "gradcheck": _gradcheck(raw["gradcheck"]),
         "diverged": _diverged(raw["diverged"]),
     }
+    check_fit(doc)
+    return doc
 
 
 def _step(raw: Any, path: str) -> dict[str, Any]:
@@ -103,6 +108,8 @@ def _record(raw: Any, path: str) -> dict[str, Any]:
         "formula": text(t.get("formula", ""), f"{path}.formula"),
         "substituted": text(t.get("substituted", ""), f"{path}.substituted"),
     }
+    if "key" in t:
+        out["key"] = text(t["key"], f"{path}.key")
     if t.get("layer") is not None:
         out["layer"] = text(t["layer"], f"{path}.layer")
     if t.get("shape") is not None:

@@ -1,0 +1,119 @@
+"""Hostile input: a trace, a file or a folder made to attack the reports, the terminal or the machine."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bptrace
+from bptrace import render
+
+from conftest import run_cli
+
+CORPUS = Path(__file__).parent / "corpus"
+INJECTIONS = sorted(p.name for p in (CORPUS / "traces").glob("inject-*.json"))
+
+
+def test_the_corpus_holds_the_injections() -> None:
+    assert len(INJECTIONS) >= 11
+
+
+@pytest.mark.parametrize("name", INJECTIONS)
+def test_an_injected_trace_is_refused_by_the_api(name: str) -> None:
+    text = (CORPUS / "traces" / name).read_text(encoding="utf-8")
+    with pytest.raises(bptrace.SpecError) as e:
+        render(bptrace.Trace.from_json(text))
+    assert "\n" not in str(e.value)
+
+
+def _wide(act: str, out: str, loss: str, digits_in_name: bool) -> dict[str, Any]:
+    """A network traced in matrix form (80 weights into the hidden layer)."""
+    return {
+        "learning_rate": 0.1,
+        "loss": loss,
+        "init": {"method": "he", "seed": 0},
+        "layers": [
+            {"name": "i", "size": 10},
+            {"name": "h2" if digits_in_name else "h", "size": 8, "activation": act, "bias": [0.1] * 8},
+            {"name": "o", "size": 3, "activation": out},
+        ],
+        "samples": [{"input": [0.1] * 10, "target": [0, 1, 0]}, {"input": [0.2] * 10, "target": [1, 0, 0]}],
+    }
+
+
+VALID = [
+    ("article", {}),
+    ("article", {"hidden_delta_weights": "updated", "rounding": "sig:3"}),
+    ("softmax", {"mode": "batch"}),
+    ("xor", {"rounding": "hand:3", "iterations": 2, "detail": "all"}),
+    (_wide("leaky_relu", "softmax", "cross_entropy", True), {}),
+    (_wide("relu", "sigmoid", "mse", False), {"mode": "batch"}),
+    ("article", {"learning_rate": 1e300, "iterations": 3}),
+]
+
+
+@pytest.mark.parametrize("spec, kw", VALID)
+def test_every_name_of_a_valid_trace_fits_its_spec(spec: Any, kw: dict[str, Any]) -> None:
+    text = bptrace.trace(spec, **kw).to_json()
+    assert bptrace.Trace.from_json(text).to_json() == text
+
+
+def test_a_diverged_trace_reads_back() -> None:
+    spec = bptrace.load_spec("article").to_dict()
+    for layer in spec["layers"][1:]:
+        layer["activation"] = "linear"
+    tr = bptrace.trace(spec, learning_rate=50.0, iterations=1000)
+    assert tr.diverged is not None
+    text = tr.to_json()
+    assert bptrace.Trace.from_json(text).to_json() == text
+
+
+def test_the_page_forbids_forms_and_a_base_address(article: bptrace.Trace) -> None:
+    page = render(article, "html")
+    csp = page.split('http-equiv="Content-Security-Policy" content="')[1].split('"')[0]
+    assert "form-action 'none'" in csp and "base-uri 'none'" in csp and "default-src 'none'" in csp
+
+
+def test_a_trace_whose_spec_would_draw_a_huge_network_is_refused_at_once() -> None:
+    text = (CORPUS / "traces" / "spec-init-draws-too-much.json").read_bytes()
+    assert len(text) < 40_000
+    t = time.perf_counter()
+    with pytest.raises(bptrace.SpecError) as e:
+        bptrace.Trace.from_json(text)
+    assert time.perf_counter() - t < 0.5
+    assert e.value.path == "spec.layers[2].size" and "--no-limit" not in str(e.value)
+
+
+def test_a_value_that_contradicts_its_expression_is_refused() -> None:
+    d = json.loads(bptrace.trace("article").to_json())
+    rec = next(r for r in d["steps"][0]["records"] if r["key"] == "grad.w5")
+    rec["value"] = rec["value"] * (1 + 1e-6)
+    with pytest.raises(bptrace.SpecError) as e:
+        bptrace.Trace.from_dict(d)
+    assert e.value.path.endswith(".value") and "not what its expression gives" in str(e.value)
+
+
+def test_hand_rounded_values_fit_their_expressions_within_the_rounding() -> None:
+    text = bptrace.trace("article", rounding="hand:2").to_json()
+    assert bptrace.Trace.from_json(text).to_json() == text
+
+
+def test_file_names_reach_the_terminal_escaped(tmp_path: Path) -> None:
+    out = tmp_path / "out\x1b[2J\x07\nx"
+    r = run_cli("run", "-o", str(out), "--format", "md")
+    assert r.code == 0, r.err
+    assert "\x1b" not in r.out and "\x07" not in r.out
+    assert "out\\x1b[2J\\x07\\nx" in r.out
+    assert r.out.count("\n") == len(list(out.rglob("*.*")))
+
+
+def test_control_characters_of_the_title_do_not_reach_the_html_title() -> None:
+    spec = bptrace.load_spec("article").to_dict()
+    spec["title"] = "a\x00b\x1b[31mc\r\nd\x7fe<script>"
+    page = render(bptrace.trace(spec), "html")
+    title = page.split("<title>")[1].split("</title>")[0]
+    assert title == "a b [31mc d e&lt;script&gt;"
