@@ -61,12 +61,16 @@ exit status: 0 all right, 1 something wrong, too few digits or an unknown key, 2
 cannot be read.
 """
 EPILOG_EXERCISES = """examples:
-  bptrace exercises article --count 30 --seed 7 -o class     30 sheets: class/001 ... class/030
+  bptrace exercises article --count 30 --seed 7 -o class     30 sheets: class/students/001 ...
   bptrace exercises my.toml --count 200 --decimals 1 --lang zh -o set
+  bptrace exercises my.toml --ask all -o long               every quantity of the step
+  bptrace exercises my.toml --ask "net.*,out.*,grad.w5"     just these
+  bptrace check class answers/ --summary class.csv          grade the class, each file by its variant
 
-each variant folder holds spec.json, question.md/.html, answer.md/.html and answers.toml; a
-[vary] table in the spec (spread, decimals, weights/biases/inputs/targets = [low, high] or
-false) sets how numbers are drawn.
+students/NNN holds question.md/.html and spec.json; teachers/NNN holds answer.md/.html,
+answers.toml and spec.json; teachers/index.md and teachers/class-summary.md, students/index.md.
+A [vary] table in the spec (spread, decimals, weights/biases/inputs/targets = [low, high] or
+false) sets how numbers are drawn; drawn inputs stay at least 0.05 from 0.
 """
 EPILOG_VALIDATE = """examples:
   bptrace validate my.toml             say what is wrong, or print a summary (exit 0)
@@ -193,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG_CHECK,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    chk.add_argument("spec", help="the spec the exercise is about (file or built-in name)")
+    chk.add_argument("spec", help="the spec the exercise is about (file or built-in name), or an exercise set's folder")
     chk.add_argument("answers", nargs="+", help="TOML or JSON files of quantity keys and values, or folders of them")
     chk.add_argument(
         "--format", choices=("text", "md", "json"), default="text", help="plain lines (default), Markdown or JSON"
@@ -226,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     exe.add_argument("--lang", choices=LANGS, default="en")
     exe.add_argument("--digits", type=_int_range(1, 15), default=None, metavar="D")
     exe.add_argument("--templates", metavar="DIR")
+    exe.add_argument(
+        "--ask", default="default", metavar="LIST",
+        help="the quantities a sheet asks for: default (about half an hour), all, or keys and patterns (grad.*)",
+    )  # fmt: skip
     exe.add_argument(
         "--jobs", type=_int_range(1, 64), default=None, metavar="J", help="processes (default: cores, ≤ 4)"
     )
@@ -405,21 +413,34 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from . import feedback
     from .diagnosis import load_table
-    from .grading import Grader, answer_files, read_answers
+    from .grading import Grader, answer_files, read_answers, variant_of, variant_specs
     from .spec import load_spec
     from .tracer import trace
 
-    spec = load_spec(args.spec, iterations=1, rounding=args.rounding)
     files = answer_files(args.answers)
     table = load_table() + (load_table(Path(args.misconceptions)) if args.misconceptions else [])
-    answers = [(f, read_answers(f)) for f in files]  # every file is read before anything is graded
-    grader = Grader(trace(spec, detail=1), min_digits=args.min_digits, table=table)
-    grades = [grader.grade(a, str(f)) for f, a in answers]
+    metas: list[dict[str, int]] = [{} for _ in files]
+    answers = [read_answers(f, m) for f, m in zip(files, metas)]  # every file is read before any is graded
+    if Path(args.spec).is_dir():  # an exercise set: each file is graded against its own variant
+        known = variant_specs(Path(args.spec))
+        which = [variant_of(f, m, known) for f, m in zip(files, metas)]
+        graders: dict[int, Grader] = {}
+        for n in dict.fromkeys(which):
+            spec = load_spec(known[n], iterations=1, rounding=args.rounding)
+            graders[n] = Grader(trace(spec, detail=1), min_digits=args.min_digits, table=table)
+        grades = [graders[n].grade(a, str(f)) for n, f, a in zip(which, files, answers)]
+        spec = load_spec(known[min(known)])
+        title = re.sub(r" \(\d+\)$", "", spec["title"])
+    else:
+        spec = load_spec(args.spec, iterations=1, rounding=args.rounding)
+        grader = Grader(trace(spec, detail=1), min_digits=args.min_digits, table=table)
+        grades = [grader.grade(a, str(f)) for f, a in zip(files, answers)]
+        title = spec["title"]
     digits = args.digits or 9
     parts = []
     for f, g in zip(files, grades):
         if args.format == "md":
-            out = feedback.markdown_report(g, spec["title"], digits, args.lang)
+            out = feedback.markdown_report(g, title, digits, args.lang)
         elif args.format == "json":
             out = feedback.json_report(g, digits, args.lang)
         else:
@@ -448,9 +469,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.summary:
         from .classsummary import summary_files, to_text
 
-        written.update(summary_files(Path(args.summary), spec["title"], files, grades, args.lang, table))
+        written.update(summary_files(Path(args.summary), title, files, grades, args.lang, table))
         if args.output == "-":  # the class table instead of every file's feedback; -o FILE keeps those
-            text = to_text(spec["title"], files, grades, args.lang)
+            text = to_text(title, files, grades, args.lang)
     if args.output != "-":
         target = Path(args.output)
         if target.is_dir():
@@ -483,14 +504,15 @@ def cmd_exercises(args: argparse.Namespace) -> int:
     try:
         written = make_set(
             args.spec, folder, args.count, args.seed, spread=args.spread, decimals=args.decimals,
-            lang=args.lang, digits=args.digits, templates=args.templates, jobs=args.jobs, progress=update,
+            lang=args.lang, digits=args.digits, templates=args.templates, jobs=args.jobs, ask=args.ask,
+            progress=update,
         )  # fmt: skip
     finally:
         if bar is not None:
             bar.close()
     _say(
         args,
-        f"{args.count} variant{'s' * (args.count != 1)} in {folder} ({len(written)} files; index: {folder / 'index.md'})",
+        f"{args.count} variant{'s' * (args.count != 1)} in {folder} ({len(written)} files; index: {folder / 'teachers' / 'index.md'})",
     )
     return 0
 

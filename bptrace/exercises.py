@@ -1,13 +1,17 @@
 """Exercise sets: variants of a spec with new numbers, each with a question, a worked answer and an
 answer key for ``bptrace check``.
 
-Every variant draws from its own seeded stream (the set's seed and the variant's number), so the
-same seed gives the same bytes, and one variant can be made again alone.
+A set is two folders: students/ (the questions, to print and write on) and teachers/ (the worked
+answers, the answer keys, the index and a class summary sheet). Every variant draws from its own
+seeded stream (the set's seed and the variant's number), so the same seed gives the same bytes,
+and one variant can be made again alone.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import math
 import os
 import random
 from collections.abc import Callable
@@ -21,6 +25,7 @@ from .tracedata import Trace
 
 DEFAULT_SPREAD = 0.1
 DEFAULT_DECIMALS = 2
+MIN_INPUT = 0.05  # a drawn input this close to 0 would zero the gradients it feeds
 # where an output activation's values live; targets are kept inside
 _TARGET_RANGE: dict[str, tuple[float, float]] = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
@@ -50,7 +55,10 @@ def variant(spec: Spec, seed: int, number: int, vary: dict[str, Any]) -> dict[st
         lo, hi = rule if rule else (value - vary["spread"], value + vary["spread"])
         if lo_hi:
             lo, hi = max(lo, lo_hi[0]), min(hi, lo_hi[1])
-        return round(rng.uniform(lo, hi), places) + 0.0  # + 0.0: no "-0.0" in a question
+        x = round(rng.uniform(lo, hi), places) + 0.0  # + 0.0: no "-0.0" in a question
+        if group == "inputs":
+            x = _away_from_zero(x, lo, hi, places)
+        return x
 
     for idx, layer in enumerate(d["layers"][1:], start=1):
         src = full["layers"][idx]
@@ -66,8 +74,74 @@ def variant(spec: Spec, seed: int, number: int, vary: dict[str, Any]) -> dict[st
             s["target"] = [draw("targets", t, _TARGET_RANGE.get(out_act)) for t in s["target"]]
     d.pop("init", None)  # every weight is now written out
     d.pop("vary", None)
+    d["iterations"] = 1  # a sheet is one step by hand
     d["title"] = f"{full['title']} ({number:03d})"
     return d
+
+
+def _away_from_zero(x: float, lo: float, hi: float, places: int) -> float:
+    """An input at least MIN_INPUT from 0: moved out to ±MIN_INPUT on its side (the other side when
+    the range has no room on this one), staying on the grid of the decimals drawn."""
+    if abs(x) >= MIN_INPUT:
+        return x
+    step = 10.0**-places
+    edge = math.ceil(MIN_INPUT / step - 1e-9) * step
+    up, down = round(edge, places), round(-edge, places)
+    if x >= 0:
+        return up if up <= hi + 1e-12 or down < lo - 1e-12 else down
+    return down if down >= lo - 1e-12 or up > hi + 1e-12 else up
+
+
+def asked_keys(trace: Trace, ask: str = "default") -> list[str] | None:
+    """The keys a sheet asks for, in the order they are computed; None for every quantity.
+
+    "default": the first sample's forward pass and error, the output layer's deltas, one hidden
+    delta, and two gradients (a weight into the output layer and one into the layer before it,
+    each with a non-zero input) and their updates: a sheet of about half an hour. "all": every
+    quantity of the first iteration. Else a comma-separated list of keys or patterns (grad.*).
+    """
+    from .diagnosis import Graph
+
+    if ask == "all":
+        return None
+    graph = Graph(trace)
+    if ask != "default":
+        patterns = [p.strip() for p in ask.split(",") if p.strip()]
+        keys = [k for k in graph.records if any(fnmatch.fnmatchcase(k, p) for p in patterns)]
+        if not patterns or not keys:
+            raise SpecError(
+                f"no quantity of this spec matches {ask!r}; try 'default', 'all' or keys such as grad.*", "ask"
+            )
+        return keys
+    first = [k for k in graph.records if graph.prefix[k] == ""]
+    recs = {k: graph.records[k] for k in first}
+    layers = [lay["name"] for lay in trace.network["layers"]]
+    chosen = {
+        k
+        for k, r in recs.items()
+        if r.phase in ("forward", "loss") and r.kind in ("net", "out", "error", "total_error")
+    }
+    chosen |= {k for k, r in recs.items() if r.kind == "delta" and r.layer == layers[-1]}
+    for layer in layers[-1:-3:-1] if len(layers) > 2 else layers[-1:]:
+        grad = next((k for k, r in recs.items() if _weight_grad(r, layer)), None)
+        if grad is None:
+            continue
+        rec = recs[grad]
+        chosen.add(grad)
+        chosen.add(rec.expr[1][1])  # its delta
+        if f"update.{rec.name}" in recs:
+            chosen.add(f"update.{rec.name}")
+    return [k for k in first if k in chosen]
+
+
+def _weight_grad(r: Any, layer: str) -> bool:
+    """A weight's gradient in this layer whose input is not zero (a zero input teaches nothing)."""
+    e = r.expr
+    return (
+        r.kind == "grad" and r.layer == layer and r.name.startswith("w") and isinstance(e, list) and e[0] == "mul"
+        and len(e) == 3 and isinstance(e[1], list) and e[1][1].startswith("delta.")
+        and isinstance(e[2], list) and len(e[2]) > 2 and e[2][2] != 0
+    )  # fmt: skip
 
 
 def answer_key(trace: Trace) -> str:
@@ -93,7 +167,7 @@ def _toml_float(x: float) -> str:
 
 
 def _one(args: tuple[Any, ...]) -> list[str]:
-    spec, seed, number, vary, folder, lang, digits, templates = args
+    spec, seed, number, vary, folder, lang, digits, templates, ask = args
     from .reports import make_env, render_files
     from .tracer import trace
 
@@ -102,25 +176,25 @@ def _one(args: tuple[Any, ...]) -> list[str]:
         env = _env_cache[templates] = make_env(templates)
     d = variant(spec, seed, number, vary)
     tr = trace(d, detail=1)
-    here = folder / f"{number:03d}"
-    files: dict[str, str] = {"spec.json": json.dumps(tr.spec, indent=1, ensure_ascii=False) + "\n"}
-    for stem in ("question", "answer"):
-        files.update(
-            render_files(
-                tr,
-                ["md", "html"],
-                lang=lang,
-                digits=digits,
-                env=env,
-                stem=stem,
-                template="question" if stem == "question" else "report",
-            )
+    v = f"{number:03d}"
+    spec_json = json.dumps(tr.spec, indent=1, ensure_ascii=False) + "\n"
+    asked = asked_keys(tr, ask)
+    context: dict[str, Any] = {"sheet": True} | ({} if asked is None else {"asked": asked})
+    student = {"spec.json": spec_json}
+    student.update(
+        render_files(
+            tr, ["md", "html"], lang=lang, digits=digits, env=env, stem="question", template="question", context=context
         )
-    files["answers.toml"] = answer_key(tr)
-    for name, text in files.items():
-        # durable=False: renaming keeps every file whole; 200 fsyncs would only cost time
-        write_atomic(here / name, text, durable=False)
-    return [str(here / n) for n in files]
+    )
+    teacher = {"spec.json": spec_json, "answers.toml": answer_key(tr)}
+    teacher.update(render_files(tr, ["md", "html"], lang=lang, digits=digits, env=env, stem="answer"))
+    written = []
+    for side, files in (("students", student), ("teachers", teacher)):
+        for name, text in files.items():
+            # durable=False: renaming keeps every file whole; 200 fsyncs would only cost time
+            write_atomic(folder / side / v / name, text, durable=False)
+            written.append(str(folder / side / v / name))
+    return written
 
 
 _env_cache: dict[Any, Any] = {}
@@ -139,17 +213,22 @@ def make_set(
     digits: int | None = None,
     templates: str | None = None,
     jobs: int | None = None,
+    ask: str = "default",
     progress: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """Write `count` variants into folder/NNN/ and an index; returns the paths written."""
+    """Write `count` variants into folder/students/NNN/ and folder/teachers/NNN/, with the indexes
+    and the class summary sheet; returns the paths written."""
     spec = load_spec(source)
     if count < 1:
         raise SpecError(f"expected a count of at least 1, got {count}", "count")
     if count > 10_000:
         raise SpecError(f"{count} variants is absurd here (at most 10000)", "count")
     vary = _settings(spec, spread, decimals)
-    load_spec(variant(spec, seed, 1, vary))  # the drawn numbers must make a valid spec (ranges, targets)
-    tasks = [(spec, seed, n, vary, folder, lang, digits, templates) for n in range(1, count + 1)]
+    first = load_spec(variant(spec, seed, 1, vary))  # the drawn numbers must make a valid spec (ranges, targets)
+    from .tracer import trace
+
+    asked = asked_keys(trace(first, detail=1), ask)  # a bad --ask fails before anything is written
+    tasks = [(spec, seed, n, vary, folder, lang, digits, templates, ask) for n in range(1, count + 1)]
     jobs = jobs if jobs is not None else min(os.cpu_count() or 1, 4)
     written: list[str] = []
     if jobs > 1 and count >= 20:
@@ -167,26 +246,50 @@ def make_set(
             written += _one(t)
             if progress:
                 progress(k)
-    index = folder / "index.md"
-    write_atomic(index, _index(spec, seed, count))
-    return [*written, str(index)]
+    from .feedback import words
+
+    w = words(lang)
+    extra = {
+        folder / "teachers" / "index.md": _index(w, spec, seed, count, teachers=True),
+        folder / "students" / "index.md": _index(w, spec, seed, count, teachers=False),
+        folder / "teachers" / "class-summary.md": _summary_sheet(w, spec, count, asked),
+    }
+    for path, text in extra.items():
+        write_atomic(path, text)
+    return [*written, *map(str, extra)]
 
 
-def _index(spec: Spec, seed: int, count: int) -> str:
+def _index(w: dict[str, str], spec: Spec, seed: int, count: int, teachers: bool) -> str:
     from .reports import md_escape
 
-    lines = [
-        f"# Exercises: {md_escape(spec['title'])}",
-        "",
-        f"{count} variants drawn with seed {seed}. Each folder holds the question, the worked answer, the spec and the "
-        "answer key; a student checks their values with `bptrace check NNN/spec.json my-answers.toml`.",
-        "",
-        "| variant | question | answer | answer key |",
-        "| --- | --- | --- | --- |",
-    ]
-    for n in range(1, count + 1):
-        v = f"{n:03d}"
-        lines.append(
-            f"| {v} | [question]({v}/question.md) | [answer]({v}/answer.md) | [answers.toml]({v}/answers.toml) |"
-        )
+    title = md_escape(spec["title"])
+    if teachers:
+        lines = [f"# {w['set_title'].format(title=title)}", "", w["set_teachers"].format(count=count, seed=seed), ""]
+        lines += [f"| {w['set_variant']} | {w['set_question']} | {w['set_answer']} | {w['set_key']} |"]
+        lines += ["| --- | --- | --- | --- |"]
+        for n in range(1, count + 1):
+            v = f"{n:03d}"
+            lines.append(
+                f"| {v} | [question.md](../students/{v}/question.md) | [answer.md]({v}/answer.md) | "
+                f"[answers.toml]({v}/answers.toml) |"
+            )
+    else:
+        lines = [f"# {w['set_title'].format(title=title)}", "", w["set_students"], ""]
+        lines += [f"| {w['set_variant']} | {w['set_question']} |", "| --- | --- |"]
+        for n in range(1, count + 1):
+            v = f"{n:03d}"
+            lines.append(f"| {v} | [question.md]({v}/question.md) · [question.html]({v}/question.html) |")
+    return "\n".join(lines) + "\n"
+
+
+def _summary_sheet(w: dict[str, str], spec: Spec, count: int, asked: list[str] | None) -> str:
+    """A page for the teacher: how to grade the class at once, and a table to fill in by hand."""
+    from .reports import md_escape
+
+    lines = [f"# {w['sheet_title'].format(title=md_escape(spec['title']))}", "", w["sheet_how"], ""]
+    lines += ["```text", "bptrace check teachers answers/ --summary class.csv", "```", "", w["sheet_files"], ""]
+    keys = asked if asked is not None else []
+    head = [w["class_file"], w["set_variant"], w["class_score"], *(f"`{k}`" for k in keys)]
+    lines += ["| " + " | ".join(head) + " |", "| " + " | ".join("---" for _ in head) + " |"]
+    lines += ["| " + " | ".join([""] * len(head)) + " |" for _ in range(min(count, 40))]
     return "\n".join(lines) + "\n"

@@ -125,10 +125,11 @@ def _flatten(data: Any, prefix: str, source: str, out: list[Answer]) -> None:
     out.append(_answer(prefix, d, str(data)))
 
 
-def read_answers(path: Path) -> list[Answer]:
+def read_answers(path: Path, meta: dict[str, int] | None = None) -> list[Answer]:
     """The answers file (TOML, or JSON by its suffix or first character) as key/number pairs.
 
-    Numbers are read as decimals, so the places a student wrote are kept (0.7510 has four).
+    Numbers are read as decimals, so the places a student wrote are kept (0.7510 has four). A
+    whole number under `variant` names the exercise variant the file answers (into `meta`).
     """
     source = str(path)
     try:
@@ -154,6 +155,10 @@ def read_answers(path: Path) -> list[Answer]:
         raise SpecError("nesting is too deep", source=source) from None
     if not isinstance(data, dict):
         raise SpecError("answers are a table of quantity keys and numbers", source=source)
+    if isinstance(data.get("variant"), int) and not isinstance(data["variant"], bool):
+        if meta is not None:
+            meta["variant"] = data["variant"]
+        del data["variant"]
     out: list[Answer] = []
     _flatten(data, "", source, out)
     if not out:
@@ -396,3 +401,29 @@ def answer_files(paths: list[str]) -> list[Path]:
         else:
             out.append(p)
     return out
+
+
+def variant_specs(folder: Path) -> dict[int, Path]:
+    """The variants of an exercise set by number: NNN/spec.json in the folder, or in its teachers/."""
+    for base in (folder / "teachers", folder):
+        found = {int(p.parent.name): p for p in base.glob("[0-9][0-9][0-9]*/spec.json") if p.parent.name.isdigit()}
+        if found:
+            return found
+    raise SpecError("no exercise variants here (NNN/spec.json, as bptrace exercises writes them)", source=str(folder))
+
+
+def variant_of(path: Path, meta: Mapping[str, int], known: Mapping[int, Path]) -> int:
+    """The variant an answer file belongs to: `variant = N` in it, or the number its name starts with."""
+    import re
+
+    n = meta.get("variant")
+    if n is None:
+        m = re.match(r"(\d+)", path.name)
+        n = int(m.group(1)) if m else None
+    if n is None:
+        raise SpecError(
+            "which variant? start the name with its number (007-lee.toml) or write variant = 7", source=str(path)
+        )
+    if n not in known:
+        raise SpecError(f"there is no variant {n} in this set", "variant", str(path))
+    return n

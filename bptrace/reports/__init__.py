@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 import jinja2
 
@@ -31,8 +31,10 @@ def _normalise_md(text: str) -> str:
     return text.strip("\n") + "\n"
 
 
-def _report_md(env: jinja2.Environment, report: Report, template: str = "report.md.j2") -> str:
-    return _normalise_md(env.get_template(template).render(r=report, t=report.t))
+def _report_md(
+    env: jinja2.Environment, report: Report, template: str = "report.md.j2", context: Mapping[str, Any] | None = None
+) -> str:
+    return _normalise_md(env.get_template(template).render(r=report, t=report.t, **(context or {})))
 
 
 Format = Literal["md", "html"]
@@ -89,6 +91,7 @@ def render_files(
     env: jinja2.Environment | None = None,
     stem: str = "report",
     template: str = "report",
+    context: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """Every file the formats need, by relative path: report.md (+ figures/*.svg), report.html, lecture.html."""
     env = env or make_env(templates)
@@ -105,7 +108,7 @@ def render_files(
         out["lecture.html"] = lecture_page(env, rep)
     if not {"md", "html"} & set(formats):
         return out
-    text = _report_md(env, rep, f"{template}.md.j2")
+    text = _report_md(env, rep, f"{template}.md.j2", context)
     if "md" in formats:
         out[f"{stem}.md"] = rep.place_figures(text, inline=single)
         if not single:
