@@ -378,3 +378,30 @@ def test_answers_carried_at_significant_figures(tmp_path: Path) -> None:
     r = run_cli("check", "article", path)
     assert r.code == 1 and "✓ grad.w1" in r.out
     assert "✗ error.o2" in r.out and "(rounded too early)" in r.out
+
+
+def test_each_classic_slip_is_named_on_a_batch_network() -> None:
+    tr = bptrace.trace("xor", mode="batch", iterations=1)
+    s2, s3, mean = tr.steps[1], tr.steps[2], tr.steps[-1]
+    assert (s2.sample, s3.sample, mean.sample) == (2, 3, None)
+
+    def val(step: bptrace.Step, key: str) -> float:
+        rec = step.get(key)
+        assert rec is not None
+        return float(rec.value)
+
+    w1, w2 = tr.spec["layers"][1]["weights"][0]
+    x = tr.spec["samples"][1]["input"]
+    net_y1 = val(s3, "net.y1")
+    text = (
+        f'"sample2.net.h1" = {w1 * x[0] + w2 * x[1]:.6g}\n'  # without b_h1
+        f'"sample3.partial.dout_y1/dnet_y1" = {net_y1 * (1 - net_y1):.6g}\n'  # σ′ at net
+        f'"batch.grad.w5" = {-val(mean, "grad.w5"):.6g}\n'  # the sign of the mean flipped
+        f'"batch.grad.w6" = {val(s2, "grad.w6"):.6g}\n'  # sample 2's instead of the mean
+    )
+    assert _grade("xor", text, mode="batch") == {
+        "sample2.net.h1": (WRONG, "missing_bias"),
+        "sample3.partial.dout_y1/dnet_y1": (WRONG, "derivative_at_net"),
+        "batch.grad.w5": (WRONG, "sign"),
+        "batch.grad.w6": (WRONG, "sample_vs_mean"),
+    }
