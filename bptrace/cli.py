@@ -36,6 +36,7 @@ EPILOG_RUN = """examples:
   bptrace run my.toml --format md -o - one format to stdout
   bptrace run --rounding hand:4        carry values rounded to 4 decimals, as by hand
   bptrace run --rounding sig:4         carry 4 significant figures, as with a calculator
+  bptrace run my.toml --derive w2,w6   derive w2 and w6 in full instead of each layer's first weight
 """
 EPILOG_RENDER = """examples:
   bptrace render bptrace-out/trace.json --lang zh -o zh
@@ -172,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODE",
         help="exact; hand:N carries values rounded to N decimal places, sig:N to N significant figures",
     )
+    run.add_argument(
+        "--derive", metavar="W,W", type=lambda s: [w.strip() for w in s.split(",")],
+        help="the weights to derive in full, one per layer (default: the first whose input is not 0)",
+    )  # fmt: skip
     run.add_argument("--no-limit", action="store_true", help="lift the resource limits")
 
     ren = sub.add_parser(
@@ -292,7 +297,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .spec import load_spec
     from .tracer import trace
 
-    spec = load_spec(args.spec, limits=not args.no_limit, iterations=args.iterations, rounding=args.rounding)
+    spec = load_spec(
+        args.spec, limits=not args.no_limit, iterations=args.iterations, rounding=args.rounding, derive=args.derive
+    )
     folder = _target(args)
     update, bar = _progress(args, spec["iterations"])
     try:

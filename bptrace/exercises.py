@@ -150,6 +150,7 @@ def answer_key(trace: Trace) -> str:
         f"# The answer key of {json.dumps(trace.spec['title'], ensure_ascii=False)}: bptrace check spec.json answers.toml"
     ]
     first = [s for s in trace.steps if s.iteration == 1]
+    batch = trace.spec["mode"] == "batch"
     for k, step in enumerate(first):
         prefix = "" if k == 0 else (f"sample{step.sample}." if step.sample else "batch.")
         seen = set()
@@ -157,7 +158,9 @@ def answer_key(trace: Trace) -> str:
             if r.is_array or r.key in seen:
                 continue
             seen.add(r.key)
-            lines.append(f"{json.dumps(prefix + r.key)} = {_toml_float(r.value)}")
+            # in batch mode a plain grad.NAME is the mean the update uses; a sample's own is named
+            own = f"sample{step.sample}." if batch and step.sample and r.kind == "grad" else prefix
+            lines.append(f"{json.dumps(own + r.key)} = {_toml_float(r.value)}")
     return "\n".join(lines) + "\n"
 
 

@@ -39,6 +39,7 @@ TOP_KEYS = (
     "update_biases",
     "hidden_delta_weights",
     "rounding",
+    "derive",
     "init",
     "layers",
     "samples",
@@ -278,6 +279,8 @@ def normalise_full(
             "'updated' only makes sense in online mode (a batch updates once, after every delta is known)",
             "hidden_delta_weights",
         )
+    if "derive" in data:
+        out["derive"] = _derive(data["derive"], layers)
     out["samples"] = _samples(require(data, "samples"), layers, out["loss"])
     if init is None:
         drawn: tuple[int, ...] = ()
@@ -291,6 +294,34 @@ def normalise_full(
     # fixed key order: the normalised spec is part of every trace and must not depend on input order
     order = [k for k in TOP_KEYS if k in out]
     return {k: out[k] for k in order}, drawn
+
+
+def _derive(val: Any, layers: list[dict[str, Any]]) -> list[str]:
+    """The weights to derive in full, at most one per layer, each a weight of this network."""
+    items = list_of(val, "derive", 'a list of weight names such as ["w2", "w6"]')
+    first, owner = 1, {}
+    for idx in range(1, len(layers)):
+        count = layers[idx]["size"] * layers[idx - 1]["size"]
+        owner.update({k: idx for k in range(first, first + count)})
+        first += count
+    seen: dict[int, str] = {}
+    out = []
+    for k, raw in enumerate(items):
+        name = text(raw, f"derive[{k}]")
+        m = re.fullmatch(r"w(\d{1,9})", name)
+        if not m or int(m.group(1)) not in owner:
+            raise SpecError(
+                f"unknown weight {short(name)!r}; this network's weights are w1 to w{first - 1}", f"derive[{k}]"
+            )
+        layer = owner[int(m.group(1))]
+        if layer in seen:
+            raise SpecError(
+                f"{seen[layer]} and {name} are both in layer {layers[layer]['name']!r}: name one weight per layer",
+                f"derive[{k}]",
+            )
+        seen[layer] = name
+        out.append(name)
+    return out
 
 
 def _init(val: Any) -> dict[str, Any]:

@@ -229,3 +229,129 @@ def test_chinese_prose_uses_full_width_punctuation(name: str) -> None:
     prose = _prose(md(name, "zh"))
     bad = re.findall(r"[\u4e00-\u9fff][,:;()]|[,:;(][\u4e00-\u9fff]", prose)
     assert not bad, bad
+
+
+# ---------------------------------------------------------------- 6. the weight derived in full
+
+
+def _derived_headings(text: str) -> list[str]:
+    return re.findall(r"^### 3\.\d+ .*?the weight \$w_\{(\d+)\}\$ in full$", text, flags=re.M)
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_the_weight_derived_in_full_has_an_input(name: str) -> None:
+    from bptrace.reports import Report
+    from bptrace.reports.env import make_env, messages
+
+    tr = _trace(name)
+    rep = Report(tr, "en", None, messages(make_env(), "en"))
+    for k in range(1, len(rep.layers)):
+        w, n, step = rep.derived(k)
+        assert rep.val(f"partial.dnet_{n}/d{w}", step) != 0, (k, w)
+    assert len(_derived_headings(md(name))) == len(rep.layers) - 1
+
+
+def test_a_zero_input_moves_the_derivation_to_the_next_weight() -> None:
+    assert _derived_headings(md("batch-zero")) == ["5", "2"]  # i1 = 0 in sample 1: w2, not w1
+
+
+def test_derive_chooses_the_weights(tmp_path: Path) -> None:
+    text = bptrace.render(bptrace.trace("article", derive=["w2", "w6"]), "md")
+    assert _derived_headings(text) == ["6", "2"]
+    assert r"\frac{\partial \mathrm{net}_{h1}}{\partial w_{2}} = i_{2} = 0.1" in text
+
+
+@pytest.mark.parametrize(
+    ("derive", "message"),
+    [
+        (["w2", "w99"], "derive[1]: unknown weight 'w99'; this network's weights are w1 to w8"),
+        (["w5", "w6"], "derive[1]: w5 and w6 are both in layer 'o': name one weight per layer"),
+        ("w5", "derive: expected a list of weight names"),
+    ],
+)
+def test_derive_is_validated(tmp_path: Path, derive: object, message: str, bp) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(bptrace.SpecError) as e:
+        bptrace.load_spec("article", derive=derive)
+    assert message in str(e.value)
+    out = tmp_path / "out"
+    arg = derive if isinstance(derive, str) else ",".join(derive)
+    r = bp("run", "article", "--derive", arg, "-o", str(out))
+    if isinstance(derive, list):
+        assert r.code == 2 and r.err.count("\n") == 1 and message in r.err
+        assert not out.exists()
+
+
+# ---------------------------------------------------------------- 7. several samples
+
+
+def test_online_run_shows_every_sample_and_the_numbers_it_quotes() -> None:
+    text = md("online3")
+    assert "#### Sample 2" in text and "#### Sample 3" in text
+    assert "`sample3.update.w5`" in text and "`sample2.delta.h1`" in text
+    tr = _trace("online3")
+    assert tr.value("update.w5", 2) == pytest.approx(0.342299526, abs=1e-9)
+    body, repeat = text.split("## 4. Repeat")
+    before, after = f"{tr.history[0]:.9f}".rstrip("0"), f"{tr.final['total_error']:.9f}".rstrip("0")
+    assert before in repeat.split("\n\n")[1] and after in repeat.split("\n\n")[1]
+    assert re.search(rf"&= {re.escape(before)}\n", body)  # the iteration's mean, where it is computed
+    assert re.search(rf"\) = {re.escape(after)}\n", repeat)  # the final mean, from its parts
+
+
+def test_batch_run_names_its_keys_and_grades_the_mean(tmp_path: Path) -> None:
+    text = md("batch3")
+    tr = _trace("batch3")
+    mean, first = tr.steps[-1].get("grad.w5").value, tr.steps[0].get("grad.w5").value
+    for key in ("sample1.grad.w5", "batch.grad.w5", "batch.total_error", "batch.update.w5"):
+        assert f"| `{key}` |" in text, key
+    assert "| `grad.w5` |" not in text  # a batch report names the sample of every gradient
+    assert r"\frac{\partial E^{(1)}_{\mathrm{total}}}{\partial w_{5}}" in text
+    answers = tmp_path / "a.toml"
+    answers.write_text(f'"batch.grad.w5" = {mean:.7f}\n"sample1.grad.w5" = {first:.7f}\n', encoding="utf-8")
+    assert grade(tr, read_answers(answers)).all_right
+    answers.write_text(f'"grad.w5" = {mean:.7f}\n', encoding="utf-8")  # the mean, under sample 1's key
+    from bptrace.feedback import text_report
+
+    report = text_report(grade(tr, read_answers(answers)))
+    assert "redo this calculation" not in report and "the mean over the batch" in report
+
+
+# ---------------------------------------------------------------- 8. repeat, final outputs, variant
+
+
+def test_repeat_hint_names_the_readers_spec() -> None:
+    assert "`bptrace run article --iterations 10000`" in md("article")
+    assert "`bptrace run softmax --iterations 10000`" in md("softmax")
+    for name in ("deep", "net221", "online3"):
+        text = md(name)
+        assert "`bptrace run SPEC --iterations 10000`" in text
+        assert "bptrace run --iterations" not in text and "bptrace run article" not in text
+
+
+def test_final_outputs_say_they_follow_the_update() -> None:
+    assert "The outputs with the updated weights (a fresh forward pass after this iteration)" in md("article")
+    many = bptrace.render(bptrace.trace("article", iterations=3), "md")
+    assert "The outputs after the last update" in many
+
+
+def test_variant_sentence_only_where_true() -> None:
+    sentence = "used the weights as they were before this step's update"
+    assert sentence in md("article")
+    for name in ("batch3", "batch-zero", "hand", "xor"):
+        assert sentence not in md(name), name
+
+
+@pytest.mark.parametrize("name", ["article", "batch3", "hand"])
+def test_appendix_letters_run_in_order(name: str) -> None:
+    letters = re.findall(r"^## Appendix ([A-Z]):", md(name), flags=re.M)
+    assert letters == [chr(ord("A") + k) for k in range(len(letters))] and letters
+
+
+def test_batch_answer_key_grades_all_right(tmp_path: Path) -> None:
+    from bptrace.exercises import answer_key
+
+    tr = _trace("batch3")
+    key = tmp_path / "answers.toml"
+    key.write_text(answer_key(tr), encoding="utf-8")
+    text = key.read_text(encoding="utf-8")
+    assert '"sample1.grad.w5"' in text and '"batch.grad.w5"' in text and '\n"grad.w5"' not in text
+    assert grade(tr, read_answers(key)).all_right

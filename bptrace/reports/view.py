@@ -157,7 +157,15 @@ class Report:
             return bool(layers[layer_index].get("elementwise", True))
         return True
 
-    def sym(self, key: str) -> str:
+    def sym(self, key: str, step: Step | None = None) -> str:
+        """A quantity's symbol; a sample's own gradient and error carry the sample number, E^(2),
+        in batch mode (where the plain symbols name what the update uses) and for every sample
+        after the first."""
+        kind = key.partition(".")[0]
+        if step is not None and step.sample and kind in ("grad", "total_error"):
+            other = self.step is not None and step.sample != self.step.sample
+            if self.batch or other:
+                return names.symbol(f"{key}@{step.sample}")
         return names.symbol(key)
 
     def plain(self, name: str) -> str:
@@ -166,15 +174,69 @@ class Report:
         m = re.fullmatch(r"([wb])(\d+)", name)
         return m.group(1) + m.group(2).translate(_SUBSCRIPT_DIGITS) if m else md_escape(name)
 
+    def key_of(self, key: str, step: Step | None = None) -> str:
+        """The key a student writes for a quantity of a step (what ``bptrace check`` reads)."""
+        s = step or self.step
+        if s is None:
+            return key
+        kind = key.partition(".")[0]
+        if s.sample is None:  # the batch step
+            return f"batch.{key}"
+        if (self.batch and kind == "grad") or (self.step is not None and s.sample != self.step.sample):
+            return f"sample{s.sample}.{key}"
+        return key
+
+    @property
+    def sample_steps(self) -> list[Step]:
+        return [s for s in self.steps1 if s.sample]
+
+    def sample_error(self, outputs: Sequence[float], sample: int) -> float:
+        """The error of one sample's outputs, as the loss table defines it (for the final outputs,
+        whose per-sample errors the trace keeps only as their mean)."""
+        from ..ops import LOSSES
+
+        form = LOSSES[self.spec["loss"]].form(self.layers[-1].activation or "sigmoid")
+        assert form is not None
+        total = 0.0
+        for j, (o, t) in enumerate(zip(outputs, self.spec["samples"][sample]["target"])):
+            e = formula.evaluate(form.error(["v", "t"], ["v", "o"]), {"t": t, "o": o})
+            total = e if j == 0 else total + e
+        return total
+
+    def iteration_error(self) -> str:
+        """The error of the first iteration in online mode: the mean of the samples' errors, each
+        measured before its own update (what the history and the Repeat section quote)."""
+        steps = self.sample_steps
+        n = len(steps)
+        syms = " + ".join(names.symbol(f"total_error@{s.sample}") for s in steps)
+        nums = " + ".join(self.tex(self.val("total_error", s)) for s in steps)
+        return self.chain(
+            [rf"\frac{{1}}{{{n}}} \left({syms}\right)", rf"\frac{{1}}{{{n}}} \left({nums}\right)",
+             self.tex(self.trace.history[0])]
+        )  # fmt: skip
+
+    def final_mean(self) -> str:
+        """The mean error of a fresh forward pass with the final weights, from its per-sample parts."""
+        final = self.trace.final
+        assert final is not None
+        errs = [self.sample_error(o, s) for s, o in enumerate(final["outputs"])]
+        n = len(errs)
+        nums = " + ".join(_paren_neg(self.tex(e)) for e in errs)
+        return self.chain([rf"\frac{{1}}{{{n}}} \left({nums}\right)", self.tex(final["total_error"])])
+
+    def builtin_name(self) -> str | None:
+        """The built-in example this spec is (weights, samples and settings), if it is one."""
+        return _builtin_name(self.spec)
+
     def name_sym(self, name: str) -> str:
         """A neuron or parameter name as math: w5 -> w_{5}, h1 -> h_{1}."""
         if re.fullmatch(r"[wb]\d+|b_.+", name):
             return names.param_symbol(name)
         return names.neuron_value_symbol(name)
 
-    def parts(self, rec: Record) -> list[str]:
+    def parts(self, rec: Record, step: Step | None = None) -> list[str]:
         """lhs, the symbolic right side, the numbers put in, the result; repeats dropped."""
-        lhs = names.symbol(rec.key)
+        lhs = self.sym(rec.key, step)
         out = [lhs]
         if rec.expr is not None:
             out.append(formula.latex(rec.expr))
@@ -202,7 +264,7 @@ class Report:
             return ""
         if rec.is_array:
             return "$$\n" + rec.formula + "\n$$"
-        return self.chain(self.parts(rec))
+        return self.chain(self.parts(rec, step or self.step))
 
     # ------------------------------------------------------------ large layers
 
@@ -260,7 +322,7 @@ class Report:
         """grad = f1 · f2 · f3 with symbols, then numbers, then the value."""
         syms = r" \cdot ".join(names.symbol(k) for k in factors)
         nums = r" \cdot ".join(_paren_neg(self.tex(self.val(k, step))) for k in factors)
-        return self.chain([names.symbol(result), syms, nums, self.tex(self.val(result, step))])
+        return self.chain([self.sym(result, step or self.step), syms, nums, self.tex(self.val(result, step))])
 
     def records(self, kind: str, layer: str | None = None, step: Step | None = None) -> list[Record]:
         s = step or self.step
@@ -312,8 +374,9 @@ class Report:
             return ""
         lay = self.layers[layer_index]
         down = self.layers[layer_index + 1 : layer_index + 2]
-        w = lay.first_weight
-        svg = drawing.chain(self.step, lay, down, 0, 0, self.digits, self.t("fig_chain_title", weight=w))
+        w, _, step = self.derived(layer_index)
+        j, i = lay.weight_position(w) or (0, 0)
+        svg = drawing.chain(step, lay, down, j, i, self.digits, self.t("fig_chain_title", weight=w))
         return self._figure(f"chain-{w}", svg, self.t("fig_chain", weight=w))
 
     def loss_figure(self) -> str:
@@ -334,6 +397,24 @@ class Report:
 
 
 _ARTICLE_KEYS = ("learning_rate", "loss", "mode", "update_biases", "layers", "samples")
+
+
+@functools.cache
+def _builtins() -> dict[str, tuple[str, ...]]:
+    from ..spec import example_names, load_spec
+
+    keys = (*_ARTICLE_KEYS, "hidden_delta_weights", "rounding")
+    out = {}
+    for name in example_names():
+        data = load_spec(name).data
+        out[name] = tuple(json.dumps(data[k], sort_keys=True) for k in keys)
+    return out
+
+
+def _builtin_name(spec: dict[str, Any]) -> str | None:
+    keys = (*_ARTICLE_KEYS, "hidden_delta_weights", "rounding")
+    mine = tuple(json.dumps(spec.get(k), sort_keys=True) for k in keys)
+    return next((name for name, theirs in _builtins().items() if theirs == mine), None)
 
 
 @functools.cache
