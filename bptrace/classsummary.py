@@ -97,9 +97,10 @@ def _cause_label(name: str, grades: list[Grade], lang: str) -> str:
 
 
 def frequent(grades: list[Grade], lang: str) -> list[tuple[str, int, int]]:
-    """(the cause in words, files, answers), most frequent first."""
+    """(the cause in words, files, answers), most frequent first; "carried" last, as it follows
+    from a cause above it rather than being one."""
     answers, students = counts(grades)
-    order = sorted(answers, key=lambda n: (-students[n], -answers[n], n))
+    order = sorted(answers, key=lambda n: (n == dg.CARRIED, -students[n], -answers[n], n))
     return [(_cause_label(n, grades, lang), students[n], answers[n]) for n in order]
 
 

@@ -361,6 +361,8 @@ def test_a_class_summary_counts_what_was_injected(tmp_path: Path) -> None:
     assert md.startswith("# Class summary: A step-by-step backpropagation example")
     assert "| sign flipped | 5 | 5 |" in md and "| the bias left out of net | 5 | 5 |" in md
     assert "| updated weights in the hidden deltas | 5 | 20 |" in md
+    ranked = md[md.index("## Most frequent") :].splitlines()
+    assert ranked[-1].startswith("| carried from an earlier value | 10 |")  # a consequence, listed last
     assert "student30.toml" in r.out and "Most frequent mistakes across the class:" in r.out
     # the same files named one by one
     files = sorted(str(p) for p in folder.iterdir())
