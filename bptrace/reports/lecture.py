@@ -242,30 +242,9 @@ class Lecture:
             sets=sets,
         )
 
-    def derived_weights(self, step: Step) -> set[str]:
-        """Per layer, the first weight whose input is not zero: its derivation is shown in full."""
-        chosen: set[str] = set()
-        for lay in self.layers[1:]:
-            grads = [
-                r
-                for r in step.records
-                if r.kind == "grad" and r.layer == lay.name and not r.is_array and r.name.startswith("w")
-            ]
-            for g in grads:
-                src = self.weight_ends.get(g.name, ("", ""))[0]
-                x = self.r.val(f"out.{src}", step) if lay.index > 1 else self._input(src)
-                if x != 0:
-                    chosen.add(g.name)
-                    break
-            else:
-                if grads:
-                    chosen.add(grads[0].name)
-        return chosen
-
-    def _input(self, neuron: str) -> float:
-        lay = self.layers[0]
-        sample = self.r.spec["samples"][0]["input"]
-        return float(sample[lay.neurons.index(neuron)]) if neuron in lay.neurons else 0.0
+    def derived_weights(self) -> set[str]:
+        """The weights the report derives in full (one per layer), derived factor by factor here too."""
+        return {self.r.derived(lay.index)[0] for lay in self.layers[1:]}
 
     def build(self) -> list[Slide]:
         r = self.r
@@ -284,7 +263,7 @@ class Lecture:
         records = list(step.records)
         if r.agg is not None:
             records += [rec for rec in r.agg.records if rec.kind in ("grad", "update", "total_error")]
-        derived = self.derived_weights(step)
+        derived = self.derived_weights()
         derived_neurons = {self.weight_ends[w][1] for w in derived if w in self.weight_ends}
         pending: dict[tuple[str, str], list[Record]] = {}
 
