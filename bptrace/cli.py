@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from . import titles
 from ._version import __version__
 from .errors import SpecError
 
@@ -437,12 +438,12 @@ def cmd_check(args: argparse.Namespace) -> int:
             graders[n] = Grader(trace(spec, detail=1), min_digits=args.min_digits, table=table)
         grades = [graders[n].grade(a, str(f)) for n, f, a in zip(which, files, answers)]
         spec = load_spec(known[min(known)])
-        title = re.sub(r" \(\d+\)$", "", spec["title"])
+        title = re.sub(r" \(\d+\)$", "", titles.text_in(spec["title"], args.lang))
     else:
         spec = load_spec(args.spec, iterations=1, rounding=args.rounding)
         grader = Grader(trace(spec, detail=1), min_digits=args.min_digits, table=table)
         grades = [grader.grade(a, str(f)) for f, a in zip(files, answers)]
-        title = spec["title"]
+        title = titles.text_in(spec["title"], args.lang)
     digits = args.digits or 9
     parts = []
     for f, g in zip(files, grades):

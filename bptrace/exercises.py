@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import titles
 from .errors import SpecError
 from .output import write_atomic
 from .spec import Spec, load_spec
@@ -75,7 +76,7 @@ def variant(spec: Spec, seed: int, number: int, vary: dict[str, Any]) -> dict[st
     d.pop("init", None)  # every weight is now written out
     d.pop("vary", None)
     d["iterations"] = 1  # a sheet is one step by hand
-    d["title"] = f"{full['title']} ({number:03d})"
+    d["title"] = titles.suffixed(full["title"], f" ({number:03d})")
     return d
 
 
@@ -147,7 +148,8 @@ def _weight_grad(r: Any, layer: str) -> bool:
 def answer_key(trace: Trace) -> str:
     """answers.toml: every scalar quantity of the first iteration at full precision."""
     lines = [
-        f"# The answer key of {json.dumps(trace.spec['title'], ensure_ascii=False)}: bptrace check spec.json answers.toml"
+        f"# The answer key of {json.dumps(titles.text_in(trace.spec['title'], 'en'), ensure_ascii=False)}: "
+        "bptrace check spec.json answers.toml"
     ]
     first = [s for s in trace.steps if s.iteration == 1]
     batch = trace.spec["mode"] == "batch"
@@ -253,19 +255,19 @@ def make_set(
 
     w = words(lang)
     extra = {
-        folder / "teachers" / "index.md": _index(w, spec, seed, count, teachers=True),
-        folder / "students" / "index.md": _index(w, spec, seed, count, teachers=False),
-        folder / "teachers" / "class-summary.md": _summary_sheet(w, spec, count, asked),
+        folder / "teachers" / "index.md": _index(w, spec, seed, count, lang, teachers=True),
+        folder / "students" / "index.md": _index(w, spec, seed, count, lang, teachers=False),
+        folder / "teachers" / "class-summary.md": _summary_sheet(w, spec, count, asked, lang),
     }
     for path, text in extra.items():
         write_atomic(path, text)
     return [*written, *map(str, extra)]
 
 
-def _index(w: dict[str, str], spec: Spec, seed: int, count: int, teachers: bool) -> str:
+def _index(w: dict[str, str], spec: Spec, seed: int, count: int, lang: str, teachers: bool) -> str:
     from .reports import md_escape
 
-    title = md_escape(spec["title"])
+    title = md_escape(titles.text_in(spec["title"], lang))
     if teachers:
         lines = [f"# {w['set_title'].format(title=title)}", "", w["set_teachers"].format(count=count, seed=seed), ""]
         lines += [f"| {w['set_variant']} | {w['set_question']} | {w['set_answer']} | {w['set_key']} |"]
@@ -285,11 +287,16 @@ def _index(w: dict[str, str], spec: Spec, seed: int, count: int, teachers: bool)
     return "\n".join(lines) + "\n"
 
 
-def _summary_sheet(w: dict[str, str], spec: Spec, count: int, asked: list[str] | None) -> str:
+def _summary_sheet(w: dict[str, str], spec: Spec, count: int, asked: list[str] | None, lang: str) -> str:
     """A page for the teacher: how to grade the class at once, and a table to fill in by hand."""
     from .reports import md_escape
 
-    lines = [f"# {w['sheet_title'].format(title=md_escape(spec['title']))}", "", w["sheet_how"], ""]
+    lines = [
+        f"# {w['sheet_title'].format(title=md_escape(titles.text_in(spec['title'], lang)))}",
+        "",
+        w["sheet_how"],
+        "",
+    ]
     lines += ["```text", "bptrace check teachers answers/ --summary class.csv", "```", "", w["sheet_files"], ""]
     keys = asked if asked is not None else []
     head = [w["class_file"], w["set_variant"], w["class_score"], *(f"`{k}`" for k in keys)]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import titles
 from .errors import SpecError
 from .fields import choice, integer, list_of, number, require, short, table, text, type_name, vector
 from .names import split_neuron
@@ -28,7 +29,6 @@ EXAMPLES_DIR = Path(__file__).parent / "examples"
 MAX_LAYER_SIZE = 1_000_000  # beyond this a layer is a typo, not a teaching network
 MAX_PARAMS = 5_000_000  # the default limit; limits=False lifts it
 MAX_FILE_BYTES = 64 * 1024 * 1024
-MAX_TITLE = 300
 
 TOP_KEYS = (
     "title",
@@ -206,42 +206,28 @@ def load_spec(
             raise SpecError("a spec must be a table (TOML) or an object (JSON)", source=name)
         data = {**data, **{k: val for k, val in overrides.items() if val is not None}}
     try:
-        full, drawn = normalise_full(data, default_title=_default_title(name), limits=limits)
+        full, drawn = normalise_full(data, limits=limits)
         return Spec(full, name, drawn)
     except SpecError as e:
         raise e.at(name) from None
 
 
-def _default_title(name: str) -> str:
-    if name == "<dict>":
-        return "bptrace"
-    return Path(name).stem if name not in example_names() else name
-
-
 # ---------------------------------------------------------------- the spec
 
 
-def normalise(data: Any, default_title: str = "bptrace", limits: bool = True) -> dict[str, Any]:
+def normalise(data: Any, limits: bool = True) -> dict[str, Any]:
     """The validated, normalised spec as plain data, with every default and weight filled in."""
-    return normalise_full(data, default_title, limits)[0]
+    return normalise_full(data, limits)[0]
 
 
-def normalise_full(
-    data: Any, default_title: str = "bptrace", limits: bool = True, draw: bool = True
-) -> tuple[dict[str, Any], tuple[int, ...]]:
+def normalise_full(data: Any, limits: bool = True, draw: bool = True) -> tuple[dict[str, Any], tuple[int, ...]]:
     """The normalised spec and the indices of the layers whose weights were drawn from init
     (with ``draw=False``, of the layers whose weights init would draw, left out)."""
     if not isinstance(data, dict):
         raise SpecError(f"a spec must be a table (TOML) or an object (JSON), got {type_name(data)}")
     table(data, "", TOP_KEYS)
-    title = text(data.get("title", default_title), "title")
-    try:
-        title.encode("utf-8")
-    except UnicodeEncodeError:
-        raise SpecError("not valid Unicode text (it holds a lone surrogate)", "title") from None
-    if len(title) > MAX_TITLE:
-        raise SpecError(f"too long ({len(title)} characters, at most {MAX_TITLE})", "title")
-    out: dict[str, Any] = {"title": title}
+    # none given stays None (null in a trace): each report then takes its language's default
+    out: dict[str, Any] = {"title": titles.check(data.get("title"))}
     lr = number(require(data, "learning_rate"), "learning_rate")
     if lr <= 0:
         raise SpecError(f"expected a number above 0, got {lr!r}", "learning_rate")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-from . import names, tracejson
+from . import names, titles, tracejson
 from .tracejson import FORMAT_VERSION, pack_large
 
 Value = Any  # float, or nested lists of floats for an array record
@@ -194,7 +194,7 @@ class Trace:
         final = self.final["total_error"] if self.final else float("nan")
         status = " DIVERGED" if self.diverged else ""
         return (
-            f"<Trace {self.spec['title']!r}: {n} iteration{'s' * (n != 1)}, {len(self.steps)} detailed "
+            f"<Trace {titles.text_in(self.spec['title'], 'en')!r}: {n} iteration{'s' * (n != 1)}, {len(self.steps)} detailed "
             f"step{'s' * (len(self.steps) != 1)}, E {self.history[0] if n else float('nan'):.9g} -> {final:.9g}{status}>"
         )
 

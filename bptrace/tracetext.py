@@ -6,6 +6,7 @@ import hashlib
 from itertools import chain
 from typing import Any
 
+from . import titles
 from .tracedata import Record, Trace
 from .tracejson import pack_large
 
@@ -31,7 +32,7 @@ def _record_line(r: Record) -> str:
 
 def trace_text(trace: Trace) -> str:
     """A trace as diff-friendly text: one record per line, exact values, history and final state."""
-    lines = [f"# bptrace trace, format {trace.format_version}: {trace.spec['title']}"]
+    lines = [f"# bptrace trace, format {trace.format_version}: {titles.text_in(trace.spec['title'], 'en')}"]
     for s in trace.steps:
         lines.append(f"## iteration {s.iteration}, " + (f"sample {s.sample}" if s.sample else "batch"))
         lines += [_record_line(r) for r in s.records]

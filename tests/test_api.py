@@ -36,7 +36,7 @@ def test_path_like_specs(make: type) -> None:
     path = make(EXAMPLES / "xor.toml")
     assert not isinstance(path, str)
     spec = bptrace.load_spec(path)
-    assert spec.source == str(EXAMPLES / "xor.toml") and spec["title"] == "Learning XOR with a 2-2-1 network"
+    assert spec.source == str(EXAMPLES / "xor.toml") and spec["title"]["en"] == "Learning XOR with a 2-2-1 network"
     assert bptrace.trace(path, iterations=1).value("out.y1") == bptrace.trace("xor", iterations=1).value("out.y1")
     assert isinstance(PurePath(os.fspath(path)), PurePath)
 

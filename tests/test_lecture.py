@@ -94,7 +94,7 @@ def test_each_step_lights_what_it_teaches_and_writes_the_trace_values(name: str,
 
 def test_chinese_slides_are_chinese() -> None:
     tr, page = _page("article", "zh")
-    page = page.replace(tr.spec["title"], "")  # the spec's title is the user's text, in their words
+    page = page.replace(tr.spec["title"]["zh"], "")  # the spec's title is the user's text, in their words
     words = re.sub(
         r"<math.*?</math>|<svg.*?</svg>|<script>.*?</script>|<style>.*?</style>|<[^>]+>", " ", page, flags=re.S
     )

@@ -26,4 +26,4 @@ def test_notebook_shows_the_report_and_the_summary() -> None:
     assert printed.text.strip() == "0.08216704056423078"
     value = nb.cells[1].outputs[1].data["text/plain"]
     assert value.startswith("np.float64(") or value[0].isdigit()
-    assert nb.cells[2].outputs[0].text.strip() == "# A step-by-step backpropagation example"
+    assert nb.cells[2].outputs[0].text.strip() == "# 反向传播逐步计算实例"  # the title in the report's language

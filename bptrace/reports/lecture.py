@@ -252,7 +252,7 @@ class Lecture:
         intro = Slide(
             key="",
             phase="given",
-            title=escape(r.spec["title"]),
+            title=escape(r.plain_title),
             sentence=self.t("lecture_intro"),
             table=self._given_rows(),
         )

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from .. import formula, names, numfmt
+from .. import formula, names, numfmt, titles
 from ..ops import ACTIVATIONS, LOSSES
 from ..tracedata import Record, Step, Trace, element
 from . import figures as drawing
@@ -35,8 +35,9 @@ class Report:
         self.msgs = msgs
         self.figures: dict[str, tuple[str, str]] = {}
         self.layers = names.layout(self.spec)
-        self.title = md_escape(self.spec["title"])
-        self.plain_title = plain(self.spec["title"])  # for the HTML <title>, which autoescape covers
+        # the title in the report's language (escaped for Markdown); plain_title for HTML, escaped there
+        self.plain_title = plain(titles.text_in(self.spec["title"], lang, msgs.get("default_title")))
+        self.title = md_escape(self.plain_title)
         first = [s for s in trace.steps if s.iteration == trace.steps[0].iteration] if trace.steps else []
         self.step: Step | None = first[0] if first else None
         self.steps1 = first
