@@ -356,3 +356,22 @@ def test_batch_answer_key_grades_all_right(tmp_path: Path) -> None:
     text = key.read_text(encoding="utf-8")
     assert '"sample1.grad.w5"' in text and '"batch.grad.w5"' in text and '\n"grad.w5"' not in text
     assert grade(tr, read_answers(key)).all_right
+
+
+def test_chinese_catalogue_punctuation_is_full_width() -> None:
+    import tomllib
+
+    from bptrace.reports.env import BUILTIN_TEMPLATES
+
+    zh = tomllib.loads((BUILTIN_TEMPLATES / "i18n" / "zh.toml").read_text(encoding="utf-8"))
+    en = tomllib.loads((BUILTIN_TEMPLATES / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    bad = {}
+    for key, text in zh.items():
+        prose = re.sub(r"\{\w+\}", "X", _prose(text))
+        found = re.findall(r"[\u4e00-\u9fff][,:;()!?]|[,:;(!?][\u4e00-\u9fff]", prose)
+        if found:
+            bad[key] = found
+    assert not bad
+    # every sentence of the English catalogue has its Chinese
+    missing = [k for k in en if k not in zh]
+    assert not missing, missing
