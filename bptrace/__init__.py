@@ -23,6 +23,7 @@ __all__ = [
     "Step",
     "Trace",
     "__version__",
+    "from_torch",
     "load_spec",
     "render",
     "trace",
@@ -30,6 +31,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .reports import render
+    from .torch_model import from_torch
     from .tracer import trace
 
 
@@ -52,4 +54,8 @@ def __getattr__(name: str) -> Any:
         from .reports import render
 
         return render
+    if name == "from_torch":  # torch loads only when the bridge is used
+        from .torch_model import from_torch
+
+        return from_torch
     raise AttributeError(name)

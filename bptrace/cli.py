@@ -77,6 +77,11 @@ false) sets how numbers are drawn; drawn inputs stay at least 0.05 from 0.
 EPILOG_VALIDATE = """examples:
   bptrace validate my.toml             say what is wrong, or print a summary (exit 0)
 """
+EPILOG_EXPORT = """examples:
+  bptrace export torch my.toml > train.py    a PyTorch script that trains the same network
+  python train.py                            prints the final parameters under bptrace's names
+  bptrace export torch article -o train.py
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -168,7 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("spec", nargs="?", default="article", help="a TOML/JSON spec or a built-in name (default article)")
     _report_options(run, FORMATS, "md,html,json")
     run.add_argument("--iterations", type=_int_range(1, 10**18), metavar="N", help="override the spec's iterations")
-    run.add_argument("--detail", type=_detail, default=1, metavar="N|all", help="iterations traced in full (default 1)")
+    run.add_argument(
+        "--detail",
+        type=_detail,
+        default=None,
+        metavar="N|all",
+        help="iterations traced in full (default 1; 2 when an optimizer updates once per iteration)",
+    )
     run.add_argument(
         "--rounding",
         metavar="MODE",
@@ -253,6 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     val.add_argument("spec")
     val.add_argument("--no-limit", action="store_true", help="lift the resource limits")
+
+    exp = sub.add_parser(
+        "export",
+        help="write a spec as a runnable PyTorch script",
+        epilog=EPILOG_EXPORT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    exp.add_argument("target", choices=("torch",), help="what to write: torch (a PyTorch training script)")
+    exp.add_argument("spec", help="a TOML/JSON spec or a built-in name")
+    exp.add_argument("-o", "--output", default="-", metavar="FILE", help="where to write (default: stdout)")
     return p
 
 
@@ -525,6 +546,27 @@ def cmd_exercises(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export_torch import torch_script
+    from .output import check_target, write_all
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    try:
+        script = torch_script(spec)
+    except SpecError as e:
+        raise e.at(spec.source) from None
+    if args.output == "-":
+        sys.stdout.write(script)
+        return 0
+    target = Path(args.output)
+    if target.is_dir():
+        raise SpecError("is a folder; -o takes a file here", source=args.output)
+    check_target(str(target.parent), 1)
+    write_all(target.parent, {target.name: script})
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
     "render": cmd_render,
@@ -532,6 +574,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": cmd_validate,
     "check": cmd_check,
     "exercises": cmd_exercises,
+    "export": cmd_export,
 }
 
 

@@ -25,15 +25,20 @@ _SUM = 1
 MAX_TERMS = 12  # longer sums are printed with an ellipsis
 
 
-def evaluate(node: Node, env: Mapping[str, float]) -> float:
+Scalars = Mapping[str, Callable[..., float]]
+
+
+def evaluate(node: Node, env: Mapping[str, float], fns: Scalars | None = None) -> float:
+    """The value of a tree; ``fns`` gives other forms of the functions (float32 for a float32 trace)."""
     if not isinstance(node, list):
         return float(node)
     op = node[0]
     if op == "v":
         return env[node[1]]
     if op == "fn":
-        return FUNCTIONS[node[1]].scalar(*(evaluate(a, env) for a in node[2:]))
-    args = [evaluate(a, env) for a in node[1:]]
+        f = FUNCTIONS[node[1]].scalar if fns is None else fns[node[1]]
+        return f(*(evaluate(a, env, fns) for a in node[2:]))
+    args = [evaluate(a, env, fns) for a in node[1:]]
     if op == "add":
         s = args[0]
         for a in args[1:]:
@@ -54,6 +59,9 @@ def evaluate(node: Node, env: Mapping[str, float]) -> float:
         return args[0] * args[0]
     if op == "div":
         return args[0] / args[1] if args[1] else math.nan
+    if op == "pow":
+        power: float = args[0] ** args[1]
+        return power
     raise ValueError(f"unknown operation {op!r}")
 
 
@@ -145,9 +153,13 @@ def _latex(node: Node, st: _Style) -> tuple[str, int]:
     if op == "half":
         return rf"\frac{{1}}{{2}} {_wrap(sub[0], _PRODUCT)}", _PRODUCT
     if op == "sq":
-        return f"{_wrap(sub[0], _ATOM)}^{{2}}", _POWER
+        # a fraction (a gradient's symbol) squared is bracketed, so the square is not read as its denominator's
+        need = _ATOM + 1 if sub[0][0].startswith(r"\frac") else _ATOM
+        return f"{_wrap(sub[0], need)}^{{2}}", _POWER
     if op == "div":
         return rf"\frac{{{sub[0][0]}}}{{{sub[1][0]}}}", _ATOM
+    if op == "pow":
+        return f"{_wrap(sub[0], _ATOM)}^{{{sub[1][0]}}}", _POWER
     raise ValueError(f"unknown operation {op!r}")
 
 
@@ -193,12 +205,22 @@ def to_python(node: Node, var: Callable[[str], str]) -> str:
         return f"({args[0]} * {args[0]})" if args[0].isidentifier() else f"_sq({args[0]})"
     if op == "div":
         return f"_div({args[0]}, {args[1]})"
+    if op == "pow":
+        return f"({args[0]} ** {args[1]})"
     raise ValueError(f"unknown operation {op!r}")
 
 
-def python_namespace() -> dict[str, Any]:
-    ns: dict[str, Any] = {f"F_{k}": f.scalar for k, f in FUNCTIONS.items()}
+def python_namespace(float32: bool = False) -> dict[str, Any]:
+    if float32:
+        import numpy as np
+
+        from .ops import F32_SCALARS
+
+        ns: dict[str, Any] = {f"F_{k}": F32_SCALARS[k] for k in FUNCTIONS}
+        ns["_exp"] = np.exp
+    else:
+        ns = {f"F_{k}": f.scalar for k, f in FUNCTIONS.items()}
+        ns["_exp"] = math.exp
     ns["_sq"] = lambda x: x * x
-    ns["_exp"] = math.exp
     ns["_div"] = lambda a, b: a / b if b else math.nan
     return ns

@@ -20,8 +20,13 @@ def _spread(items: list[str], n: int) -> list[str]:
 def gradient_check(engine: Any, params: Any, steps: list[Step]) -> dict[str, Any]:
     """Central finite differences against the traced gradients of the first detailed step."""
     first = [s for s in steps if s.iteration == 1]
-    grad_step = first[-1] if engine.batch else first[0]
-    samples = engine.samples if engine.batch else engine.samples[:1]
+    if engine.batch:  # the first batch: its samples, then the step that combines their gradients
+        grad_step = next(s for s in first if s.sample is None)
+        samples = [engine.samples[k] for k in engine.batch_list[0]]
+        # a summed batch's error is the mean's multiple
+        scale = float(len(samples)) if engine.batch_sum else 1.0
+    else:
+        grad_step, samples, scale = first[0], engine.samples[:1], 1.0
     rows = []
     for p in _spread(engine.trainable, GRADCHECK_MAX_PARAMS):
         a = engine.traced_grad(grad_step, p)
@@ -29,6 +34,7 @@ def gradient_check(engine: Any, params: Any, steps: list[Step]) -> dict[str, Any
             continue
         h = GRADCHECK_EPS * max(1.0, abs(engine.value_of(params, p)))
         numeric = (engine.error_moved(params, p, h, samples) - engine.error_moved(params, p, -h, samples)) / (2 * h)
+        numeric *= scale
         rel = abs(a - numeric) / max(abs(a), abs(numeric), 1e-7)
         rows.append({"name": p, "traced": a, "numeric": numeric, "rel_diff": rel})
     worst = max(rows, key=lambda r: r["rel_diff"]) if rows else None

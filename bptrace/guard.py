@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .errors import SpecError
 from .names import SCALAR_LIMIT, layout, matrix_mode
-from .spec import Spec
+from .spec import Spec, batches
 
 MAX_WORK = 2_000_000_000  # parameter-updates: iterations x samples x (parameters + neurons)
 MAX_TRACE_BYTES = 400_000_000  # what the detailed steps keep in memory
@@ -25,7 +25,10 @@ def estimate(spec: Spec, n_detail: int, threshold: int = SCALAR_LIMIT) -> tuple[
         per_step = FLOAT_BYTES * (FLOATS_PER_PARAM * n_params + 8 * n_neurons) + RECORD_BYTES * 20 * len(layers)
     else:
         per_step = RECORD_BYTES * (RECORDS_PER_PARAM * n_params + 6 * n_neurons)
-    return work, n_detail * (samples + 1) * per_step
+    # an optimizer's state adds a few records per parameter to every step that updates
+    per_step += RECORD_BYTES * 5 * n_params if "optimizer" in spec.data else 0
+    combining = len(batches(spec.data)) if spec["mode"] == "batch" else 1
+    return work, n_detail * (samples + combining) * per_step
 
 
 def check_resources(spec: Spec, n_detail: int, limits: bool = True, threshold: int = SCALAR_LIMIT) -> None:

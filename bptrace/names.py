@@ -170,6 +170,8 @@ def _quantity(name: str) -> str:
     for prefix, sym in (("E_", "E"), ("out_", r"\mathrm{out}"), ("net_", r"\mathrm{net}")):
         if name.startswith(prefix):
             return f"{sym}_{{{subscript(name[len(prefix) :])}}}"
+    if name.startswith("in_"):  # an input neuron: dE_total/din_i1
+        return neuron_value_symbol(name[3:])
     return param_symbol(name)
 
 
@@ -223,12 +225,42 @@ _SIMPLE = {
 }
 
 
+# optimizer state: record kind -> key prefix (m.w5, v.w5); a key "prev_m.w5" is its value before the step
+STATE_PREFIX = {
+    "decayed_grad": "g",
+    "velocity": "v",
+    "moment1": "m",
+    "moment2": "v",
+    "moment1_hat": "mhat",
+    "moment2_hat": "vhat",
+    "square_avg": "s",
+}
+_STATE_SYMBOL = {"m": "m", "v": "v", "s": "s", "mhat": r"\hat{m}", "vhat": r"\hat{v}"}
+SETTING_SYMBOL = {
+    "momentum": r"\mu",
+    "beta1": r"\beta_{1}",
+    "beta2": r"\beta_{2}",
+    "eps": r"\varepsilon",
+    "alpha": r"\alpha",
+    "weight_decay": r"\lambda",
+    "t": "t",
+}
+
+
 def symbol(key: str) -> str:
     """The LaTeX symbol of a quantity key such as 'out.h1', 'param.w5', 'grad.w5@2'."""
     key, _, sample = key.partition("@")
     kind, _, name = key.partition(".")
     if kind in _SIMPLE:
         return _SIMPLE[kind] % subscript(name)
+    if kind in _STATE_SYMBOL:
+        return rf"{_STATE_SYMBOL[kind]}^{{(t)}}_{{{param_symbol(name)}}}"
+    if kind.startswith("prev_") and kind[5:] in _STATE_SYMBOL:
+        return rf"{_STATE_SYMBOL[kind[5:]]}^{{(t-1)}}_{{{param_symbol(name)}}}"
+    if kind == "g":
+        return f"g_{{{param_symbol(name)}}}"
+    if kind == "opt":
+        return SETTING_SYMBOL[name]
     if kind == "input":
         return neuron_value_symbol(name)
     if kind == "param":
@@ -247,5 +279,5 @@ def symbol(key: str) -> str:
 
 
 def record_key(kind: str, name: str) -> str:
-    """The key a record is known by in answers and in expressions: 'net.h1', 'total_error'."""
-    return kind if kind == "total_error" else f"{kind}.{name}"
+    """The key a record is known by in answers and in expressions: 'net.h1', 'total_error', 'm.w5'."""
+    return kind if kind == "total_error" else f"{STATE_PREFIX.get(kind, kind)}.{name}"

@@ -167,7 +167,40 @@ FUNCTIONS: dict[str, Function] = {
     "ln": Function(_ln, lambda a: rf"\ln {a}"),
     "bce_dout": Function(_bce_dout, lambda t, o: rf"-\frac{{{t}}}{{{o}}} + \frac{{1 - {t}}}{{1 - {o}}}"),
     "nll_dout": Function(_nll_dout, lambda t, o: rf"-\frac{{{t}}}{{{o}}}", False),
+    "sqrt": Function(math.sqrt, lambda a: rf"\sqrt{{{a}}}", False),
 }
+
+
+# ---------------------------------------------------------------- the same functions in float32
+
+
+class _F32Scalars(dict):  # type: ignore[type-arg]
+    """The scalar functions on numpy float32 values, for ``dtype = "float32"`` (built on first use,
+    since small float64 networks never import numpy)."""
+
+    def __missing__(self, key: str) -> Callable[..., Any]:
+        f32 = np.float32
+        table: dict[str, Callable[..., Any]] = {
+            "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)) if x >= 0.0 else np.exp(x) / (1.0 + np.exp(x)),
+            "tanh": np.tanh,
+            "relu": _relu,
+            "leaky_relu": _leaky,
+            "step": _step,
+            "leaky_step": _leaky_step,
+            "softmax": lambda x, *nets: np.exp(x - max(nets)) / f32(math.fsum(np.exp(a - max(nets)) for a in nets)),
+            "ln": lambda x: np.log(f32(_clip(x))),
+            "bce_dout": lambda t, o: -t / f32(_clip(o)) + (1.0 - t) / (1.0 - f32(_clip(o))),
+            "nll_dout": lambda t, o: -t / f32(_clip(o)),
+            "sqrt": np.sqrt,
+        }
+        if key not in table:  # an entry without a float32 form: its float64 value, rounded
+            scalar = FUNCTIONS[key].scalar
+            table[key] = lambda *args: f32(scalar(*(float(x) for x in args)))
+        self.update(table)
+        return table[key]
+
+
+F32_SCALARS: dict[str, Callable[..., Any]] = _F32Scalars()
 
 
 # ---------------------------------------------------------------- vector forms (numpy arrays)
@@ -305,6 +338,8 @@ class LossForm:
     # delta_k = out_k - target_k, used instead of the product of the factors because it stays
     # exact where the factors saturate (dE/dout -> huge, dout/dnet -> 0)
     fused_delta: bool = False
+    # the fused delta of a loss averaged over K outputs is (out_k - target_k) / K
+    delta_divisor: int = 1
 
 
 @dataclass(frozen=True)
@@ -312,9 +347,19 @@ class Loss:
     name: str
     # the form for each output activation; "*" fits any activation not named
     forms: dict[str, LossForm]
+    # how the parts of the K outputs combine into one sample's error (the first is the default),
+    # each turning the default form into its own
+    reductions: dict[str, Callable[[LossForm, int], LossForm]]
 
-    def form(self, activation: str) -> LossForm | None:
-        return self.forms.get(activation, self.forms.get("*"))
+    @property
+    def default_reduction(self) -> str:
+        return next(iter(self.reductions))
+
+    def form(self, activation: str, reduction: str | None = None, outputs: int = 1) -> LossForm | None:
+        base = self.forms.get(activation, self.forms.get("*"))
+        if base is None or reduction is None:
+            return base
+        return self.reductions[reduction](base, outputs)
 
     @property
     def messages(self) -> dict[str, str]:
@@ -343,7 +388,118 @@ _CATEGORICAL_CE = LossForm(
     fused_delta=True,
 )
 
+_MSE_SUM = LossForm(
+    lambda t, o: ["sq", sub(t, o)],
+    lambda t, o: neg(mul(2, sub(t, o))),
+    lambda t, o: (t - o) ** 2,
+    lambda t, o: -2.0 * (t - o),
+)
+
+
+def _per_output(form: LossForm, k: int) -> LossForm:
+    """A loss averaged over the K outputs instead of summed: every part, and so every derivative,
+    divided by K. With one output the mean is the sum, and is written as it."""
+    if k == 1:
+        return form
+    return LossForm(
+        lambda t, o: ["div", form.error(t, o), k],
+        lambda t, o: ["div", form.dout(t, o), k],
+        lambda t, o: form.verror(t, o) / k,
+        lambda t, o: form.vdout(t, o) / k,
+        form.fused_delta,
+        delta_divisor=k,
+    )
+
+
+def _same(form: LossForm, k: int) -> LossForm:
+    return form
+
+
 LOSSES: dict[str, Loss] = {
-    "mse": Loss("mse", {"*": _MSE}),
-    "cross_entropy": Loss("cross_entropy", {"sigmoid": _BINARY_CE, "softmax": _CATEGORICAL_CE}),
+    "mse": Loss(
+        "mse",
+        {"*": _MSE},
+        {"half_sum": _same, "sum": lambda f, k: _MSE_SUM, "mean": lambda f, k: _per_output(_MSE_SUM, k)},
+    ),
+    "cross_entropy": Loss(
+        "cross_entropy",
+        {"sigmoid": _BINARY_CE, "softmax": _CATEGORICAL_CE},
+        {"sum": _same, "mean": _per_output},
+    ),
 }
+
+
+# ---------------------------------------------------------------- optimizers
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """One update rule in PyTorch's conventions (torch.optim gives the same numbers in float64).
+
+    ``steps`` builds one parameter's update after its gradient: (kind, key prefix, expression)
+    in order, the last being the new value of the parameter (kind "update"). Inside them
+    ``["v", "prev_m.w5"]`` is a state variable before this step and ``["v", "opt.beta1"]`` a
+    setting; every state variable starts at 0 (momentum's velocity then starts at g, as in torch).
+    """
+
+    name: str
+    settings: dict[str, float]  # every setting with its default
+    state: tuple[str, ...]  # key prefixes of the variables carried from step to step
+    steps: Callable[[str, Node], list[tuple[str, str, Node]]]
+
+
+def _o(name: str) -> Node:
+    return v(f"opt.{name}")
+
+
+def _new_value(p: str, change: Node) -> tuple[str, str, Node]:
+    return ("update", "update", sub(v(f"param.{p}"), mul(v("eta"), change)))
+
+
+def _sgd(p: str, g: Node) -> list[tuple[str, str, Node]]:
+    return [_new_value(p, g)]
+
+
+def _velocity(p: str, g: Node) -> tuple[str, str, Node]:
+    return ("velocity", "v", add(mul(_o("momentum"), v(f"prev_v.{p}")), g))
+
+
+def _momentum(p: str, g: Node) -> list[tuple[str, str, Node]]:
+    return [_velocity(p, g), _new_value(p, v(f"v.{p}"))]
+
+
+def _nesterov(p: str, g: Node) -> list[tuple[str, str, Node]]:
+    return [_velocity(p, g), _new_value(p, add(g, mul(_o("momentum"), v(f"v.{p}"))))]
+
+
+def _average(rate: str, prev: Node, x: Node) -> Node:
+    """rate · prev + (1 - rate) · x: an exponential moving average."""
+    return add(mul(_o(rate), prev), mul(sub(1, _o(rate)), x))
+
+
+def _adam(p: str, g: Node) -> list[tuple[str, str, Node]]:
+    return [
+        ("moment1", "m", _average("beta1", v(f"prev_m.{p}"), g)),
+        ("moment2", "v", _average("beta2", v(f"prev_v.{p}"), ["sq", g])),
+        ("moment1_hat", "mhat", ["div", v(f"m.{p}"), sub(1, ["pow", _o("beta1"), v("opt.t")])]),
+        ("moment2_hat", "vhat", ["div", v(f"v.{p}"), sub(1, ["pow", _o("beta2"), v("opt.t")])]),
+        _new_value(p, ["div", v(f"mhat.{p}"), add(fn("sqrt", v(f"vhat.{p}")), _o("eps"))]),
+    ]
+
+
+def _rmsprop(p: str, g: Node) -> list[tuple[str, str, Node]]:
+    return [
+        ("square_avg", "s", _average("alpha", v(f"prev_s.{p}"), ["sq", g])),
+        _new_value(p, ["div", g, add(fn("sqrt", v(f"s.{p}")), _o("eps"))]),
+    ]
+
+
+OPTIMIZERS: dict[str, Optimizer] = {
+    "sgd": Optimizer("sgd", {"weight_decay": 0.0}, (), _sgd),
+    "momentum": Optimizer("momentum", {"momentum": 0.9, "weight_decay": 0.0}, ("v",), _momentum),
+    "nesterov": Optimizer("nesterov", {"momentum": 0.9, "weight_decay": 0.0}, ("v",), _nesterov),
+    "adam": Optimizer("adam", {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}, ("m", "v"), _adam),
+    "rmsprop": Optimizer("rmsprop", {"alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0}, ("s",), _rmsprop),
+}
+# coupled weight decay, as torch.optim.SGD/Adam/RMSprop: the gradient becomes g + λ·p
+DECAY = ("decayed_grad", "g")

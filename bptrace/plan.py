@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .names import LayerLayout, param_names, per_output_errors, share_id
-from .ops import ACTIVATIONS, LOSSES, Node, add, mul, sub, v
+from .names import LayerLayout, param_names, per_output_errors, record_key, share_id
+from .ops import ACTIVATIONS, DECAY, LOSSES, OPTIMIZERS, Node, add, mul, sub, v
+from .spec import optimizer, reduction
 
 
 @dataclass(frozen=True)
@@ -23,10 +24,12 @@ class Entry:
     name: str
     layer: str | None
     expr: Node
+    # for a batch step: the value combines this key over the batch's samples (its mean or sum)
+    mean_of: str | None = None
 
     @property
     def key(self) -> str:
-        return self.kind if self.kind == "total_error" else f"{self.kind}.{self.name}"
+        return record_key(self.kind, self.name)
 
 
 def _partial(phase: str, pid: str, layer: str, expr: Node) -> Entry:
@@ -41,9 +44,13 @@ class StepBuilder:
         self.updated_variant = spec["hidden_delta_weights"] == "updated"
         out_act = layers[-1].activation
         assert out_act is not None
-        form = LOSSES[spec["loss"]].form(out_act)
+        form = LOSSES[spec["loss"]].form(out_act, reduction(spec), layers[-1].size)
         assert form is not None
         self.form = form
+        self.opt_settings = optimizer(spec)
+        self.optimizer = OPTIMIZERS[self.opt_settings["name"]]
+        self.decay = self.opt_settings["weight_decay"] != 0.0
+        self.input_gradients: bool = spec.get("record_input_gradients", False)
 
     # ------------------------------------------------------------ pieces
 
@@ -73,6 +80,11 @@ class StepBuilder:
         total = Entry("loss", "total_error", "total", None, add(*(v(f"error.{n}") for n in lay.neurons)))
         return errs + [total]
 
+    def _fused(self, n: str) -> Node:
+        diff = sub(v(f"out.{n}"), v(f"target.{n}"))
+        k = self.form.delta_divisor
+        return diff if k == 1 else ["div", diff, k]
+
     def output_deltas(self, only: Sequence[int] | None = None) -> list[Entry]:
         lay = self.layers[-1]
         act = ACTIVATIONS[lay.activation or "sigmoid"]
@@ -88,7 +100,7 @@ class StepBuilder:
             for k in idx:
                 n = ns[k]
                 dd = _partial("backward", f"dout_{n}/dnet_{n}", lay.name, act.derivative(v(f"net.{n}"), v(f"out.{n}")))
-                delta = sub(v(f"out.{n}"), v(f"target.{n}")) if fused else mul(v(dE[k].key), v(dd.key))
+                delta = self._fused(n) if fused else mul(v(dE[k].key), v(dd.key))
                 out += [dE[k], dd, Entry("backward", "delta", n, lay.name, delta)]
             return out
         # an activation that mixes neurons (softmax): delta_k sums over every output it moves
@@ -106,7 +118,7 @@ class StepBuilder:
             ]
             out += jac
             if fused:
-                out.append(Entry("backward", "delta", n, lay.name, sub(v(f"out.{n}"), v(f"target.{n}"))))
+                out.append(Entry("backward", "delta", n, lay.name, self._fused(n)))
                 continue
             terms = [mul(v(dE[j].key), v(jac[j].key)) for j in range(len(ns))]
             out.append(Entry("backward", "delta", n, lay.name, add(*terms)))
@@ -165,6 +177,36 @@ class StepBuilder:
     def update(p: str, layer: str) -> Entry:
         return Entry("update", "update", p, layer, sub(v(f"param.{p}"), mul(v("eta"), v(f"grad.{p}"))))
 
+    def updates(self, p: str, layer: str) -> list[Entry]:
+        """One parameter's update by the optimizer: its state variables in order, then the new value."""
+        g: Node = v(f"grad.{p}")
+        out: list[Entry] = []
+        if self.decay:
+            kind, prefix = DECAY
+            out.append(Entry("update", kind, p, layer, add(g, mul(v("opt.weight_decay"), v(f"param.{p}")))))
+            g = v(f"{prefix}.{p}")
+        out += [Entry("update", kind, p, layer, expr) for kind, _, expr in self.optimizer.steps(p, g)]
+        return out
+
+    def state_keys(self, p: str) -> list[str]:
+        """The keys of a parameter's optimizer state carried to the next step (m.w5, v.w5)."""
+        return [f"{prefix}.{p}" for prefix in self.optimizer.state]
+
+    def input_grads(self, only: Sequence[int] | None = None) -> list[Entry]:
+        """dE/d input: the hidden-layer recursion taken one layer further, to the inputs."""
+        first, down = self.layers[0], self.layers[1]
+        out: list[Entry] = []
+        for j in range(first.size) if only is None else only:
+            n = first.neuron(j)
+            contrib = []
+            for q, m in enumerate(down.neurons):
+                w = _partial("backward", f"dnet_{m}/din_{n}", first.name, v(f"param.{down.weight(q, j)}"))
+                c = _partial("backward", f"dE_{m}/din_{n}", first.name, mul(v(f"delta.{m}"), v(w.key)))
+                out += [w, c]
+                contrib.append(v(c.key))
+            out.append(Entry("backward", "grad", n, first.name, add(*contrib)))
+        return out
+
     def _layer_of(self, p: str) -> str:
         owners = self.__dict__.get("_owners")
         if owners is None:  # asked once per parameter: a table, not a search through the layers
@@ -191,20 +233,26 @@ class StepBuilder:
             entries += self.gradients(lay)
             if self.updated_variant and with_updates:
                 entries += [self.update(p, lay.name) for p in self.layer_params(lay)]
+        if self.input_gradients:
+            entries += self.input_grads()
         if with_updates and not self.updated_variant:
-            entries += [self.update(p, self._layer_of(p)) for p in self.params()]
+            for p in self.params():
+                entries += self.updates(p, self._layer_of(p))
         return entries
 
-    def batch_step(self, n_samples: int) -> list[Entry]:
-        """The step after the samples of a batch: mean error, mean gradients, updates."""
+    def batch_step(self, samples: Sequence[int], how: str = "mean") -> list[Entry]:
+        """The step after the samples of a batch (1-based numbers): the error and gradients over
+        the batch (their mean, or their sum), then the updates."""
 
         def mean_entry(phase: str, kind: str, name: str, layer: str | None) -> Entry:
             key = kind if kind == "total_error" else f"{kind}.{name}"
-            expr = ["div", add(*(v(f"{key}@{s + 1}") for s in range(n_samples))), n_samples]
-            return Entry(phase, kind, name, layer, expr)
+            total = add(*(v(f"{key}@{s}") for s in samples))
+            expr = ["div", total, len(samples)] if how == "mean" else total
+            return Entry(phase, kind, name, layer, expr, mean_of=key)
 
         entries = [mean_entry("loss", "total_error", "total", None)]
         params = self.params()
         entries += [mean_entry("backward", "grad", p, self._layer_of(p)) for p in params]
-        entries += [self.update(p, self._layer_of(p)) for p in params]
+        for p in params:
+            entries += self.updates(p, self._layer_of(p))
         return entries

@@ -22,7 +22,7 @@ from . import titles
 from .errors import SpecError
 from .fields import choice, integer, list_of, number, require, short, table, text, type_name, vector
 from .names import split_neuron
-from .ops import ACTIVATIONS, LOSSES
+from .ops import ACTIVATIONS, LOSSES, OPTIMIZERS
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 
@@ -34,11 +34,17 @@ TOP_KEYS = (
     "title",
     "learning_rate",
     "loss",
+    "loss_options",
     "iterations",
     "mode",
+    "batch_size",
+    "batch_reduction",
+    "optimizer",
     "update_biases",
     "hidden_delta_weights",
     "rounding",
+    "dtype",
+    "record_input_gradients",
     "derive",
     "init",
     "layers",
@@ -53,6 +59,9 @@ SAMPLE_KEYS = ("input", "target")
 VARY_KEYS = ("spread", "decimals", "weights", "biases", "inputs", "targets")
 VARY_GROUPS = ("weights", "biases", "inputs", "targets")
 MODES = ("online", "batch")
+BATCH_REDUCTIONS = ("mean", "sum")
+DTYPES = ("float64", "float32")
+LOSS_OPTION_KEYS = ("reduction",)
 HIDDEN_DELTA = ("original", "updated")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,11}")
 _RESERVED = re.compile(r"[wb]\d*")  # w5 and b1 name a weight and a shared bias
@@ -268,6 +277,7 @@ def normalise_full(data: Any, limits: bool = True, draw: bool = True) -> tuple[d
     if "derive" in data:
         out["derive"] = _derive(data["derive"], layers)
     out["samples"] = _samples(require(data, "samples"), layers, out["loss"])
+    _training(data, out, len(out["samples"]))
     if init is None:
         drawn: tuple[int, ...] = ()
     elif draw:
@@ -308,6 +318,96 @@ def _derive(val: Any, layers: list[dict[str, Any]]) -> list[str]:
         seen[layer] = name
         out.append(name)
     return out
+
+
+def _training(data: dict[str, Any], out: dict[str, Any], n_samples: int) -> None:
+    """The keys of the conventions beyond the article's (reduction, mini-batches, optimizer, input
+    gradients, float32). Each is written into the normalised spec only when it differs from its
+    default, so a spec that does not use them normalises (and traces) exactly as before."""
+    loss = LOSSES[out["loss"]]
+    if "loss_options" in data:
+        opts = table(data["loss_options"], "loss_options", LOSS_OPTION_KEYS)
+        red = choice(opts.get("reduction", loss.default_reduction), "loss_options.reduction", list(loss.reductions))
+        if red != loss.default_reduction:
+            out["loss_options"] = {"reduction": red}
+    if "batch_size" in data:
+        size = integer(data["batch_size"], "batch_size", 1, what="a batch size")
+        if "mode" not in data:
+            out["mode"] = "batch"
+            if out["hidden_delta_weights"] == "updated":
+                raise SpecError("'updated' only makes sense in online mode", "hidden_delta_weights")
+        if out["mode"] == "online" and size != 1:
+            raise SpecError('a batch size needs mode = "batch" (online mode updates after every sample)', "batch_size")
+        if out["mode"] == "batch" and size < n_samples:
+            out["batch_size"] = size
+    if "batch_reduction" in data:
+        br = choice(data["batch_reduction"], "batch_reduction", BATCH_REDUCTIONS)
+        if br != "mean" and out["mode"] == "batch":
+            out["batch_reduction"] = br
+    if "optimizer" in data:
+        opt = _optimizer(data["optimizer"])
+        if opt != {"name": "sgd", "weight_decay": 0.0}:
+            out["optimizer"] = opt
+            if out["hidden_delta_weights"] == "updated":
+                raise SpecError(
+                    "'updated' follows the article's plain update inside a step; it does not combine with an optimizer",
+                    "hidden_delta_weights",
+                )
+    if "dtype" in data:
+        dt = choice(data["dtype"], "dtype", DTYPES)
+        if dt != "float64":
+            if out["rounding"] != "exact":
+                raise SpecError("hand rounding works on float64 values; use one or the other", "dtype")
+            out["dtype"] = dt
+    if "record_input_gradients" in data:
+        rig = data["record_input_gradients"]
+        if not isinstance(rig, bool):
+            raise SpecError(f"expected true or false, got {type_name(rig)}", "record_input_gradients")
+        if rig:
+            out["record_input_gradients"] = True
+
+
+def _optimizer(val: Any) -> dict[str, Any]:
+    keys = ("name", *sorted({k for o in OPTIMIZERS.values() for k in o.settings}))
+    t = table(val, "optimizer", keys)
+    name = choice(t.get("name", "sgd"), "optimizer.name", list(OPTIMIZERS))
+    opt = OPTIMIZERS[name]
+    out: dict[str, Any] = {"name": name}
+    for k in t:
+        if k != "name" and k not in opt.settings:
+            raise SpecError(f"{name} has no setting {k!r} (its settings: {', '.join(opt.settings)})", f"optimizer.{k}")
+    for k, default in opt.settings.items():
+        x = number(t.get(k, default), f"optimizer.{k}")
+        if k in ("beta1", "beta2", "alpha") and not 0.0 <= x < 1.0:
+            raise SpecError(f"expected a number from 0 up to (not including) 1, got {x!r}", f"optimizer.{k}")
+        if k in ("momentum", "weight_decay") and x < 0.0:
+            raise SpecError(f"expected a number of at least 0, got {x!r}", f"optimizer.{k}")
+        if k == "eps" and x <= 0.0:
+            raise SpecError(f"expected a number above 0, got {x!r}", f"optimizer.{k}")
+        out[k] = x
+    return out
+
+
+# ---------------------------------------------------------------- reading a normalised spec
+
+
+def reduction(data: dict[str, Any]) -> str:
+    """How a sample's error combines its outputs: half_sum, sum or mean."""
+    opts = data.get("loss_options")
+    return opts["reduction"] if opts else LOSSES[data["loss"]].default_reduction
+
+
+def optimizer(data: dict[str, Any]) -> dict[str, Any]:
+    return data.get("optimizer") or {"name": "sgd", "weight_decay": 0.0}
+
+
+def batches(data: dict[str, Any]) -> list[list[int]]:
+    """The 0-based sample indices of each batch in order (one sample each online; the last batch may be smaller)."""
+    n = len(data["samples"])
+    if data["mode"] == "online":
+        return [[s] for s in range(n)]
+    size = data.get("batch_size", n)
+    return [list(range(a, min(a + size, n))) for a in range(0, n, size)]
 
 
 def _init(val: Any) -> dict[str, Any]:

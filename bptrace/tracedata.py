@@ -318,6 +318,10 @@ def element(step: Step, key: str, layers: list[names.LayerLayout]) -> float | No
         return rec.value  # type: ignore[no-any-return]
     kind, _, name = key.partition(".")
     own = names.split_neuron(name)
+    if kind == "grad" and own is not None and own[0] == layers[0].name:
+        arr = step.get(f"grad.{layers[0].name}")  # dE/d input of a layer traced in matrix form
+        if arr is not None and arr.is_array and 0 <= own[1] < layers[0].size:
+            return arr.value[own[1]]  # type: ignore[no-any-return]
     for lay in layers[1:]:
         if kind in ("net", "out", "delta", "error") and own is not None and own[0] == lay.name:
             arr = step.get(f"{kind}.{lay.name}")

@@ -17,14 +17,21 @@ from .engines import make_engine, uses_matrix
 from .errors import Diverged, SpecError
 from .gradcheck import gradient_check
 from .guard import check_resources
-from .spec import Spec, SpecSource, load_spec
+from .spec import Spec, SpecSource, batches, load_spec
 from .tracedata import Step, Trace
 from .tracejson.fit import network_summary
+from .tracejson.format import version_for
 
 Progress = Callable[[int], None]
 
 
-def _detail_count(detail: int | str, iterations: int) -> int:
+def _detail_count(detail: int | str | None, spec: Spec) -> int:
+    iterations: int = spec["iterations"]
+    if detail is None:
+        # an optimizer's report shows its first two steps; trace a second iteration when the
+        # first holds only one update
+        one_update = len(batches(spec.data)) == 1
+        detail = 2 if "optimizer" in spec.data and one_update else 1
     if detail == "all":
         return iterations
     if isinstance(detail, bool) or not isinstance(detail, int) or detail < 0:
@@ -35,7 +42,7 @@ def _detail_count(detail: int | str, iterations: int) -> int:
 def trace(
     spec: SpecSource = "article",
     *,
-    detail: int | Literal["all"] = 1,
+    detail: int | Literal["all"] | None = None,
     limits: bool = True,
     progress: Progress | None = None,
     matrix_threshold: int = names.SCALAR_LIMIT,
@@ -43,13 +50,21 @@ def trace(
 ) -> Trace:
     """Run a spec and return its Trace.
 
-    ``detail`` is how many iterations are traced in full (an int or "all"); keyword overrides
+    ``detail`` is how many iterations are traced in full (an int or "all"; by default 1, or 2
+    when an optimizer updates once per iteration, so that its second step shows); keyword overrides
     replace spec keys (``iterations=10000``, ``learning_rate=0.1``). ``limits=False`` lifts the
     resource limits. ``progress`` is called with the number of iterations done so far.
     ``matrix_threshold``: layers of more weights than this are traced in matrix form.
     """
     spec = load_spec(spec, limits=limits, **overrides)
-    n_detail = _detail_count(detail, spec["iterations"])
+    n_detail = _detail_count(detail, spec)
+    if spec.data.get("dtype") == "float32" and uses_matrix(spec, matrix_threshold):
+        raise SpecError(
+            "float32 is traced scalar by scalar; this network has a layer of more than 64 weights, traced in "
+            "matrix form in float64",
+            "dtype",
+            spec.source,
+        )
     if spec.rounding_mode is not None:
         if uses_matrix(spec, matrix_threshold):
             raise SpecError(
@@ -120,7 +135,14 @@ def _trace_collected_later(spec: Spec, n_detail: int, progress: Progress | None,
     except Diverged as d:
         diverged = {"iteration": d.iteration, "sample": d.sample, "quantity": d.quantity, "message": str(d)}
     broke_at_once = diverged is not None and diverged["iteration"] == 1
-    checked = gradient_check(engine, start, steps) if steps and steps[0].iteration == 1 and not broke_at_once else None
+    checked = None
+    if steps and steps[0].iteration == 1 and not broke_at_once:
+        checker, at = engine, start
+        if spec.data.get("dtype") == "float32":
+            # finite differences need float64: a float32 difference quotient is mostly rounding
+            checker = make_engine(load_spec(spec, dtype="float64"), threshold)
+            at = checker.initial_params()
+        checked = gradient_check(checker, at, steps)
     result = Trace(
         spec=spec.to_dict(),
         steps=steps,
@@ -130,6 +152,7 @@ def _trace_collected_later(spec: Spec, n_detail: int, progress: Progress | None,
         diverged=diverged,
         network=network_summary(engine.layers),
         generator=_generator(),
+        format_version=version_for(spec.data),
     )
     result.__dict__["_full_spec"] = spec.data  # what full_spec() would redraw, at hand already
     return result

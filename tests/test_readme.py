@@ -20,8 +20,8 @@ def test_python_examples_run() -> None:
     blocks = [b for b in _python_blocks() if "bptrace_snapshot" not in b]  # that one is a pytest test
     assert len(blocks) >= 3
     for block in blocks:
-        if "import pandas" in block:
-            continue  # the next test, where pandas is installed
+        if "import pandas" in block or "import torch" in block:
+            continue  # the tests below, where pandas or torch is installed
         exec(compile(block, "README.md", "exec"), {})
 
 
@@ -34,6 +34,16 @@ def test_the_pandas_example_runs() -> None:
     lines = out.getvalue().splitlines()
     assert [float(x) for x in lines[0].split()[1:]] == [1, 2, 3, 4]  # one column per sample
     assert [line.split()[0] for line in lines[2:]] == ["h1", "h2", "y1"]
+
+
+def test_the_torch_example_runs() -> None:
+    pytest.importorskip("torch", reason="PyTorch is not installed (pip install 'bptrace[torch]')")
+    (block,) = [b for b in _python_blocks() if "import torch" in b]
+    out = io.StringIO()
+    with redirect_stdout(out):
+        exec(compile(block, "README.md", "exec"), {})
+    mhat, w5 = map(float, out.getvalue().split())
+    assert abs(mhat) > 0 and w5 == w5
 
 
 def test_the_two_commands_come_first() -> None:

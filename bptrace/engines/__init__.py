@@ -27,6 +27,8 @@ class Engine(Protocol):
     """What the tracer asks of an engine; parameters are opaque to it (a dict or arrays)."""
 
     batch: bool
+    batch_list: list[list[int]]  # the 0-based samples of each batch, in order
+    batch_sum: bool  # a batch's gradient is the sum of its samples' (else their mean)
     layers: list[names.LayerLayout]
 
     @property

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import takewhile
 from typing import Any
@@ -45,21 +46,35 @@ class Namer:
         return self.map[key]
 
 
-def source(
-    sample_entries: list[Entry],
-    batch_entries: list[Entry] | None,
-    params: list[str],
-    trainable: list[str],
-    inputs: list[str],
-    targets: list[str],
-    rounding: bool,
-) -> str:
-    """Python source of ``run(P, samples, n_iter, hist, eta) -> iteration that diverged or 0``."""
+@dataclass(frozen=True)
+class Plan:
+    """What the generated function needs to know besides the entries."""
+
+    params: list[str]  # every parameter, trainable or not
+    trainable: list[str]
+    inputs: list[str]
+    targets: list[str]
+    state: list[str] = field(default_factory=list)  # optimizer state keys (m.w5), then opt.t
+    settings: list[str] = field(default_factory=list)  # optimizer setting keys (opt.beta1)
+    batch_sum: bool = False  # a batch's gradient is the sum of its samples' (else the mean)
+    mean_error: bool = True  # the iteration's error is the batch step's rounded mean (one full batch)
+
+
+def source(sample_entries: list[Entry], batch_entries: list[Entry] | None, plan: Plan, rounding: bool) -> str:
+    """Python source of ``run(P, batches, n_iter, hist, eta, S) -> iteration that diverged or 0``.
+
+    P holds the parameters then the optimizer state; ``batches`` lists the batches of (input,
+    target) pairs (online: one list of all samples); S the optimizer's settings.
+    """
+    params, trainable, inputs, targets = plan.params, plan.trainable, plan.inputs, plan.targets
     name = Namer(params, inputs, targets)
     r = "R" if rounding else ""
-    ind = " " * 12
+    ind = " " * 16
     online = batch_entries is None
+    state = [k for k in plan.state if k != "opt.t"]
     roots = {"total_error"} | ({f"update.{p}" for p in trainable} if online else {f"grad.{p}" for p in trainable})
+    if online:
+        roots |= set(state)
     need = _needed(sample_entries, roots)
     body = []
     for e in sample_entries:
@@ -74,35 +89,52 @@ def source(
             name.map[e.key] = name(e.expr[1])  # a quantity equal to another is the same variable
             continue
         body.append(f"{ind}{name(e.key)} = {r}({formula.to_python(e.expr, name)})")
-    pvars = ", ".join(name(f"param.{p}") for p in params)
-    n = len(params)
+    carried = [name(f"param.{p}") for p in params] + [name(k) for k in plan.state]
+    pvars = ", ".join(carried)
     lines = [
-        "def run(P, samples, n_iter, hist, eta):",
-        f"    {pvars}{',' if n == 1 else ''} = P",
-        "    N = len(samples)",
+        "def run(P, batches, n_iter, hist, eta, S):",
+        f"    {pvars}{',' if len(carried) == 1 else ''} = P",
+    ]
+    if plan.settings:
+        lines.append(f"    {', '.join(name(k) for k in plan.settings)}{',' if len(plan.settings) == 1 else ''} = S")
+    lines += [
+        "    N = sum(len(b) for b in batches)",
         "    for _it in range(n_iter):",
         "        Esum = -0.0",
+        "        for samples in batches:",
     ]
+
+    def new_step(ind: str) -> list[str]:
+        out = [f"{ind}{name('opt.t')} = {name('opt.t')} + 1.0"] if "opt.t" in plan.state else []
+        return out + [f"{ind}{name('prev_' + k)} = {name(k)}" for k in state]
+
     if not online:
-        lines += [f"        a{i} = -0.0" for i in range(len(trainable))]
+        lines += [f"            a{i} = -0.0" for i in range(len(trainable))]
     lines += [
-        "        for X, T in samples:",
-        f"            {', '.join(name(f'input.{x}') for x in inputs)}{',' if len(inputs) == 1 else ''} = X",
-        f"            {', '.join(name(f'target.{t}') for t in targets)}{',' if len(targets) == 1 else ''} = T",
+        "            for X, T in samples:",
+        f"{ind}{', '.join(name(f'input.{x}') for x in inputs)}{',' if len(inputs) == 1 else ''} = X",
+        f"{ind}{', '.join(name(f'target.{t}') for t in targets)}{',' if len(targets) == 1 else ''} = T",
     ]
-    lines += body
-    lines.append(f"            Esum = Esum + {name('total_error')}")
     if online:
-        lines += [f"            {name(f'param.{p}')} = {name(f'update.{p}')}" for p in trainable]
+        lines += new_step(ind)
+    lines += body
+    lines.append(f"{ind}Esum = Esum + {name('total_error')}")
+    if online:
+        lines += [f"{ind}{name(f'param.{p}')} = {name(f'update.{p}')}" for p in trainable]
         lines.append("        E = Esum / N")
     else:
-        lines += [f"            a{i} = a{i} + {name(f'grad.{p}')}" for i, p in enumerate(trainable)]
-        agg = {e.key: e for e in batch_entries or []}
-        lines.append(f"        E = {r}(Esum / N)")
-        lines += [f"        {name(f'grad.{p}')} = {r}(a{i} / N)" for i, p in enumerate(trainable)]
-        for p in trainable:
-            e = agg[f"update.{p}"]
-            lines.append(f"        {name(f'param.{p}')} = {r}({formula.to_python(e.expr, name)})")
+        lines += [f"{ind}a{i} = a{i} + {name(f'grad.{p}')}" for i, p in enumerate(trainable)]
+        lines.append("            nb = len(samples)")
+        if plan.batch_sum:
+            lines += [f"            {name(f'grad.{p}')} = {r}(a{i})" for i, p in enumerate(trainable)]
+        else:
+            lines += [f"            {name(f'grad.{p}')} = {r}(a{i} / nb)" for i, p in enumerate(trainable)]
+        lines += new_step(" " * 12)
+        for e in batch_entries or []:
+            if e.mean_of is None:
+                lines.append(f"            {name(e.key)} = {r}({formula.to_python(e.expr, name)})")
+        lines += [f"            {name(f'param.{p}')} = {name(f'update.{p}')}" for p in trainable]
+        lines.append(f"        E = {r}(Esum / N)" if plan.mean_error else "        E = Esum / N")
     lines += [
         "        hist.append(E)",
         f"        if not _isfinite(E + {' + '.join(name(f'param.{p}') for p in params)}):",
@@ -155,10 +187,10 @@ def error_function(
 
 
 @lru_cache(maxsize=64)
-def _compile(src: str, round_mode: str | None, entry: str = "run") -> Callable[..., Any]:
+def _compile(src: str, round_mode: str | None, entry: str = "run", float32: bool = False) -> Callable[..., Any]:
     from ..rounding import carrier
 
-    ns: dict[str, Any] = formula.python_namespace()
+    ns: dict[str, Any] = formula.python_namespace(float32)
     ns["_isfinite"] = math.isfinite
     if round_mode is not None:
         ns["R"] = carrier(round_mode)
@@ -169,11 +201,9 @@ def _compile(src: str, round_mode: str | None, entry: str = "run") -> Callable[.
 def runner(
     sample_entries: list[Entry],
     batch_entries: list[Entry] | None,
-    params: list[str],
-    trainable: list[str],
-    inputs: list[str],
-    targets: list[str],
+    plan: Plan,
     round_mode: str | None,
+    float32: bool = False,
 ) -> Callable[..., int]:
-    src = source(sample_entries, batch_entries, params, trainable, inputs, targets, round_mode is not None)
-    return _compile(src, round_mode)
+    src = source(sample_entries, batch_entries, plan, round_mode is not None)
+    return _compile(src, round_mode, "run", float32)

@@ -6,7 +6,7 @@ alike, and the activation and loss tables supply every nonlinearity.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,9 +20,18 @@ class Params:
     W: list[np.ndarray]  # W[k] holds the weights into layer k + 1, one row per neuron
     b: list[np.ndarray]  # a shared bias is an array of one element
     shared: list[bool]
+    # the optimizer's state by key (m.W_h, v.b_h, m.b1) and its step count
+    state: dict[str, np.ndarray] = field(default_factory=dict)
+    t: float = 0.0
 
     def copy(self) -> Params:
-        return Params([w.copy() for w in self.W], [x.copy() for x in self.b], list(self.shared))
+        return Params(
+            [w.copy() for w in self.W],
+            [x.copy() for x in self.b],
+            list(self.shared),
+            {k: x.copy() for k, x in self.state.items()},
+            self.t,
+        )
 
     def finite(self) -> bool:
         return all(np.isfinite(w).all() for w in self.W) and all(np.isfinite(x).all() for x in self.b)
@@ -52,7 +61,7 @@ def output_factors(
     dE = form.vdout(t, out)
     dd = act.vderivative(net, out) if act.vderivative is not None else None
     if form.fused_delta:
-        delta = out - t
+        delta = out - t if form.delta_divisor == 1 else (out - t) / form.delta_divisor
     elif dd is not None:
         delta = dE * dd
     else:
@@ -76,3 +85,31 @@ def bias_grad(delta: np.ndarray, shared: bool) -> np.ndarray:
 
 def activations(layers: list[LayerLayout]) -> list[Activation]:
     return [ACTIVATIONS[lay.activation or "sigmoid"] for lay in layers[1:]]
+
+
+def evaluate(node: Any, env: dict[str, Any]) -> Any:
+    """An expression tree (an optimizer's update) on whole arrays, in the scalar form's order of
+    operations; the settings and the step number stay Python floats."""
+    if not isinstance(node, list):
+        return float(node)
+    op = node[0]
+    if op == "v":
+        return env[node[1]]
+    if op == "fn":
+        assert node[1] == "sqrt", node[1]
+        return np.sqrt(evaluate(node[2], env))
+    args = [evaluate(a, env) for a in node[1:]]
+    if op in ("add", "mul"):
+        acc = args[0]
+        for a in args[1:]:
+            acc = acc + a if op == "add" else acc * a
+        return acc
+    if op == "sub":
+        return args[0] - args[1]
+    if op == "sq":
+        return args[0] * args[0]
+    if op == "div":
+        return args[0] / args[1]
+    if op == "pow":
+        return args[0] ** args[1]
+    raise ValueError(f"unknown operation {op!r}")

@@ -15,11 +15,18 @@ import numpy as np
 
 from ..names import LayerLayout, split_neuron
 from ..ops import LOSSES
-from ..spec import Spec
+from ..spec import Spec, batches, reduction
 from ..tracedata import Record, Step, mean
 from . import layers_np as network
 from .base import EngineBase
 from .matrix_records import Hook
+
+
+def sum_of(values: list[float]) -> float:
+    s = -0.0
+    for x in values:
+        s = s + x
+    return s
 
 
 def _quiet(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -69,7 +76,7 @@ class MatrixEngine(EngineBase):
         super().__init__(spec)
         self.acts = network.activations(self.layers)
         out_act = self.layers[-1].activation or "sigmoid"
-        form = LOSSES[self.data["loss"]].form(out_act)
+        form = LOSSES[self.data["loss"]].form(out_act, reduction(self.data), self.layers[-1].size)
         assert form is not None
         self.form = form
         self.update_biases: bool = self.data["update_biases"]
@@ -78,6 +85,14 @@ class MatrixEngine(EngineBase):
         self.by_name = {lay.name: lay.index for lay in self.layers}
         self._xs = [np.array(s["input"], dtype=np.float64) for s in self.samples]
         self._ts = [np.array(s["target"], dtype=np.float64) for s in self.samples]
+        self.batch_list = batches(self.data)
+        self.batch_sum = self.data.get("batch_reduction", "mean") == "sum"
+        self.plain = self.builder.optimizer.name == "sgd" and not self.builder.decay
+        self.settings = {f"opt.{k}": x for k, x in self.builder.opt_settings.items() if k != "name"}
+
+    def array_names(self, lay: LayerLayout) -> tuple[str, str]:
+        """The names of a layer's weight matrix and of its bias (vector, or the shared scalar)."""
+        return f"W_{lay.name}", lay.bias_name or f"b_{lay.name}"
 
     # ------------------------------------------------------------ names
 
@@ -103,7 +118,13 @@ class MatrixEngine(EngineBase):
     # ------------------------------------------------------------ state
 
     def initial_params(self) -> network.Params:
-        return network.params_from_spec(self.data)
+        p = network.params_from_spec(self.data)
+        for lay, W, b in zip(self.layers[1:], p.W, p.b):
+            for prefix in self.builder.optimizer.state:
+                wn, bn = self.array_names(lay)
+                p.state[f"{prefix}.{wn}"] = np.zeros_like(W)
+                p.state[f"{prefix}.{bn}"] = np.zeros_like(b)
+        return p
 
     def error_moved(self, p: network.Params, name: str, h: float, samples: list[dict[str, Any]]) -> float:
         """The mean error with one parameter moved by h; moved in place and put back, since
@@ -170,12 +191,52 @@ class MatrixEngine(EngineBase):
                     newp.b[k - 1] = p.b[k - 1] - self.eta * gb[k - 1]
                 if hook:
                     hook.updated(k, newp)
+        if hook and self.builder.input_gradients:
+            hook.input_gradients(p.W[0].T @ delta)
         return E, gW, gb, newp
 
-    def apply(self, p: network.Params, gW: list[np.ndarray], gb: list[np.ndarray]) -> network.Params:
-        W = [w - self.eta * g for w, g in zip(p.W, gW)]
-        b = [x - self.eta * g for x, g in zip(p.b, gb)] if self.update_biases else [x.copy() for x in p.b]
-        return network.Params(W, b, p.shared)
+    def apply(
+        self, p: network.Params, gW: list[np.ndarray], gb: list[np.ndarray], keep: dict[str, Any] | None = None
+    ) -> network.Params:
+        """The parameters after one update; ``keep`` receives every quantity of an optimizer's step by key."""
+        if self.plain:
+            W = [w - self.eta * g for w, g in zip(p.W, gW)]
+            b = [x - self.eta * g for x, g in zip(p.b, gb)] if self.update_biases else [x.copy() for x in p.b]
+            return network.Params(W, b, p.shared)
+        new = network.Params([], [], p.shared, {}, p.t + 1.0)
+        base: dict[str, Any] = {"eta": self.eta, **self.settings, "opt.t": new.t}
+        for lay, w_k, b_k, g_w, g_b in zip(self.layers[1:], p.W, p.b, gW, gb):
+            wn, bn = self.array_names(lay)
+            parts = [(wn, w_k, g_w, new.W)] + ([(bn, b_k, g_b, new.b)] if self.update_biases else [])
+            if not self.update_biases:
+                new.b.append(b_k.copy())
+            for name, arr, g, dest in parts:
+                env = {**base, f"param.{name}": arr, f"grad.{name}": g}
+                env.update(
+                    (f"prev_{prefix}.{name}", p.state[f"{prefix}.{name}"]) for prefix in self.builder.optimizer.state
+                )
+                for e in self.builder.updates(name, lay.name):
+                    env[e.key] = network.evaluate(e.expr, env)
+                dest.append(env[f"update.{name}"])
+                new.state.update(
+                    (f"{prefix}.{name}", env[f"{prefix}.{name}"]) for prefix in self.builder.optimizer.state
+                )
+                if keep is not None:
+                    keep.update(env)
+        if not self.update_biases:
+            new.state.update((k, x) for k, x in p.state.items() if k not in new.state)
+        return new
+
+    def batch_gradients(self, gWs: list[list[np.ndarray]], gbs: list[list[np.ndarray]]) -> tuple[list[Any], list[Any]]:
+        """The gradients of a batch: the sum of its samples', divided by their number unless summed."""
+        sW, sb = gWs[0], gbs[0]
+        for gW, gb in zip(gWs[1:], gbs[1:]):
+            sW = [a + g for a, g in zip(sW, gW)]
+            sb = [a + g for a, g in zip(sb, gb)]
+        if self.batch_sum:
+            return sW, sb
+        N = len(gWs)
+        return [g / N for g in sW], [g / N for g in sb]
 
     # ------------------------------------------------------------ untraced iterations
 
@@ -250,20 +311,19 @@ class MatrixEngine(EngineBase):
 
     def _fast_general(self, params: network.Params, n: int, history: Any) -> tuple[int, network.Params]:
         p = params
-        data = list(zip(self._xs, self._ts))
         for it in range(n):
+            Es: list[float] = []
             if self.batch:
-                Es, sW, sb = [], None, None
-                for x, t in data:
-                    E, gW, gb, _ = self.gradients(p, x, t)
-                    Es.append(E)
-                    sW = gW if sW is None else [a + g for a, g in zip(sW, gW)]
-                    sb = gb if sb is None else [a + g for a, g in zip(sb, gb)]
-                assert sW is not None and sb is not None
-                p = self.apply(p, [g / len(data) for g in sW], [g / len(data) for g in sb])
+                for batch in self.batch_list:
+                    gWs, gbs = [], []
+                    for s in batch:
+                        E, gW, gb, _ = self.gradients(p, self._xs[s], self._ts[s])
+                        Es.append(E)
+                        gWs.append(gW)
+                        gbs.append(gb)
+                    p = self.apply(p, *self.batch_gradients(gWs, gbs))
             else:
-                Es = []
-                for x, t in data:
+                for x, t in zip(self._xs, self._ts):
                     E, gW, gb, newp = self.gradients(p, x, t)
                     Es.append(E)
                     p = newp if self.updated_variant else self.apply(p, gW, gb)
@@ -285,41 +345,48 @@ class MatrixEngine(EngineBase):
                 hook = Hook(self, step, p, x, t, it, s, with_updates=True)
                 E, gW, gb, newp = self.gradients(p, x, t, hook)
                 errors.append(E)
-                p_next = newp if self.updated_variant else self.apply(p, gW, gb)
-                hook.updates(p, p_next, gW, gb)
+                keep: dict[str, Any] = {}
+                p_next = newp if self.updated_variant else self.apply(p, gW, gb, keep)
+                hook.updates(p, p_next, gW, gb, keep)
                 p = p_next
             return mean(errors), p
-        Es, sW, sb = [], None, None
-        for s, (x, t) in enumerate(zip(self._xs, self._ts), start=1):
-            step = Step(it, s)
+        Es: list[float] = []
+        for batch in self.batch_list:
+            gWs, gbs, errs = [], [], []
+            for s in batch:
+                x, t = self._xs[s], self._ts[s]
+                step = Step(it, s + 1)
+                steps.append(step)
+                E, gW, gb, _ = self.gradients(p, x, t, Hook(self, step, p, x, t, it, s + 1, with_updates=False))
+                errs.append(E)
+                gWs.append(gW)
+                gbs.append(gb)
+            Es += errs
+            N = len(errs)
+            gW, gb = self.batch_gradients(gWs, gbs)
+            step = Step(it, None)
             steps.append(step)
-            E, gW, gb, _ = self.gradients(p, x, t, Hook(self, step, p, x, t, it, s, with_updates=False))
-            Es.append(E)
-            sW = gW if sW is None else [a + g for a, g in zip(sW, gW)]
-            sb = gb if sb is None else [a + g for a, g in zip(sb, gb)]
-        assert sW is not None and sb is not None
-        N = len(Es)
-        gW, gb = [g / N for g in sW], [g / N for g in sb]
-        step = Step(it, None)
-        steps.append(step)
-        E = mean(Es)
-        step.records.append(
-            Record(
-                "loss",
-                "total_error",
-                "total",
-                E,
-                r"E_{\mathrm{total}} = \frac{1}{N} \sum_{s} E^{(s)}_{\mathrm{total}}",
-                "",
-                None,
+            E = mean(errs) if not self.batch_sum else sum_of(errs)
+            frac = "" if self.batch_sum else rf"\frac{{1}}{{{N}}} "
+            step.records.append(
+                Record(
+                    "loss",
+                    "total_error",
+                    "total",
+                    E,
+                    rf"E_{{\mathrm{{total}}}} = {frac}\sum_{{s}} E^{{(s)}}_{{\mathrm{{total}}}}",
+                    "",
+                    None,
+                )
             )
-        )
-        p_next = self.apply(p, gW, gb)
-        hook = Hook(self, step, p, self._xs[0], self._ts[0], it, None, with_updates=True)
-        for k in range(1, len(self.layers)):
-            hook.grad_records(k, gW[k - 1], gb[k - 1], showcase=False, mean_of=N)
-        hook.updates(p, p_next, gW, gb)
-        return E, p_next
+            keep = {}
+            p_next = self.apply(p, gW, gb, keep)
+            hook = Hook(self, step, p, self._xs[batch[0]], self._ts[batch[0]], it, None, with_updates=True)
+            for k in range(1, len(self.layers)):
+                hook.grad_records(k, gW[k - 1], gb[k - 1], showcase=False, mean_of=N, summed=self.batch_sum)
+            hook.updates(p, p_next, gW, gb, keep)
+            p = p_next
+        return mean(Es), p
 
     def traced_grad(self, step: Step, name: str) -> float | None:
         rec = step.get(f"grad.{name}")

@@ -224,6 +224,16 @@ class Hook:
             self._showcase(entries)
         self.grad_records(k, gW, gb, showcase=True)
 
+    def input_gradients(self, gx: np.ndarray) -> None:
+        """dE/d input for the whole input layer: the first layer's weights, transposed, times its δ."""
+        first, down = self.eng.layers[0], self.eng.layers[1]
+        tex = (
+            rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial \mathbf{{{first.name}}}}} = "
+            rf"W_{{{down.name}}}^{{\top}} {_bold('delta', down.name)}"
+        )
+        self._add("backward", "grad", first.name, gx, tex, first.name)
+        self._showcase(self.eng.builder.input_grads(only=[0]))
+
     def _slope_record(self, lay: LayerLayout, dd: np.ndarray, entries: list[Entry]) -> None:
         """d out / d net of a whole layer, written as its first neuron's formula in vector form."""
         n = lay.name
@@ -231,14 +241,17 @@ class Hook:
         tex = rf"\frac{{\partial {_bold('out', n)}}}{{\partial {_bold('net', n)}}} = {vector_latex(first)}"
         self._add("backward", "partial", f"dout_{n}/dnet_{n}", dd, tex, n)
 
-    def grad_records(self, k: int, gW: np.ndarray, gb: np.ndarray, showcase: bool, mean_of: int = 0) -> None:
+    def grad_records(
+        self, k: int, gW: np.ndarray, gb: np.ndarray, showcase: bool, mean_of: int = 0, summed: bool = False
+    ) -> None:
         eng = self.eng
         lay = eng.layers[k]
         n = lay.name
         self.env.arrays["gW"][k], self.env.arrays["gb"][k] = gW, gb
         dW = rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial W_{{{n}}}}}"
-        if mean_of:
-            self._add("backward", "grad", f"W_{n}", gW, rf"{dW} = \frac{{1}}{{{mean_of}}} \sum_{{s}} {dW}^{{(s)}}", n)
+        if mean_of or summed:
+            frac = "" if summed else rf"\frac{{1}}{{{mean_of}}} "
+            self._add("backward", "grad", f"W_{n}", gW, rf"{dW} = {frac}\sum_{{s}} {dW}^{{(s)}}", n)
         else:
             self._add(
                 "backward",
@@ -268,7 +281,17 @@ class Hook:
         self.env.arrays["W+"][k] = newp.W[k - 1]
         self.env.arrays["b+"][k] = newp.b[k - 1]
 
-    def updates(self, old: layers_np.Params, new: layers_np.Params, gW: list[np.ndarray], gb: list[np.ndarray]) -> None:
+    def updates(
+        self,
+        old: layers_np.Params,
+        new: layers_np.Params,
+        gW: list[np.ndarray],
+        gb: list[np.ndarray],
+        keep: dict[str, Any] | None = None,
+    ) -> None:
+        if keep:
+            self._optimizer_updates(old, new, keep)
+            return
         eng = self.eng
         for lay in eng.layers[1:]:
             k = lay.index
@@ -294,3 +317,32 @@ class Hook:
                 else:
                     self._add("update", "update", bname, new.b[k - 1], b_formula, n, old=old.b[k - 1].tolist())
             self._showcase([StepBuilder.update(lay.first_weight, n)])
+
+    def _optimizer_updates(self, old: layers_np.Params, new: layers_np.Params, keep: dict[str, Any]) -> None:
+        """An optimizer's step: each state array and the new parameters, with the first weight's
+        step derived in full beside them."""
+        eng = self.eng
+        opt_env = {k: x for k, x in keep.items() if k.startswith("opt.")}
+        for lay in eng.layers[1:]:
+            k = lay.index
+            self.env.arrays["W+"][k], self.env.arrays["b+"][k] = new.W[k - 1], new.b[k - 1]
+            wn, bn = eng.array_names(lay)
+            for name in (wn, bn) if eng.update_biases else (wn,):
+                for e in eng.builder.updates(name, lay.name):
+                    value = keep[e.key]
+                    tex = f"{names.symbol(e.key)} = {formula.latex(e.expr)}"
+                    if e.kind != "update":
+                        self._add("update", e.kind, name, value, tex, lay.name)
+                        continue
+                    old_v = old.W[k - 1] if name == wn else old.b[k - 1]
+                    if name == lay.bias_name:  # the shared bias is one number
+                        o, g, nv = float(old_v[0]), float(keep[f"grad.{name}"][0]), float(value[0])
+                        self._add("update", "update", name, nv, tex, lay.name, old=o, grad=g, new=nv)
+                    else:
+                        self._add("update", "update", name, value, tex, lay.name, old=old_v.tolist())
+            w = lay.first_weight
+            j, i = 0, 0
+            self.env.update(opt_env)
+            for prefix in eng.builder.optimizer.state:
+                self.env[f"prev_{prefix}.{w}"] = float(old.state[f"{prefix}.{wn}"][j, i])
+            self._showcase(eng.builder.updates(w, lay.name))

@@ -12,10 +12,10 @@ from .. import formula, names
 from ..errors import Diverged
 from ..plan import Entry
 from ..rounding import carrier
-from ..spec import Spec
+from ..spec import Spec, batches
 from ..tracedata import Record, Step, mean
 from .base import EngineBase
-from .compiled import error_function, runner
+from .compiled import Plan, error_function, runner
 
 
 class ScalarEngine(EngineBase):
@@ -26,11 +26,38 @@ class ScalarEngine(EngineBase):
         self.all_params = list(names.param_names(self.layers, True))
         self.trainable = self.builder.params()
         self.sample_entries = self.builder.sample_step(with_updates=not self.batch)
-        self.batch_entries = self.builder.batch_step(len(self.samples)) if self.batch else None
+        self.batch_list = batches(self.data)
+        self.batch_sum = self.data.get("batch_reduction", "mean") == "sum"
+        self._batch_entries: dict[tuple[int, ...], list[Entry]] = {}
+        self.batch_entries = self.entries_of_batch(self.batch_list[0]) if self.batch else None
         self.inputs = self.layers[0].neurons
         self.targets = self.layers[-1].neurons
         self.round_mode = spec.rounding_mode
         self.carry = carrier(self.round_mode) if self.round_mode else None
+        opt = self.builder.optimizer
+        self.state = [k for p in self.trainable for k in self.builder.state_keys(p)]
+        if opt.state:
+            self.state.append("opt.t")
+        self.settings = {f"opt.{k}": x for k, x in self.builder.opt_settings.items() if k != "name"}
+        self.float32 = self.data.get("dtype") == "float32"
+        if self.float32:
+            import numpy as np
+
+            from ..ops import F32_SCALARS
+
+            self.num: Any = np.float32
+            self.fns: formula.Scalars | None = F32_SCALARS
+        else:
+            self.num, self.fns = float, None
+        # the iteration's error is the batch step's own (rounded) mean when one batch holds every sample
+        self.mean_error = self.batch and len(self.batch_list) == 1 and not self.batch_sum
+
+    def entries_of_batch(self, batch: list[int]) -> list[Entry]:
+        key = tuple(batch)
+        if key not in self._batch_entries:
+            how = "sum" if self.data.get("batch_reduction", "mean") == "sum" else "mean"
+            self._batch_entries[key] = self.builder.batch_step([s + 1 for s in batch], how)
+        return self._batch_entries[key]
 
     # ------------------------------------------------------------ state
 
@@ -46,43 +73,68 @@ class ScalarEngine(EngineBase):
             else:
                 for j in range(lay.size):
                     p[lay.bias(j)] = bias[j]
+        p.update((k, 0.0) for k in self.state)  # the optimizer's state starts at 0
+        if self.float32:
+            p = {k: self.num(x) for k, x in p.items()}
         return p
 
-    def _env(self, params: Mapping[str, float], sample: Mapping[str, Any]) -> dict[str, float]:
-        env: dict[str, float] = {"eta": self.eta}
-        env.update((f"param.{k}", x) for k, x in params.items())
-        env.update((f"input.{n}", x) for n, x in zip(self.inputs, sample["input"]))
-        env.update((f"target.{n}", x) for n, x in zip(self.targets, sample["target"]))
+    def _env(self, params: Mapping[str, float], sample: Mapping[str, Any] | None) -> dict[str, float]:
+        num = self.num
+        env: dict[str, float] = {"eta": num(self.eta)}
+        env.update((f"param.{k}", params[k]) for k in self.all_params)
+        if sample is not None:
+            env.update((f"input.{n}", num(x)) for n, x in zip(self.inputs, sample["input"]))
+            env.update((f"target.{n}", num(x)) for n, x in zip(self.targets, sample["target"]))
         return env
+
+    def _new_step(self, env: dict[str, float], params: Mapping[str, float]) -> None:
+        """What an update step reads besides the gradients: settings, the step number, the state before it."""
+        if not self.settings or (not self.state and self.settings == {"opt.weight_decay": 0.0}):
+            return
+        env.update((k, self.num(x)) for k, x in self.settings.items())
+        for k in self.state:
+            if k == "opt.t":
+                env[k] = params[k] + 1.0
+            else:
+                env[f"prev_{k}"] = params[k]
+
+    def _advance(self, params: dict[str, float], env: Mapping[str, float]) -> None:
+        params.update((p, env[f"update.{p}"]) for p in self.trainable)
+        params.update((k, env[k]) for k in self.state)
 
     # ------------------------------------------------------------ traced steps
 
     def _run(self, entries: list[Entry], env: dict[str, float], step: Step, it: int, sample: int | None) -> None:
-        run_entries(entries, env, step, it, sample, self.carry)
+        run_entries(entries, env, step, it, sample, self.carry, self.fns)
 
     def traced_iteration(self, params: dict[str, float], it: int, steps: list[Step]) -> tuple[float, dict[str, float]]:
         """One iteration, every record kept: its error and the parameters after it."""
         params = dict(params)
         errors: list[float] = []
-        agg: dict[str, float] = {}
-        for s, sample in enumerate(self.samples, start=1):
-            env = self._env(params, sample)
-            step = Step(it, s)
-            steps.append(step)
-            self._run(self.sample_entries, env, step, it, s)
-            errors.append(env["total_error"])
+        env: dict[str, float] = {}
+        for batch in self.batch_list:
+            agg: dict[str, float] = {}
+            for s in batch:
+                env = self._env(params, self.samples[s])
+                if not self.batch:
+                    self._new_step(env, params)
+                step = Step(it, s + 1)
+                steps.append(step)
+                self._run(self.sample_entries, env, step, it, s + 1)
+                errors.append(env["total_error"])
+                if self.batch:
+                    agg[f"total_error@{s + 1}"] = env["total_error"]
+                    agg.update((f"grad.{p}@{s + 1}", env[f"grad.{p}"]) for p in self.trainable)
+                else:
+                    self._advance(params, env)
             if self.batch:
-                agg[f"total_error@{s}"] = env["total_error"]
-                agg.update((f"grad.{p}@{s}", env[f"grad.{p}"]) for p in self.trainable)
-            else:
-                params.update((p, env[f"update.{p}"]) for p in self.trainable)
-        if self.batch:
-            assert self.batch_entries is not None
-            env = {"eta": self.eta, **{f"param.{k}": x for k, x in params.items()}, **agg}
-            step = Step(it, None)
-            steps.append(step)
-            self._run(self.batch_entries, env, step, it, None)
-            params.update((p, env[f"update.{p}"]) for p in self.trainable)
+                env = {**self._env(params, None), **agg}
+                self._new_step(env, params)
+                step = Step(it, None)
+                steps.append(step)
+                self._run(self.entries_of_batch(batch), env, step, it, None)
+                self._advance(params, env)
+        if self.mean_error:
             return env["total_error"], params
         return mean(errors), params
 
@@ -91,19 +143,24 @@ class ScalarEngine(EngineBase):
     def fast(self, params: dict[str, float], n: int, history: array[float]) -> tuple[int, dict[str, float]]:
         """n iterations on the compiled path: the 1-based index of a diverging one (or 0), and the
         parameters after them."""
-        run = runner(
-            self.sample_entries,
-            self.batch_entries,
+        plan = Plan(
             self.all_params,
             self.trainable,
             self.inputs,
             self.targets,
-            self.round_mode,
+            self.state,
+            list(self.settings),
+            self.batch_sum,
+            self.mean_error,
         )
-        P = [params[p] for p in self.all_params]
-        data = [(tuple(s["input"]), tuple(s["target"])) for s in self.samples]
-        bad = run(P, data, n, history, self.eta)
-        return int(bad), dict(zip(self.all_params, P))
+        run = runner(self.sample_entries, self.batch_entries, plan, self.round_mode, self.float32)
+        keys = self.all_params + self.state
+        P = [params[k] for k in keys]
+        num = self.num
+        data = [(tuple(num(x) for x in s["input"]), tuple(num(x) for x in s["target"])) for s in self.samples]
+        groups = [[data[s] for s in b] for b in self.batch_list] if self.batch else [data]
+        bad = run(P, groups, n, history, num(self.eta), [num(x) for x in self.settings.values()])
+        return int(bad), dict(zip(keys, P))
 
     def error_moved(self, params: dict[str, float], name: str, h: float, samples: list[Mapping[str, Any]]) -> float:
         """The mean error with one parameter moved by h (for finite differences), on the compiled
@@ -139,7 +196,7 @@ class ScalarEngine(EngineBase):
         for e in self.sample_entries:
             if e.phase not in ("forward", "loss"):
                 break
-            val = formula.evaluate(e.expr, env)
+            val = formula.evaluate(e.expr, env, self.fns)
             if self.carry is not None and not exact:
                 val = self.carry(val)
             env[e.key] = val
@@ -151,9 +208,9 @@ class ScalarEngine(EngineBase):
     def final(self, params: dict[str, float]) -> dict[str, Any]:
         envs = [self.forward(params, s) for s in self.samples]
         return {
-            "params": dict(params),
-            "outputs": [[env[f"out.{n}"] for n in self.targets] for env in envs],
-            "total_error": mean([env["total_error"] for env in envs]),
+            "params": {k: float(params[k]) for k in self.all_params},
+            "outputs": [[float(env[f"out.{n}"]) for n in self.targets] for env in envs],
+            "total_error": float(mean([env["total_error"] for env in envs])),
         }
 
 
@@ -164,17 +221,21 @@ def run_entries(
     it: int,
     sample: int | None,
     carry: Callable[[float], float] | None,
+    fns: formula.Scalars | None = None,
 ) -> None:
     """Evaluate entries in order into env, appending a record for each; stop at a non-finite value."""
     append = step.records.append
     for e, shape in zip(entries, _shapes(entries)):
-        val = formula.evaluate(e.expr, env)
+        val = formula.evaluate(e.expr, env, fns)
         if carry is not None:
             val = carry(val)
         env[e.key] = val
-        rec = TracedRecord(e, shape, val, {k: env[k] for k in shape.variables})
+        if type(val) is float:
+            rec = TracedRecord(e, shape, val, {k: env[k] for k in shape.variables})
+        else:  # a float32 trace: each value stored as the float64 of the same number
+            rec = TracedRecord(e, shape, float(val), {k: float(env[k]) for k in shape.variables})
         if shape.is_update:
-            rec.old, rec.grad, rec.new = env[f"param.{e.name}"], env[f"grad.{e.name}"], val
+            rec.old, rec.grad, rec.new = float(env[f"param.{e.name}"]), float(env[f"grad.{e.name}"]), rec.value
         append(rec)
         if not math.isfinite(val):
             raise Diverged(it, sample, e.key)

@@ -63,10 +63,12 @@ def kronecker_rule() -> str:
     )
 
 
-def output_delta(loss: str, activation: str) -> str:
-    """δ_j = ∂E_total/∂net_j for a neuron j of the output layer, for this loss and activation."""
-    form = LOSSES[loss].form(activation)
+def output_delta(loss: str, activation: str, reduction: str | None = None, outputs: int = 1) -> str:
+    """δ_j = ∂E_total/∂net_j for a neuron j of the output layer, for this loss (with its reduction
+    over the outputs) and activation."""
+    form = LOSSES[loss].form(activation, reduction, outputs)
     assert form is not None
+    per = "" if form.delta_divisor == 1 else f"\\frac{{1}}{{{form.delta_divisor}}} "
     head = r"\delta_{j} = \frac{\partial E_{\mathrm{total}}}{\partial \mathrm{net}_{j}} = "
     dE_k = formula.latex(form.dout(_generic("target", "k"), _generic("out", "k")))
     if activation == "softmax":
@@ -75,14 +77,16 @@ def output_delta(loss: str, activation: str) -> str:
             r"\mathrm{out}_{k} \left(\delta_{kj} - \mathrm{out}_{j}\right)"
         )
         if form.fused_delta:
-            return head + total + r" = \mathrm{out}_{j} - \mathrm{target}_{j}"
+            diff = r"\mathrm{out}_{j} - \mathrm{target}_{j}"
+            return head + total + " = " + (rf"{per}\left({diff}\right)" if per else diff)
         return (
             head
             + total
             + rf", \quad \frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial \mathrm{{out}}_{{k}}}} = {dE_k}"
         )
     if form.fused_delta:
-        return head + formula.latex(sub(_generic("out", "j"), _generic("target", "j")))
+        diff = formula.latex(sub(_generic("out", "j"), _generic("target", "j")))
+        return head + (rf"{per}\left({diff}\right)" if per else diff)
     dE_j = form.dout(_generic("target", "j"), _generic("out", "j"))
     act = ACTIVATIONS[activation]
     assert act.derivative is not None
@@ -102,8 +106,12 @@ def hidden_delta(activation: str) -> str:
     )
 
 
-def weight_rule() -> str:
-    return r"\frac{\partial E_{\mathrm{total}}}{\partial w_{ji}} = \delta_{j} \, x_{i}, \qquad w_{ji}^{+} = w_{ji} - \eta \, \frac{\partial E_{\mathrm{total}}}{\partial w_{ji}}"
+def weight_rule(plain: bool = True) -> str:
+    """The weight gradient, and the update when it is plain gradient descent (an optimizer's has a section of its own)."""
+    grad = r"\frac{\partial E_{\mathrm{total}}}{\partial w_{ji}} = \delta_{j} \, x_{i}"
+    if not plain:
+        return grad
+    return grad + r", \qquad w_{ji}^{+} = w_{ji} - \eta \, \frac{\partial E_{\mathrm{total}}}{\partial w_{ji}}"
 
 
 def bias_rule(lay: LayerLayout) -> str:
@@ -126,7 +134,7 @@ def _b(kind: str, layer: str) -> str:
     }[kind]
 
 
-def matrix_lines(layers: list[LayerLayout], loss: str) -> list[dict[str, Any]]:
+def matrix_lines(layers: list[LayerLayout], loss: str, reduction: str | None = None) -> list[dict[str, Any]]:
     """One entry per layer from the output down: δ, the weight gradient and the bias gradient."""
     out: list[dict[str, Any]] = []
     last = layers[-1]
@@ -134,11 +142,13 @@ def matrix_lines(layers: list[LayerLayout], loss: str) -> list[dict[str, Any]]:
         n = lay.name
         dE = rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {_b('out', n)}}}"
         if lay is last and lay.activation == "softmax":
-            form = LOSSES[loss].form("softmax")
+            form = LOSSES[loss].form("softmax", reduction, lay.size)
             assert form is not None
             delta = rf"{_b('delta', n)} = J_{{{n}}}^{{\top}} {dE}"
             if form.fused_delta:
-                delta += rf" = {_b('out', n)} - \mathbf{{target}}"
+                diff = rf"{_b('out', n)} - \mathbf{{target}}"
+                k = form.delta_divisor
+                delta += " = " + (diff if k == 1 else rf"\frac{{1}}{{{k}}} \left({diff}\right)")
         elif lay is last:
             delta = rf"{_b('delta', n)} = {dE} \odot f'\left({_b('net', n)}\right)"
         else:

@@ -19,6 +19,16 @@ from .md_html import FIGURE
 
 _SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 LONG_EQUATION = 150  # LaTeX characters; longer chains break into aligned lines
+# column heads of the optimizer's table, by key prefix
+STATE_HEADER = {
+    "g": "g",
+    "v": "v^{(t)}",
+    "m": "m^{(t)}",
+    "mhat": r"\hat{m}^{(t)}",
+    "vhat": r"\hat{v}^{(t)}",
+    "s": "s^{(t)}",
+    "update": "w^{+}",
+}
 
 
 class Report:
@@ -46,6 +56,9 @@ class Report:
         d = trace.diverged
         # a run that broke inside its first traced step has no complete derivation to show
         self.broken = bool(d and self.step is not None and d["iteration"] == self.step.iteration)
+        self.optimizer: dict[str, Any] | None = self.spec.get("optimizer")
+        # the samples whose gradients the first batch step combines (all of them for a full batch)
+        self.agg_steps = [s for s in first[: first.index(self.agg)] if s.sample] if self.agg else []
         self.rules = rules
         self.is_article = _is_article(self.spec)
 
@@ -112,6 +125,72 @@ class Report:
                 rf"{o} - {t}",
             ]
         )
+
+    # ------------------------------------------------------------ conventions beyond the article's
+
+    @property
+    def mode_variant(self) -> str:
+        """online, batch, or minibatch, with _sum when a batch sums its samples' gradients."""
+        if self.spec["mode"] == "online":
+            return "online"
+        kind = "minibatch" if "batch_size" in self.spec else "batch"
+        return kind + ("_sum" if self.spec.get("batch_reduction") == "sum" else "")
+
+    @property
+    def inline_update(self) -> bool:
+        """Whether each derivation ends with its weight's update (plain online gradient descent)."""
+        return not self.batch and self.optimizer is None
+
+    def update_steps(self, count: int = 2) -> list[Step]:
+        """The first detailed steps that update the parameters (an optimizer's steps t = 1, 2)."""
+        return [s for s in self.trace.steps if any(r.kind == "update" for r in s.records)][:count]
+
+    def optimizer_columns(self, step: Step) -> list[str]:
+        """The key prefixes of one parameter's update, in order: g (with weight decay), v, m, ..., update."""
+        first = next(r for r in step.records if r.phase == "update")
+        return [r.key.split(".")[0] for r in step.records if r.phase == "update" and r.name == first.name]
+
+    def optimizer_rows(self, step: Step) -> list[tuple[str, list[float]]]:
+        """Each scalar parameter with its gradient and every quantity of its update, in column order."""
+        rows: dict[str, list[float]] = {}
+        for r in step.records:
+            if r.phase == "update" and not r.is_array:
+                if r.name not in rows:
+                    rows[r.name] = [self.val(f"grad.{r.name}", step)]
+                rows[r.name].append(r.value)
+        return list(rows.items())
+
+    def batch_end(self, step: Step) -> int:
+        """The last sample of the batch a combining step belongs to."""
+        k = self.trace.steps.index(step)
+        return next((s.sample for s in reversed(self.trace.steps[:k]) if s.sample), 0)
+
+    def batch_intro(self) -> str:
+        key = ("minibatch_intro" if "batch_size" in self.spec else "batch_intro") + (
+            "_sum" if self.spec.get("batch_reduction") == "sum" else ""
+        )
+        nums = [s.sample for s in self.agg_steps]
+        return self.t(
+            key, samples=self.count("sample_all", len(nums)), first=nums[0] if nums else 0, last=nums[-1] if nums else 0
+        )
+
+    def summed(self, key: str) -> str:
+        """The catalogue key for a batch that sums its samples' gradients (key_sum), else key."""
+        return key + "_sum" if self.spec.get("batch_reduction") == "sum" else key
+
+    def column_sym(self, prefix: str) -> str:
+        return STATE_HEADER.get(prefix, prefix)
+
+    def setting_list(self) -> str:
+        """The optimizer's settings as inline math: μ = 0.9, λ = 0.01."""
+        if not self.optimizer:
+            return ""
+        parts = [
+            f"${names.SETTING_SYMBOL[k]} = {self.tex(x)}$"
+            for k, x in self.optimizer.items()
+            if k != "name" and not (k == "weight_decay" and x == 0.0)
+        ]
+        return self.t("list_sep").join(parts)
 
     # ------------------------------------------------------------ words
 
@@ -359,7 +438,9 @@ class Report:
         return self.t(ACTIVATIONS[lay.activation or "sigmoid"].messages[role], **kw)
 
     def loss_t(self, role: str = "name", **kw: Any) -> str:
-        return self.t(LOSSES[self.spec["loss"]].messages[role], **kw)
+        key = LOSSES[self.spec["loss"]].messages[role]
+        red = self.spec.get("loss_options", {}).get("reduction")
+        return self.t(f"{key}_{red}" if red else key, **kw)
 
     def layer_caption(self, lay: names.LayerLayout) -> str:
         if lay.index == 0:

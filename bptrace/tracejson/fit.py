@@ -25,7 +25,7 @@ _KEY_KINDS = ("net", "out", "error", "delta", "partial", "grad", "update", "inpu
 # LaTeX a formula without an expression tree (the vector form of a whole layer) may use
 _COMMANDS = frozenset(
     "begin boldsymbol cases cdot cdots delta end eta frac le left ln mathbf mathrm max odot partial right "
-    "sigma sum tanh times top".split()
+    "sigma sum tanh times top hat sqrt varepsilon beta mu alpha lambda".split()
 )
 # no $, backtick, <, newline or ; of its own: nothing that ends the math or starts markup or an entity
 _LATEX = re.compile(r"(?:\\[A-Za-z]+|\\[,;! \\_]|[A-Za-z0-9 ()\[\]+\-=^_{},./|>&])*")
@@ -38,7 +38,9 @@ _WHAT = {
     "update": "a parameter",
     "partial": "a chain-rule factor",
     "total_error": "'total', the name of the total error,",
+    **{kind: "a parameter" for kind in names.STATE_PREFIX},
 }
+_STATE_PREFIXES = frozenset(names.STATE_PREFIX.values())
 REL_TOLERANCE = 1e-9  # how far a value may sit from its own expression (float rounding, no more)
 
 
@@ -83,6 +85,9 @@ class Names:
             if q.startswith(prefix):
                 rest = q[len(prefix) :]
                 return self.neuron(rest, inputs=False) or (layers_too and self.layer(rest))
+        if q.startswith("in_"):  # an input, for the gradient with respect to the inputs
+            lay = self.layer_of(q[3:])
+            return lay is not None and lay.index == 0
         return self.param(q)
 
     def partial(self, pid: str) -> bool:
@@ -104,7 +109,9 @@ class Names:
             return name == "total"
         if kind in ("net", "out", "delta", "error"):
             return self.neuron(name, inputs=False) or self.layer(name)
-        if kind in ("grad", "update"):
+        if kind == "grad" and (name == self.layers[0].name or self.neuron(name)):
+            return True  # the gradient with respect to the inputs: one input, or the input layer
+        if kind in ("grad", "update") or kind in names.STATE_PREFIX:
             return self.param(name)
         if kind == "partial":
             return self.partial(name)
@@ -121,6 +128,10 @@ class Names:
         if kind in ("input", "target"):
             return self.neuron(name)
         if kind == "param":
+            return self.param(name)
+        if kind == "opt":  # an optimizer's setting, or its step number
+            return name in names.SETTING_SYMBOL
+        if kind.removeprefix("prev_") in _STATE_PREFIXES:  # an optimizer's state (m.w5) or its value before the step
             return self.param(name)
         return kind in _KEY_KINDS and self.record_name(kind, name)
 
@@ -154,13 +165,14 @@ def check_fit(doc: dict[str, Any]) -> None:
     """Raise SpecError where the checked document ``doc`` does not fit its own spec."""
     known = Names(doc["spec"])
     carry = carrier(doc["spec"]["rounding"])
+    single = doc["spec"].get("dtype") == "float32"
     if doc["network"] != network_summary(known.layers):
         raise SpecError("does not match the layers of the spec", "network")
     for si, step in enumerate(doc["steps"]):
         values: dict[str, Any] = {}
         for ri, rec in enumerate(step["records"]):
             path = f"steps[{si}].records[{ri}]"
-            _record(rec, path, known, values, carry)
+            _record(rec, path, known, values, carry, single)
             if "shape" not in rec:
                 values[names.record_key(rec["kind"], rec["name"])] = rec["value"]
     _params(doc, known)
@@ -171,14 +183,19 @@ def _bad_name(what: str, name: str, path: str) -> SpecError:
 
 
 def _record(
-    rec: dict[str, Any], path: str, known: Names, values: dict[str, Any], carry: Callable[[float], float] | None
+    rec: dict[str, Any],
+    path: str,
+    known: Names,
+    values: dict[str, Any],
+    carry: Callable[[float], float] | None,
+    single: bool = False,
 ) -> None:
     kind, name = rec["kind"], rec["name"]
     if not known.record_name(kind, name):
         raise _bad_name(_WHAT.get(kind, "a name"), name, f"{path}.name")
     if "key" in rec and rec["key"] != names.record_key(kind, name):
         raise SpecError(f"expected {names.record_key(kind, name)!r}, got {short(str(rec['key']))!r}", f"{path}.key")
-    if rec.get("layer") is not None and not known.layer(rec["layer"]):
+    if rec.get("layer") is not None and not (known.layer(rec["layer"]) or rec["layer"] == known.layers[0].name):
         raise _bad_name("a layer", rec["layer"], f"{path}.layer")
     expr = rec.get("expr")
     if expr is None:
@@ -204,15 +221,22 @@ def _record(
         raise SpecError("does not match its expression tree; was the trace edited?", f"{path}.formula")
     if rec["substituted"] != f"{lhs} = {formula.latex(expr, formula.exact_latex)}":
         raise SpecError("does not match its expression tree; was the trace edited?", f"{path}.substituted")
-    _value_fits(rec, path, carry)
+    _value_fits(rec, path, carry, single)
 
 
-def _value_fits(rec: dict[str, Any], path: str, carry: Callable[[float], float] | None) -> None:
+def _value_fits(rec: dict[str, Any], path: str, carry: Callable[[float], float] | None, single: bool = False) -> None:
     value = rec["value"]
     if not isinstance(value, (int, float)):
         raise SpecError("expected one number for a record with an expression tree", f"{path}.value")
     try:
-        computed = formula.evaluate(_constants(rec["expr"]), {})
+        if single:  # a float32 trace is recomputed in float32, operation for operation
+            import numpy as np
+
+            from ..ops import F32_SCALARS
+
+            computed = float(formula.evaluate(_constants(rec["expr"], np.float32), {}, F32_SCALARS))
+        else:
+            computed = formula.evaluate(_constants(rec["expr"]), {})
     except (ArithmeticError, ValueError):
         computed = math.nan
     if carry is not None:  # a value carried rounded, as the run rounded it
@@ -225,15 +249,15 @@ def _value_fits(rec: dict[str, Any], path: str, carry: Callable[[float], float] 
         raise SpecError(f"{rec['new']!r} differs from the record's value {value!r}", f"{path}.new")
 
 
-def _constants(node: Any) -> Any:
+def _constants(node: Any, num: Callable[[float], Any] = float) -> Any:
     """The tree with each variable replaced by the value put in for it."""
     if not isinstance(node, list):
         return node
     if node[0] == "v":
-        return node[2]
+        return num(node[2])
     if node[0] == "fn":
-        return ["fn", node[1], *(_constants(a) for a in node[2:])]
-    return [node[0], *(_constants(a) for a in node[1:])]
+        return ["fn", node[1], *(_constants(a, num) for a in node[2:])]
+    return [node[0], *(_constants(a, num) for a in node[1:])]
 
 
 def _close(x: Any, y: Any, slack: float) -> bool:

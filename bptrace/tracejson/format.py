@@ -6,6 +6,13 @@ Format history (``format_version``):
    ``name``, ``key``, ``value``, ``formula``, ``substituted``, ``expr``; updates add ``old``,
    ``grad``, ``new``; array records add ``shape``; hand rounding adds ``exact``), ``history``,
    ``final``, ``gradcheck``, ``diverged``.
+2. The conventions beyond the article's: spec keys ``loss_options``, ``batch_size``,
+   ``batch_reduction``, ``optimizer``, ``dtype`` and ``record_input_gradients``; the optimizer's
+   state as records of kinds ``decayed_grad``, ``velocity``, ``moment1``, ``moment2``,
+   ``moment1_hat``, ``moment2_hat`` and ``square_avg`` (keys ``g.w5``, ``v.w5``, ``m.w5``,
+   ``mhat.w5``, ``vhat.w5``, ``s.w5``), in phase update; input gradients as grad records named by
+   input neuron (``grad.i1``); the expression operation ``pow`` and the function ``sqrt``. A trace
+   that uses none of these is still written as version 1, byte for byte as before.
 """
 
 from __future__ import annotations
@@ -17,10 +24,19 @@ from array import array
 from itertools import chain
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest format this bptrace writes and reads
+READS = (1, 2)
 PACK_LIMIT = 4096  # arrays with more elements are written packed (base64 of float64)
 PHASES = ("forward", "loss", "backward", "update")
-KINDS = ("net", "out", "error", "total_error", "partial", "delta", "grad", "update")
+KINDS_V1 = ("net", "out", "error", "total_error", "partial", "delta", "grad", "update")
+STATE_KINDS = ("decayed_grad", "velocity", "moment1", "moment2", "moment1_hat", "moment2_hat", "square_avg")
+KINDS = KINDS_V1 + STATE_KINDS
+SPEC_KEYS_V2 = ("loss_options", "batch_size", "batch_reduction", "optimizer", "dtype", "record_input_gradients")
+
+
+def version_for(spec: dict[str, Any]) -> int:
+    """The format a trace of this normalised spec is written in: 1 unless it uses a key of 2."""
+    return 2 if any(k in spec for k in SPEC_KEYS_V2) else 1
 
 
 def _shape(value: Any) -> list[int]:

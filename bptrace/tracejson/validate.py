@@ -14,7 +14,7 @@ from ..errors import SpecError
 from ..fields import integer, list_of, table, text, type_name
 from ..spec import normalise_full, portable
 from .fit import check_fit
-from .format import FORMAT_VERSION, KINDS, PHASES, unpack
+from .format import KINDS, KINDS_V1, PHASES, READS, unpack, version_for
 
 TOP = ("format_version", "generator", "spec", "network", "steps", "history", "final", "gradcheck", "diverged")
 STEP = ("iteration", "sample", "records")
@@ -55,20 +55,24 @@ def check_trace(raw: Any) -> dict[str, Any]:
         if k not in raw:
             raise SpecError("missing (is this a bptrace trace?)", k)
     version = raw["format_version"]
-    if isinstance(version, bool) or not isinstance(version, int) or version != FORMAT_VERSION:
-        raise SpecError(f"unknown format_version {version!r} (this bptrace reads {FORMAT_VERSION})", "format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version not in READS:
+        known = " and ".join(map(str, READS))
+        raise SpecError(f"unknown format_version {version!r} (this bptrace reads {known})", "format_version")
     try:
         # the normal limits, and no weights drawn: a trace is checked, not run
         spec = portable(*normalise_full(raw["spec"], draw=False))
     except SpecError as e:
         detail = e.detail.replace("; pass --no-limit (limits=False) to lift the limit", "")
         raise SpecError(detail, f"spec.{e.path}" if e.path else "spec") from None
+    if version_for(spec) > version:
+        raise SpecError(f"the spec uses keys of format 2, but the trace says format {version}", "format_version")
+    kinds = KINDS if version >= 2 else KINDS_V1
     doc = {
         "format_version": version,
         "generator": text(raw["generator"], "generator"),
         "spec": spec,
         "network": table(raw["network"], "network", ("layers",)),
-        "steps": [_step(s, f"steps[{i}]") for i, s in enumerate(list_of(raw["steps"], "steps"))],
+        "steps": [_step(s, f"steps[{i}]", kinds) for i, s in enumerate(list_of(raw["steps"], "steps"))],
         "history": _history(raw["history"]),
         "final": _final(raw["final"]),
         "gradcheck": _gradcheck(raw["gradcheck"]),
@@ -78,19 +82,20 @@ def check_trace(raw: Any) -> dict[str, Any]:
     return doc
 
 
-def _step(raw: Any, path: str) -> dict[str, Any]:
+def _step(raw: Any, path: str, kinds: tuple[str, ...]) -> dict[str, Any]:
     t = table(raw, path, STEP, "a step object")
     sample = t.get("sample")
     return {
         "iteration": integer(t.get("iteration"), f"{path}.iteration", 1),
         "sample": None if sample is None else integer(sample, f"{path}.sample", 1),
         "records": [
-            _record(r, f"{path}.records[{i}]") for i, r in enumerate(list_of(t.get("records"), f"{path}.records"))
+            _record(r, f"{path}.records[{i}]", kinds)
+            for i, r in enumerate(list_of(t.get("records"), f"{path}.records"))
         ],
     }
 
 
-def _record(raw: Any, path: str) -> dict[str, Any]:
+def _record(raw: Any, path: str, kinds: tuple[str, ...] = KINDS) -> dict[str, Any]:
     t = table(raw, path, RECORD, "a record object")
     for k in ("phase", "kind", "name", "value"):
         if k not in t:
@@ -98,7 +103,7 @@ def _record(raw: Any, path: str) -> dict[str, Any]:
     phase, kind = text(t["phase"], f"{path}.phase"), text(t["kind"], f"{path}.kind")
     if phase not in PHASES:
         raise SpecError(f"unknown phase {phase!r}", f"{path}.phase")
-    if kind not in KINDS:
+    if kind not in kinds:
         raise SpecError(f"unknown kind {kind!r}", f"{path}.kind")
     out: dict[str, Any] = {
         "phase": phase,
@@ -121,11 +126,11 @@ def _record(raw: Any, path: str) -> dict[str, Any]:
     if kind == "update" and any(k not in out for k in needs):
         raise SpecError(f"an update record needs {', '.join(needs)}", path)
     if t.get("expr") is not None:
-        out["expr"] = _expr(t["expr"], f"{path}.expr")
+        out["expr"] = _expr(t["expr"], f"{path}.expr", 0, kinds is KINDS)
     return out
 
 
-def _expr(node: Any, path: str, depth: int = 0) -> Any:
+def _expr(node: Any, path: str, depth: int = 0, v2: bool = True) -> Any:
     from ..ops import FUNCTIONS
 
     if depth > 64:
@@ -142,14 +147,16 @@ def _expr(node: Any, path: str, depth: int = 0) -> Any:
     if op == "fn":
         if len(node) < 3 or node[1] not in FUNCTIONS:
             raise SpecError(f"unknown function {node[1:2]!r}", path)
-        return ["fn", node[1], *(_expr(a, f"{path}[{i + 2}]", depth + 1) for i, a in enumerate(node[2:]))]
+        return ["fn", node[1], *(_expr(a, f"{path}[{i + 2}]", depth + 1, v2) for i, a in enumerate(node[2:]))]
     arity = {"add": None, "mul": None, "sub": 2, "div": 2, "neg": 1, "half": 1, "sq": 1}
+    if v2:
+        arity["pow"] = 2
     if op not in arity:
         raise SpecError(f"unknown operation {op!r}", path)
     n = arity[op]
     if (n is not None and len(node) - 1 != n) or len(node) < 2:
         raise SpecError(f"{op} takes {n or 'one or more'} operands, got {len(node) - 1}", path)
-    return [op, *(_expr(a, f"{path}[{i + 1}]", depth + 1) for i, a in enumerate(node[1:]))]
+    return [op, *(_expr(a, f"{path}[{i + 1}]", depth + 1, v2) for i, a in enumerate(node[1:]))]
 
 
 def _history(raw: Any) -> dict[str, Any]:
