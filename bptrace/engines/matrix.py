@@ -244,7 +244,10 @@ class MatrixEngine(EngineBase):
     def fast(self, params: network.Params, n: int, history: Any) -> tuple[int, network.Params]:
         """n untraced iterations: the 1-based index of a diverging one (or 0), and the parameters
         after them."""
-        if self.updated_variant:
+        # the flat buffer does plain gradient descent over one mean batch (or online); an optimizer's
+        # state, mini-batches and summed batches take the general loop
+        flat_ok = (not self.batch_sum and len(self.batch_list) == 1) or not self.batch
+        if self.updated_variant or not (self.plain and flat_ok):
             return self._fast_general(params, n, history)
         return self._fast_flat(params, n, history)
 
