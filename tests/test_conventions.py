@@ -271,3 +271,23 @@ def test_export_refuses_what_torch_cannot_do() -> None:
         load_spec("article", optimizer={"name": "adam"})
     )
     assert math.isfinite(bptrace.trace("article", optimizer={"name": "adam"}).history[0])
+
+
+@pytest.mark.parametrize("opt", OPTIMIZERS)
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"dtype": "float32", "record_input_gradients": True},
+        {"rounding": "hand:5", "batch_size": 3, "batch_reduction": "sum"},
+        {"loss_options": {"reduction": "sum"}, "mode": "online"},
+    ],
+)
+def test_every_format_2_trace_fits_its_spec_when_read(opt: str, extra: dict[str, Any]) -> None:
+    tr = bptrace.trace(_xor(optimizer={"name": opt, "weight_decay": 0.01}, iterations=3, **extra), detail="all")
+    text = tr.to_json()
+    assert bptrace.Trace.from_json(text).to_json() == text
+    edited = json.loads(text)
+    rec = next(r for r in edited["steps"][-1]["records"] if r["kind"] == "update")
+    rec["value"] = rec["new"] = rec["value"] + 0.5
+    with pytest.raises(bptrace.SpecError, match="was the trace edited"):
+        bptrace.Trace.from_dict(edited)

@@ -234,7 +234,8 @@ def _value_fits(rec: dict[str, Any], path: str, carry: Callable[[float], float] 
 
             from ..ops import F32_SCALARS
 
-            computed = float(formula.evaluate(_constants(rec["expr"], np.float32), {}, F32_SCALARS))
+            env = {node[1]: np.float32(node[2]) for node in formula.variables(rec["expr"])}
+            computed = float(formula.evaluate(rec["expr"], env, F32_SCALARS))
         else:
             computed = formula.evaluate(_constants(rec["expr"]), {})
     except (ArithmeticError, ValueError):
@@ -249,15 +250,15 @@ def _value_fits(rec: dict[str, Any], path: str, carry: Callable[[float], float] 
         raise SpecError(f"{rec['new']!r} differs from the record's value {value!r}", f"{path}.new")
 
 
-def _constants(node: Any, num: Callable[[float], Any] = float) -> Any:
+def _constants(node: Any) -> Any:
     """The tree with each variable replaced by the value put in for it."""
     if not isinstance(node, list):
         return node
     if node[0] == "v":
-        return num(node[2])
+        return node[2]
     if node[0] == "fn":
-        return ["fn", node[1], *(_constants(a, num) for a in node[2:])]
-    return [node[0], *(_constants(a, num) for a in node[1:])]
+        return ["fn", node[1], *(_constants(a) for a in node[2:])]
+    return [node[0], *(_constants(a) for a in node[1:])]
 
 
 def _close(x: Any, y: Any, slack: float) -> bool:
