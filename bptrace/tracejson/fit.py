@@ -234,7 +234,7 @@ def _value_fits(rec: dict[str, Any], path: str, carry: Callable[[float], float] 
 
             from ..ops import F32_SCALARS
 
-            env = {node[1]: np.float32(node[2]) for node in formula.variables(rec["expr"])}
+            env: dict[str, Any] = {node[1]: np.float32(node[2]) for node in formula.variables(rec["expr"])}
             computed = float(formula.evaluate(rec["expr"], env, F32_SCALARS))
         else:
             computed = formula.evaluate(_constants(rec["expr"]), {})
