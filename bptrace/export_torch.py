@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import names
+from . import names, titles
 from .errors import SpecError
 from .spec import Spec, optimizer, reduction
 
@@ -68,7 +68,7 @@ def torch_script(spec: Spec) -> str:
     n = len(d["samples"])
     size = 1 if d["mode"] == "online" else d.get("batch_size", n)
     opt = optimizer(d)
-    title = d["title"].replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    title = titles.text_in(d.get("title"), "en").replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     lines = [
         "#!/usr/bin/env python3",
         f'"""{title}',
