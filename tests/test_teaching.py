@@ -375,3 +375,13 @@ def test_chinese_catalogue_punctuation_is_full_width() -> None:
     # every sentence of the English catalogue has its Chinese
     missing = [k for k in en if k not in zh]
     assert not missing, missing
+
+
+def test_matrix_form_network_defines_its_jacobian() -> None:
+    import json
+
+    spec = json.loads((Path(__file__).parent / "specs" / "large-784-128-10.json").read_text(encoding="utf-8"))
+    spec["loss"] = "mse"
+    text = bptrace.render(bptrace.trace(spec), "md")
+    assert r"\boldsymbol{\delta}_{o} = J_{o}^{\top}" in text
+    assert r"J_{o} = \frac{\partial \mathbf{out}_{o}}{\partial \mathbf{net}_{o}} = \operatorname{diag}" in text
