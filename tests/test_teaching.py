@@ -385,3 +385,17 @@ def test_matrix_form_network_defines_its_jacobian() -> None:
     text = bptrace.render(bptrace.trace(spec), "md")
     assert r"\boldsymbol{\delta}_{o} = J_{o}^{\top}" in text
     assert r"J_{o} = \frac{\partial \mathbf{out}_{o}}{\partial \mathbf{net}_{o}} = \operatorname{diag}" in text
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"rounding": "hand:4"}, {"optimizer": {"name": "adam"}}, {"update_biases": True}, {"learning_rate": 0.4}],
+)
+def test_a_changed_article_is_no_longer_the_article(overrides: dict) -> None:  # type: ignore[type-arg]
+    text = bptrace.render(bptrace.trace("article", **overrides), "md")
+    assert "Mazur" not in text and "the article" not in text and "bptrace run article --iterations" not in text
+
+
+def test_the_article_stays_the_article_with_more_iterations_or_its_variant() -> None:
+    for overrides in ({"iterations": 3}, {"hidden_delta_weights": "updated"}, {"derive": ["w2", "w6"]}):
+        assert "Mazur" in bptrace.render(bptrace.trace("article", **overrides), "md")

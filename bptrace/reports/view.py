@@ -478,41 +478,38 @@ class Report:
         return [(k + 1, h[k]) for k in range(head)] + [None] + [(k + 1, h[k]) for k in range(n - tail, n)]
 
 
-_ARTICLE_KEYS = ("learning_rate", "loss", "mode", "update_biases", "layers", "samples")
+# keys that do not change a run's numbers (or, for the article, select its published variant)
+_SAME_RUN_IGNORES = frozenset({"title", "iterations", "derive", "vary", "record_input_gradients"})
+
+
+def _fingerprint(spec: dict[str, Any], ignore: frozenset[str]) -> str:
+    return json.dumps({k: val for k, val in spec.items() if k not in ignore}, sort_keys=True)
 
 
 @functools.cache
-def _builtins() -> dict[str, tuple[str, ...]]:
+def _builtins() -> dict[str, str]:
     from ..spec import example_names, load_spec
 
-    keys = (*_ARTICLE_KEYS, "hidden_delta_weights", "rounding")
-    out = {}
-    for name in example_names():
-        data = load_spec(name).data
-        out[name] = tuple(json.dumps(data[k], sort_keys=True) for k in keys)
-    return out
+    return {name: _fingerprint(load_spec(name).data, _SAME_RUN_IGNORES) for name in example_names()}
 
 
 def _builtin_name(spec: dict[str, Any]) -> str | None:
-    keys = (*_ARTICLE_KEYS, "hidden_delta_weights", "rounding")
-    mine = tuple(json.dumps(spec.get(k), sort_keys=True) for k in keys)
+    mine = _fingerprint(spec, _SAME_RUN_IGNORES)
     return next((name for name, theirs in _builtins().items() if theirs == mine), None)
 
 
 @functools.cache
-def _article() -> tuple[Any, ...]:
+def _article() -> str:
     from ..spec import load_spec
 
-    data = load_spec("article").data
-    return tuple(json.dumps(data[k], sort_keys=True) for k in _ARTICLE_KEYS)
+    return _fingerprint(load_spec("article").data, _SAME_RUN_IGNORES | {"hidden_delta_weights"})
 
 
 def _is_article(spec: dict[str, Any]) -> bool:
-    """Whether a spec is the built-in article's network and data (the only report that speaks of
-    the article: its sources, its open question, its published slips)."""
-    if spec.get("rounding", "exact") != "exact":  # its values are no longer the article's
-        return False
-    return tuple(json.dumps(spec.get(k), sort_keys=True) for k in _ARTICLE_KEYS) == _article()
+    """Whether a spec is the built-in article's network, data and settings (the only report that
+    speaks of the article: its sources, its open question, its published slips); the variant with
+    updated weights in the hidden deltas is the article's too."""
+    return _fingerprint(spec, _SAME_RUN_IGNORES | {"hidden_delta_weights"}) == _article()
 
 
 def _paren_neg(s: str) -> str:
