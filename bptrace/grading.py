@@ -24,11 +24,13 @@ from typing import Any
 from . import diagnosis as dg
 from . import formula, names, numfmt
 from .errors import SpecError
+from .spec import read_limited
 from .tracedata import Record, Trace
 
 RIGHT, WRONG, FEW, UNKNOWN = "right", "wrong", "too_few_digits", "unknown"
 MARKS = {RIGHT: "✓", WRONG: "✗", FEW: "?", UNKNOWN: "!"}
 MIN_DIGITS = 3
+MAX_ANSWERS_BYTES = 1024 * 1024  # a class's answers fit many times over
 REL_TOL = 1e-12  # an answer this close to the value is right whatever digits it carries
 
 
@@ -132,10 +134,7 @@ def read_answers(path: Path, meta: dict[str, int] | None = None) -> list[Answer]
     whole number under `variant` names the exercise variant the file answers (into `meta`).
     """
     source = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise SpecError(f"cannot read: {e.strerror or e}", source=source) from None
+    raw = read_limited(path, source, MAX_ANSWERS_BYTES)
     if not raw.strip():
         raise SpecError("file is empty", source=source)
     try:

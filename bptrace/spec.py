@@ -12,6 +12,7 @@ import math
 import os
 import random
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ LOSS_OPTION_KEYS = ("reduction",)
 HIDDEN_DELTA = ("original", "updated")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,11}")
 _RESERVED = re.compile(r"[wb]\d*")  # w5 and b1 name a weight and a shared bias
-_ROUNDING = re.compile(r"exact|(?:hand|sig):(\d{1,2})")
+_ROUNDING = re.compile(r"exact|(?:hand|sig):([0-9]{1,2})", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -113,24 +114,34 @@ def example_names() -> list[str]:
 
 
 def example_text(name: str) -> str:
-    path = EXAMPLES_DIR / f"{name}.toml"
-    if not path.is_file():
-        raise SpecError(f"no built-in example {name!r} (built-ins: {', '.join(example_names())})")
-    return path.read_text(encoding="utf-8")
+    # a name, never a path: only the files the package ships are read
+    if name not in example_names():
+        raise SpecError(f"no built-in example {short(name)!r} (built-ins: {', '.join(example_names())})")
+    return (EXAMPLES_DIR / f"{name}.toml").read_text(encoding="utf-8")
 
 
 def read_document(path: Path, source: str) -> Any:
     """A TOML or JSON file as plain data; every way it can be unreadable is a SpecError."""
+    return parse_text(read_limited(path, source, MAX_FILE_BYTES), source, path.suffix.lower())
+
+
+def read_limited(path: Path, source: str, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes. A FIFO would block until a writer
+    came, and a device such as /dev/zero never ends, so only a regular file is read, and never
+    more than the limit, whatever its size claims."""
     try:
         if path.is_dir():
             raise SpecError("is a folder, not a file", source=source)
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SpecError(f"file is too large ({size} bytes, at most {MAX_FILE_BYTES})", source=source)
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise SpecError("not a regular file (a pipe or a device is not read)", source=source)
+            raw = f.read(limit + 1)
     except OSError as e:
         raise SpecError(f"cannot read: {e.strerror or e}", source=source) from None
-    return parse_text(raw, source, path.suffix.lower())
+    if len(raw) > limit:
+        raise SpecError(f"file is too large (over {limit:,} bytes)", source=source)
+    return raw
 
 
 def parse_text(raw: bytes, source: str, suffix: str = "") -> Any:

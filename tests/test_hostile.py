@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -117,3 +120,54 @@ def test_control_characters_of_the_title_do_not_reach_the_html_title() -> None:
     page = render(bptrace.trace(spec), "html")
     title = page.split("<title>")[1].split("</title>")[0]
     assert title == "a b [31mc d e&lt;script&gt;"
+
+
+# ---------------------------------------------------------------- files that are not files
+
+
+@pytest.mark.parametrize("command", ["validate", "render", "check"])
+def test_a_fifo_is_refused_not_waited_on(command: str, tmp_path: Path) -> None:
+    fifo = tmp_path / "spec.json"
+    os.mkfifo(fifo)
+    args = {"validate": [str(fifo)], "render": [str(fifo)], "check": ["article", str(fifo)]}[command]
+    r = subprocess.run(
+        [sys.executable, "-m", "bptrace", command, *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "not a regular file" in r.stderr and r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
+def test_a_device_is_refused(device: str) -> None:
+    if not os.path.exists(device):
+        pytest.skip(f"no {device} here")
+    r = run_cli("validate", device)
+    assert r.code == 2 and "not a regular file" in r.err
+    r = run_cli("check", "article", device)
+    assert r.code == 2 and "not a regular file" in r.err
+
+
+def test_an_answers_file_has_a_size_limit(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.toml"
+    answers.write_text('"out.h1" = 0.5933\n' + "# padding\n" * 200_000, encoding="utf-8")
+    r = run_cli("check", "article", str(answers))
+    assert r.code == 2 and "too large" in r.err
+
+
+@pytest.mark.parametrize("mode", ["hand:١", "hand:٤", "sig:۳", "hand:１"])
+def test_rounding_digits_are_ascii(mode: str) -> None:
+    with pytest.raises(bptrace.SpecError) as e:
+        bptrace.load_spec("article", rounding=mode)
+    assert e.value.path == "rounding"
+
+
+def test_examples_takes_a_built_in_name_not_a_path(tmp_path: Path) -> None:
+    (tmp_path / "mine.toml").write_text('title = "not built in"\n', encoding="utf-8")
+    for name in (str(tmp_path / "mine"), "../examples/article", "../../" * 8 + str(tmp_path / "mine")):
+        r = run_cli("examples", name)
+        assert r.code == 2 and "no built-in example" in r.err and r.out == ""
+    assert run_cli("examples", "article").code == 0
