@@ -126,7 +126,8 @@ def _trace_collected_later(spec: Spec, n_detail: int, progress: Progress | None,
                 if bad > 1:
                     _, params = engine.fast(params, bad - 1, history)
                 engine.traced_iteration(params, done + bad, steps)
-                raise AssertionError("fast path and traced path disagree about divergence")
+                # the fast path saw a value the traced step did not record (a parameter, say)
+                raise Diverged(done + bad, None, "total_error")
             params = after
             done += n
             chunk = min(chunk * 2, 100_000)

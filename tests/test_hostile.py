@@ -171,3 +171,31 @@ def test_examples_takes_a_built_in_name_not_a_path(tmp_path: Path) -> None:
         r = run_cli("examples", name)
         assert r.code == 2 and "no built-in example" in r.err and r.out == ""
     assert run_cli("examples", "article").code == 0
+
+
+# ---------------------------------------------------------------- divergence on the fast path
+
+
+def _huge_weights(w: float, x: float) -> dict[str, Any]:
+    spec = bptrace.load_spec("article").to_dict()
+    spec["layers"][1]["weights"] = [[w, w], [0.25, 0.3]]
+    spec["samples"][0]["input"] = [x, x]
+    spec["iterations"] = 5
+    return spec
+
+
+@pytest.mark.parametrize("w, x", [(1e308, 0.05), (1.7e308, 1.0)])
+def test_the_fast_path_and_the_traced_path_agree_on_divergence(w: float, x: float) -> None:
+    outcomes = set()
+    for detail in (0, 1, "all"):
+        tr = bptrace.trace(_huge_weights(w, x), detail=detail)
+        d = tr.diverged
+        outcomes.add((d and (d["iteration"], d["quantity"]), tuple(tr.history)))
+    assert len(outcomes) == 1, outcomes
+
+
+def test_two_huge_finite_weights_are_no_internal_error(tmp_path: Path) -> None:
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(_huge_weights(1e308, 0.05)), encoding="utf-8")
+    r = run_cli("run", str(path), "-o", str(tmp_path / "out"), "--format", "json")
+    assert r.code == 0, r.err

@@ -101,6 +101,7 @@ def source(sample_entries: list[Entry], batch_entries: list[Entry] | None, plan:
         "    N = sum(len(b) for b in batches)",
         "    for _it in range(n_iter):",
         "        Esum = -0.0",
+        "        _bad = 0.0",
         "        for samples in batches:",
     ]
 
@@ -118,6 +119,12 @@ def source(sample_entries: list[Entry], batch_entries: list[Entry] | None, plan:
     if online:
         lines += new_step(ind)
     lines += body
+    # every quantity the traced step would record, tested as the traced path tests it: 0 * x is 0
+    # for a finite x and NaN otherwise, so the sum is NaN exactly when some x is not finite, and no
+    # sum of large finite values can overflow on the way
+    seen = [v for v in dict.fromkeys(_assigned(body)) if v]
+    if seen:
+        lines.append(f"{ind}_bad = _bad + " + " + ".join(f"0.0 * {v}" for v in seen))
     lines.append(f"{ind}Esum = Esum + {name('total_error')}")
     if online:
         lines += [f"{ind}{name(f'param.{p}')} = {name(f'update.{p}')}" for p in trainable]
@@ -135,15 +142,21 @@ def source(sample_entries: list[Entry], batch_entries: list[Entry] | None, plan:
                 lines.append(f"            {name(e.key)} = {r}({formula.to_python(e.expr, name)})")
         lines += [f"            {name(f'param.{p}')} = {name(f'update.{p}')}" for p in trainable]
         lines.append(f"        E = {r}(Esum / N)" if plan.mean_error else "        E = Esum / N")
+    pzero = " + ".join("0.0 * " + name(f"param.{p}") for p in params)
     lines += [
         "        hist.append(E)",
-        f"        if not _isfinite(E + {' + '.join(name(f'param.{p}') for p in params)}):",
+        f"        if not _isfinite(E + _bad + {pzero}):",
         f"            P[:] = [{pvars}]",
         "            return _it + 1",
         f"    P[:] = [{pvars}]",
         "    return 0",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _assigned(body: list[str]) -> list[str]:
+    """The variables the generated lines assign, in order."""
+    return [line.split(" = ", 1)[0].strip() for line in body]
 
 
 def error_source(sample_entries: list[Entry], params: list[str], inputs: list[str], targets: list[str]) -> str:
