@@ -199,3 +199,77 @@ def test_two_huge_finite_weights_are_no_internal_error(tmp_path: Path) -> None:
     path.write_text(json.dumps(_huge_weights(1e308, 0.05)), encoding="utf-8")
     r = run_cli("run", str(path), "-o", str(tmp_path / "out"), "--format", "json")
     assert r.code == 0, r.err
+
+
+# ---------------------------------------------------------------- templates and API options
+
+
+def _templates(tmp_path: Path, body: str) -> Path:
+    folder = tmp_path / "tpl"
+    folder.mkdir()
+    (folder / "report.md.j2").write_text(body, encoding="utf-8")
+    return folder
+
+
+def test_a_template_cannot_reach_python(tmp_path: Path, article: bptrace.Trace) -> None:
+    folder = _templates(tmp_path, "{{ r.__init__.__globals__['os'].popen('echo pwned').read() }}\n")
+    with pytest.raises(bptrace.SpecError) as e:
+        render(article, templates=folder)
+    assert e.value.source == str(folder) and "pwned" not in str(e.value)
+    r = run_cli("run", "--templates", str(folder), "-o", str(tmp_path / "out"))
+    assert r.code == 2 and "pwned" not in r.out + r.err and not (tmp_path / "out").exists()
+
+
+def test_a_template_that_raises_is_bad_input(tmp_path: Path) -> None:
+    folder = _templates(tmp_path, "{{ 1 / 0 }}\n")
+    r = run_cli("run", "--templates", str(folder), "-o", str(tmp_path / "out"))
+    assert r.code == 2, r.err
+    assert r.err.startswith(f"bptrace: {folder}: a template failed: ZeroDivisionError")
+
+
+@pytest.mark.parametrize("digits", [0, -1, 100, "9", True, 2.5])
+def test_render_refuses_bad_digits(digits: Any, article: bptrace.Trace) -> None:
+    with pytest.raises(bptrace.SpecError) as e:
+        render(article, digits=digits)
+    assert e.value.path == "digits"
+
+
+def test_render_refuses_typos(tmp_path: Path, article: bptrace.Trace) -> None:
+    with pytest.raises(bptrace.SpecError) as e:
+        render(article, templates=tmp_path / "no-such-folder")
+    assert e.value.path == "templates"
+    with pytest.raises(bptrace.SpecError) as e:
+        render(article, figures="inlne")  # type: ignore[arg-type]
+    assert e.value.path == "figures"
+
+
+@pytest.mark.parametrize("where", ["history", "value", "final"])
+def test_nan_in_a_trace_that_did_not_diverge_is_refused(where: str, article: bptrace.Trace) -> None:
+    d = article.to_dict()
+    if where == "history":
+        d["history"]["total_error"][0] = float("nan")
+    elif where == "value":
+        d["steps"][0]["records"][0]["value"] = "NaN"
+    else:
+        d["final"]["total_error"] = "Infinity"
+    text = json.dumps(d)  # NaN as the bare literal Python's json writes
+    with pytest.raises(bptrace.SpecError) as e:
+        bptrace.Trace.from_json(text)
+    assert "not finite" in str(e.value)
+
+
+def test_the_template_cache_is_the_users_own_and_a_planted_link_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, article: bptrace.Trace
+) -> None:
+    monkeypatch.delenv("BPTRACE_NO_TEMPLATE_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "mine"))
+    expected = render(article, "md")
+    cache = tmp_path / "mine" / "bptrace" / "templates"
+    assert any(cache.iterdir()) and cache.stat().st_mode & 0o077 == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "planted" / "bptrace").mkdir(parents=True)
+    (tmp_path / "planted" / "bptrace" / "templates").symlink_to(elsewhere)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "planted"))
+    assert render(article, "md") == expected
+    assert list(elsewhere.iterdir()) == []

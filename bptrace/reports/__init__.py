@@ -15,6 +15,7 @@ from typing import Any, Literal
 import jinja2
 
 from ..errors import SpecError
+from ..fields import short
 from ..tracedata import Trace
 from .env import LANGS, css, make_env, messages, source
 from .escape import md_escape
@@ -93,8 +94,38 @@ def render_files(
     template: str = "report",
     context: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Every file the formats need, by relative path: report.md (+ figures/*.svg), report.html, lecture.html."""
+    """Every file the formats need, by relative path: report.md (+ figures/*.svg), report.html, lecture.html.
+
+    Raises SpecError for bad options, a trace that does not hold what its spec implies, and a
+    user's template that fails (naming the template folder).
+    """
     env = env or make_env(templates)
+    try:
+        return _render_files(trace, formats, lang, digits, single, env, stem, template, context)
+    except SpecError:
+        raise
+    except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as e:
+        what = f"{type(e).__name__}: {short(str(e), 60)}"
+        if isinstance(e, jinja2.TemplateSyntaxError):
+            raise SpecError(
+                f"line {e.lineno}: {short(e.message or '', 60)}", source=e.filename or e.name or "template"
+            ) from None
+        if templates is not None:
+            raise SpecError(f"a template failed: {what}", source=os.fspath(templates)) from None
+        raise SpecError(f"the trace does not hold what a report needs ({what}); was it edited?", "steps") from None
+
+
+def _render_files(
+    trace: Trace,
+    formats: Iterable[str],
+    lang: str,
+    digits: int | None,
+    single: bool,
+    env: jinja2.Environment,
+    stem: str,
+    template: str,
+    context: Mapping[str, Any] | None,
+) -> dict[str, str]:
     msgs = messages(env, lang)
     out: dict[str, str] = {}
     formats = list(formats)

@@ -4,10 +4,12 @@ after it (also as ``default/...``), and the catalogues and stylesheet found thro
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from pathlib import Path
 
 import jinja2
+import jinja2.sandbox
 
 from ..errors import SpecError
 from .defaultmacro import DefaultMacroExtension
@@ -24,9 +26,13 @@ def make_env(templates: str | os.PathLike[str] | None = None) -> jinja2.Environm
     builtin = jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES))
     loaders: list[jinja2.BaseLoader] = []
     if templates is not None:
+        if not Path(templates).is_dir():  # a typo would otherwise fall back to the built-ins silently
+            raise SpecError("not a folder of templates", "templates", os.fspath(templates))
         loaders.append(jinja2.FileSystemLoader(os.fspath(templates)))
     loaders += [jinja2.PrefixLoader({"default": builtin}), builtin]
-    env = jinja2.Environment(
+    # sandboxed: a template folder is text a teacher may have been handed, and in a plain
+    # environment {{ r.__init__.__globals__ }} reaches os and runs anything
+    env = jinja2.sandbox.SandboxedEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         bytecode_cache=_bytecode_cache(),
         extensions=[DefaultMacroExtension],
@@ -42,14 +48,44 @@ def make_env(templates: str | os.PathLike[str] | None = None) -> jinja2.Environm
     return env
 
 
+class _QuietCache(jinja2.FileSystemBytecodeCache):
+    """The bytecode cache, where a cache that cannot be read or written only costs a compile."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, ValueError, EOFError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except (OSError, ValueError):
+            pass
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "bptrace" / "templates"
+
+
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
-    """Compiled templates kept between runs (Jinja's own per-user cache folder under the temp
-    dir): compiling the report templates costs more than rendering them. Keyed by each
-    template's source, so an edited template is compiled again."""
+    """Compiled templates kept between runs: compiling the report templates costs more than
+    rendering them. Keyed by each template's source, so an edited template is compiled again.
+    The cache lives in the user's own cache folder (not a shared temporary folder, where another
+    user could plant a link or a file of compiled code); one that is not a private folder of
+    this user is not used."""
     if os.environ.get("BPTRACE_NO_TEMPLATE_CACHE"):
         return None
+    folder = _cache_dir()
     try:
-        return jinja2.FileSystemBytecodeCache()
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.lstat(folder)
+        if not stat.S_ISDIR(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+            return None
+        if st.st_mode & 0o077:
+            os.chmod(folder, 0o700)
+        return _QuietCache(str(folder))
     except OSError:
         return None
 

@@ -78,8 +78,39 @@ def check_trace(raw: Any) -> dict[str, Any]:
         "gradcheck": _gradcheck(raw["gradcheck"]),
         "diverged": _diverged(raw["diverged"]),
     }
+    if doc["diverged"] is None:
+        _all_finite(doc)
     check_fit(doc)
     return doc
+
+
+def _all_finite(doc: dict[str, Any]) -> None:
+    """Only a diverged run holds non-finite values; anywhere else NaN or Infinity means an edited
+    file (and could not be written back: a trace that did not diverge is strict JSON)."""
+
+    def finite(x: Any) -> bool:
+        if isinstance(x, list):
+            return all(map(finite, x))
+        return not isinstance(x, float) or math.isfinite(x)
+
+    if not all(map(math.isfinite, doc["history"]["total_error"])):
+        raise SpecError("holds a value that is not finite, but the run did not diverge", "history.total_error")
+    for si, step in enumerate(doc["steps"]):
+        for ri, rec in enumerate(step["records"]):
+            for k in ("value", "old", "grad", "new", "exact"):
+                if k in rec and not finite(rec[k]):
+                    raise SpecError("not finite, but the run did not diverge", f"steps[{si}].records[{ri}].{k}")
+    for part in ("final", "gradcheck"):
+        if doc[part] is not None and not finite([v for v in _numbers(doc[part])]):
+            raise SpecError("holds a value that is not finite, but the run did not diverge", part)
+
+
+def _numbers(x: Any) -> list[Any]:
+    if isinstance(x, dict):
+        return [n for v in x.values() for n in _numbers(v)]
+    if isinstance(x, list):
+        return [n for v in x for n in _numbers(v)]
+    return [x] if isinstance(x, float) else []
 
 
 def _step(raw: Any, path: str, kinds: tuple[str, ...]) -> dict[str, Any]:
