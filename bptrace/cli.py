@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from . import titles
 from ._version import __version__
 from .errors import SpecError
+from .fields import short
 
 FORMATS = ("md", "html", "json", "lecture")
 LANGS = ("en", "zh")
@@ -591,20 +592,37 @@ def cli(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except SpecError as e:
-        sys.stderr.write(f"bptrace: {terminal(str(e))}\n")
+        sys.stderr.write(f"bptrace: {terminal(_capped(e))}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("bptrace: interrupted\n")
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:  # a path too long, a full disk or stdout: the machine's answer to the input
+        where = short(os.fsdecode(e.filename), MAX_ECHO) if e.filename else "<stdout>"
+        sys.stderr.write(f"bptrace: {terminal(where)}: {terminal(e.strerror or str(e))}\n")
+        return 2
     except Exception as e:  # an internal fault: say so in one line; BPTRACE_DEBUG=1 shows where
         if os.environ.get("BPTRACE_DEBUG"):
             raise
         sys.stderr.write(
-            f"bptrace: internal error: {type(e).__name__}: {terminal(str(e))} (set BPTRACE_DEBUG=1 for a traceback)\n"
+            f"bptrace: internal error: {type(e).__name__}: {terminal(short(str(e), MAX_ECHO))} "
+            "(set BPTRACE_DEBUG=1 for a traceback)\n"
         )
-        return 1
+        # check's 1 means "an answer is wrong": a grading script must not count a crash as one
+        return INTERNAL_CHECK if args.command == "check" else 1
+
+
+MAX_ECHO = 200  # characters of a file name or message said back on one line
+INTERNAL_CHECK = 4
+
+
+def _capped(e: SpecError) -> str:
+    """The one-line message with each part of it capped, whatever a file name or value holds."""
+    return ": ".join(
+        p for p in (short(e.source, MAX_ECHO), short(e.path, MAX_ECHO), short(e.detail, 2 * MAX_ECHO)) if p
+    )
 
 
 def main() -> NoReturn:

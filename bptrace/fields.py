@@ -16,7 +16,9 @@ def type_name(val: Any) -> str:
         return "nothing"
     if isinstance(val, bool):
         return f"the boolean {str(val).lower()}"
-    if isinstance(val, (int, float)):
+    if isinstance(val, int):
+        return f"the number {val}" if abs(val) < 10**18 else show_int(val)
+    if isinstance(val, float):
         return f"the number {val!r}"
     if isinstance(val, str):
         return f"the text {short(val)!r}"
@@ -31,10 +33,21 @@ def short(s: str, n: int = 40) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
+def show_int(n: int) -> str:
+    """An integer as an error message can show it: in full when short, else by its size (printing
+    a 5000-digit integer is long, and beyond 4300 digits Python refuses to)."""
+    if abs(n) < 10**18:
+        return str(n)
+    return f"an integer of about {int(n.bit_length() * 0.30103) + 1} digits"
+
+
 def number(val: Any, path: str) -> float:
     if isinstance(val, bool) or not isinstance(val, (int, float)):
         raise SpecError(f"expected a number, got {type_name(val)}", path)
-    x = float(val) if isinstance(val, float) or abs(val) < 2**63 else math.inf
+    try:
+        x = float(val)
+    except OverflowError:  # an integer beyond float64
+        raise SpecError(f"expected a number within ±1.8e308, got {show_int(int(val))}", path) from None
     if not math.isfinite(x):
         raise SpecError(f"expected a finite number, got {val!r}", path)
     return x
@@ -47,9 +60,9 @@ def integer(val: Any, path: str, lo: int, hi: int | None = None, what: str = "")
         raise SpecError(f"expected a whole number, got {val!r}", path)
     n = int(val)
     if n < lo:
-        raise SpecError(f"expected {what or 'a whole number'} of at least {lo}, got {n}", path)
+        raise SpecError(f"expected {what or 'a whole number'} of at least {lo}, got {show_int(n)}", path)
     if hi is not None and n > hi:
-        raise SpecError(f"{n} is absurd here (at most {hi})", path)
+        raise SpecError(f"{show_int(n)} is absurd here (at most {hi})", path)
     return n
 
 
@@ -73,8 +86,9 @@ def table(val: Any, path: str, keys: tuple[str, ...], what: str = "a table") -> 
         raise SpecError(f"expected {what}, got {type_name(val)}", path)
     for k in val:
         if k not in keys:
-            hint = difflib.get_close_matches(str(k), keys, n=1, cutoff=0.6)
-            name = str(k) if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(k)) else json.dumps(str(k))
+            key = str(k)
+            hint = difflib.get_close_matches(key, keys, n=1, cutoff=0.6) if len(key) <= 64 else []
+            name = short(key) if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else short(json.dumps(key))
             where = f"{path}.{name}" if path else name
             if hint:
                 raise SpecError(f"unknown key (did you mean {hint[0]!r}?)", where)

@@ -24,7 +24,7 @@ from typing import Any
 from . import diagnosis as dg
 from . import formula, names, numfmt
 from .errors import SpecError
-from .spec import read_limited
+from .spec import number_too_long, read_limited
 from .tracedata import Record, Trace
 
 RIGHT, WRONG, FEW, UNKNOWN = "right", "wrong", "too_few_digits", "unknown"
@@ -152,6 +152,8 @@ def read_answers(path: Path, meta: dict[str, int] | None = None) -> list[Answer]
         raise SpecError(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}", source=source) from None
     except RecursionError:
         raise SpecError("nesting is too deep", source=source) from None
+    except ValueError as e:
+        raise SpecError(number_too_long(e), source=source) from None
     if not isinstance(data, dict):
         raise SpecError("answers are a table of quantity keys and numbers", source=source)
     if isinstance(data.get("variant"), int) and not isinstance(data["variant"], bool):
@@ -159,7 +161,14 @@ def read_answers(path: Path, meta: dict[str, int] | None = None) -> list[Answer]
             meta["variant"] = data["variant"]
         del data["variant"]
     out: list[Answer] = []
-    _flatten(data, "", source, out)
+    try:
+        _flatten(data, "", source, out)
+    except SpecError:
+        raise
+    except (ValueError, ArithmeticError) as e:  # a number Decimal or float cannot hold
+        raise SpecError(
+            number_too_long(e) if isinstance(e, ValueError) else "a number out of range", source=source
+        ) from None
     if not out:
         raise SpecError("no answers in the file", source=source)
     return out

@@ -60,8 +60,13 @@ def write_all(folder: Path | None, files: dict[str, str | Iterable[str]]) -> lis
     """Write every file (relative names) into folder, or the single one to stdout."""
     if folder is None:
         (text,) = files.values()
-        sys.stdout.writelines([text] if isinstance(text, str) else text)
-        sys.stdout.flush()
+        try:
+            sys.stdout.writelines([text] if isinstance(text, str) else text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:  # a full disk behind a redirection
+            raise SpecError(f"cannot write: {e.strerror or e}", source="<stdout>") from None
         return []
     written = []
     for name, data in files.items():

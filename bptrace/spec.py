@@ -176,7 +176,15 @@ def _parse_json(text: str, source: str) -> Any:
     except json.JSONDecodeError as e:
         raise SpecError(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}", source=source) from None
     except ValueError as e:
-        raise SpecError(f"invalid JSON: {e}", source=source) from None
+        raise SpecError(f"invalid JSON: {number_too_long(e)}", source=source) from None
+
+
+def number_too_long(e: ValueError) -> str:
+    """Python's refusal of a huge integer, said without its advice to raise the limit."""
+    msg = str(e)
+    if "int_max_str_digits" in msg or "integer string conversion" in msg:
+        return "a number of more than 4300 digits"
+    return short(msg, 80)
 
 
 def _parse_toml(text: str, source: str) -> Any:
@@ -189,6 +197,8 @@ def _parse_toml(text: str, source: str) -> Any:
             what = msg[: m.start()].strip()
             raise SpecError(f"invalid TOML at line {m.group(1)}, column {m.group(2)}: {what}", source=source) from None
         raise SpecError(f"invalid TOML: {msg}", source=source) from None
+    except ValueError as e:  # an integer of more digits than Python converts
+        raise SpecError(f"invalid TOML: {number_too_long(e)}", source=source) from None
 
 
 SpecSource = str | os.PathLike[str] | Mapping[str, Any] | Spec  # what load_spec() and trace() take
@@ -253,7 +263,7 @@ def normalise_full(data: Any, limits: bool = True, draw: bool = True) -> tuple[d
         raise SpecError(f"expected a number above 0, got {lr!r}", "learning_rate")
     out["learning_rate"] = lr
     out["loss"] = choice(data.get("loss", "mse"), "loss", list(LOSSES))
-    out["iterations"] = integer(data.get("iterations", 1), "iterations", 1, what="a count")
+    out["iterations"] = integer(data.get("iterations", 1), "iterations", 1, 10**18, what="a count")
     out["mode"] = choice(data.get("mode", "online"), "mode", MODES)
     ub = data.get("update_biases", True)
     if not isinstance(ub, bool):

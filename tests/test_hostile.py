@@ -273,3 +273,88 @@ def test_the_template_cache_is_the_users_own_and_a_planted_link_is_not_followed(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "planted"))
     assert render(article, "md") == expected
     assert list(elsewhere.iterdir()) == []
+
+
+# ---------------------------------------------------------------- errors said in one short line
+
+
+def _spec_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "spec.json"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_huge_unknown_key_is_not_echoed(tmp_path: Path) -> None:
+    spec = bptrace.load_spec("article").to_dict()
+    spec["k" * 1_000_000] = 1
+    path = _spec_file(tmp_path, json.dumps(spec))
+    t = time.perf_counter()
+    r = run_cli("validate", str(path))
+    assert time.perf_counter() - t < 2
+    assert r.code == 2 and "unknown key" in r.err and len(r.err) < 400
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (2**63, None),
+        (10**400, "an integer of about 401 digits"),
+        ("9" * 5000, "a number of more than 4300 digits"),
+    ],
+)
+def test_huge_integers_are_said_by_their_size(value: Any, expected: str | None, tmp_path: Path) -> None:
+    text = json.dumps(bptrace.load_spec("article").to_dict()).replace('"bias": 0.35', f'"bias": {value}')
+    r = run_cli("validate", str(_spec_file(tmp_path, text)))
+    if expected is None:  # 2**63 is a large finite number, not an infinity
+        assert r.code == 0, r.err
+        return
+    assert r.code == 2 and expected in r.err and len(r.err) < 300
+    assert "set_int_max_str_digits" not in r.err and "Infinity" not in r.err
+
+
+@pytest.mark.parametrize("answer", ["1e400", "9" * 5000, "-" + "9" * 5000])
+def test_check_refuses_absurd_answers_with_exit_2(answer: str, tmp_path: Path) -> None:
+    for name, text in (("a.toml", f'"out.h1" = {answer}\n'), ("a.json", f'{{"out.h1": {answer}}}')):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        r = run_cli("check", "article", str(path))
+        assert r.code == 2, r.err
+        assert "internal error" not in r.err and len(r.err) < 300
+
+
+def test_an_internal_fault_in_check_is_not_a_wrong_answer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import bptrace.grading
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(bptrace.grading.Grader, "grade", broken)
+    path = tmp_path / "a.toml"
+    path.write_text('"out.h1" = 0.5933\n', encoding="utf-8")
+    r = run_cli("check", "article", str(path))
+    assert r.code not in (0, 1, 2) and "internal error" in r.err
+
+
+def test_latex_a_template_breaks_is_bad_input(tmp_path: Path) -> None:
+    body = '{% extends "default/report.md.j2" %}{% block intro %}$$\\frac{$$ $\\begin{x}$ $x^{${% endblock %}'
+    folder = _templates(tmp_path, body)
+    r = run_cli("run", "--templates", str(folder), "-o", str(tmp_path / "out"))
+    assert r.code == 2 and r.err.startswith(f"bptrace: {folder}: a template failed"), r.err
+
+
+def test_a_full_stdout_is_bad_input() -> None:
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    with open("/dev/full", "w", encoding="utf-8") as full:
+        r = subprocess.run(
+            [sys.executable, "-m", "bptrace", "run", "-o", "-", "--format", "md"], stdout=full, stderr=subprocess.PIPE
+        )
+    assert r.returncode == 2 and b"No space left" in r.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_a_path_too_long_is_bad_input(command: str) -> None:
+    long = "a" * 5000
+    r = run_cli("run", "-o", long) if command == "run" else run_cli("validate", long)
+    assert r.code == 2, r.err
+    assert len(r.err) < 400

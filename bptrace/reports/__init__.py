@@ -113,6 +113,12 @@ def render_files(
         if templates is not None:
             raise SpecError(f"a template failed: {what}", source=os.fspath(templates)) from None
         raise SpecError(f"the trace does not hold what a report needs ({what}); was it edited?", "steps") from None
+    except Exception as e:
+        if templates is None:
+            raise
+        # anything a user's template sets off (LaTeX latex2mathml cannot read, say) is its own fault
+        what = f"{type(e).__name__}: {short(str(e), 60)}"
+        raise SpecError(f"a template failed: {what}", source=os.fspath(templates)) from None
 
 
 def _render_files(

@@ -30,6 +30,8 @@ def _num(val: Any, path: str) -> Any:
         return _NONFINITE[val]
     if isinstance(val, bool) or not isinstance(val, (int, float)):
         raise SpecError(f"expected a number, got {type_name(val)}", path)
+    if isinstance(val, int) and not -(2**1023) < val < 2**1023:
+        raise SpecError(f"expected a number within float64's range, got {type_name(val)}", path)
     return val  # an int stays an int, so a trace reads back to the same JSON
 
 
