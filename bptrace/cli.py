@@ -404,9 +404,9 @@ def _render(tr: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _finish(args: argparse.Namespace, folder: Path | None, files: dict[str, Any], tr: Any) -> int:
-    from .output import write_all
+    from .output import write_all, write_run
 
-    for path in write_all(folder, files):
+    for path in write_all(None, files) if folder is None else write_run(folder, files):
         _say(args, path)
     if tr.diverged:
         sys.stderr.write(f"bptrace: {terminal(tr.diverged['message'])}\n")
@@ -594,9 +594,9 @@ def cli(argv: Sequence[str] | None = None) -> int:
     except SpecError as e:
         sys.stderr.write(f"bptrace: {terminal(_capped(e))}\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("bptrace: interrupted\n")
-        return 130
+    except KeyboardInterrupt as e:
+        sys.stderr.write(f"bptrace: {'terminated' if isinstance(e, Terminated) else 'interrupted'}\n")
+        return 143 if isinstance(e, Terminated) else 130
     except BrokenPipeError:
         return 0
     except OSError as e:  # a path too long, a full disk or stdout: the machine's answer to the input
@@ -625,5 +625,16 @@ def _capped(e: SpecError) -> str:
     )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as SIGINT is: the run stops where it is and writes nothing half."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 def main() -> NoReturn:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(cli())

@@ -1,11 +1,22 @@
-"""Write results safely: all or nothing per file, never a truncated report."""
+"""Write results safely: a run's files all from one run, never a truncated report.
+
+A run is written whole into a staging folder inside the target first (a full disk or an
+interrupt there leaves the previous run untouched), then its files are renamed into place with
+SIGINT and SIGTERM held back, and a manifest written last names the files of the run, so the next
+run removes what this one no longer writes (a loss curve, say). A lock on the folder keeps two
+runs from interleaving; staging folders of a killed run are removed by the next one.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import signal
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import SpecError
@@ -54,6 +65,102 @@ def write_atomic(path: Path, data: str | Iterable[str], durable: bool = True) ->
         except FileNotFoundError:
             pass
         raise
+
+
+MANIFEST = ".bptrace-run.json"
+LOCK = ".bptrace-run.lock"
+STAGING = ".bptrace-staging-"
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """Hold the folder's lock for one run; a second run into it is refused, not interleaved."""
+    import fcntl
+
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SpecError(
+                "another bptrace run is writing into this folder; try again when it is done", source=str(folder)
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait while files are renamed into place, so the switch is whole."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, ValueError, OSError):  # no signal masks here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _previous_files(folder: Path) -> list[str]:
+    try:
+        names = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [n for n in names if isinstance(n, str) and ".." not in Path(n).parts and not Path(n).is_absolute()]
+
+
+def _clean_stale(folder: Path, names: Iterable[str]) -> None:
+    """Staging folders and temporary files a killed run left behind (the lock says none is live)."""
+    for entry in folder.iterdir():
+        if entry.name.startswith(STAGING) and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+    for name in names:
+        target = folder / name
+        if target.parent.is_dir():
+            for tmp in target.parent.glob(f".{target.name}.*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+
+def write_run(folder: Path, files: dict[str, str | Iterable[str]]) -> list[str]:
+    """Write a run's files (relative names) into folder as one: all of this run, or the last one's."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with _locked(folder):
+            _clean_stale(folder, files)
+            stage = Path(tempfile.mkdtemp(prefix=STAGING, dir=folder))
+            try:
+                for name, data in files.items():
+                    _write_file(stage / name, data)
+                before = _previous_files(folder)
+                with _signals_held():
+                    for name in files:
+                        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(stage / name, folder / name)
+                    for name in before:
+                        if name not in files:
+                            (folder / name).unlink(missing_ok=True)
+                    write_atomic(folder / MANIFEST, json.dumps({"files": sorted(files)}) + "\n")
+            finally:
+                shutil.rmtree(stage, ignore_errors=True)
+    except OSError as e:
+        where = os.fsdecode(e.filename) if e.filename else str(folder)
+        raise SpecError(f"cannot write: {e.strerror or e}", source=where) from None
+    return [str(folder / name) for name in files]
+
+
+def _write_file(path: Path, data: str | Iterable[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        if isinstance(data, str):
+            f.write(data)
+        else:
+            f.writelines(data)
+        f.flush()
+        os.fsync(f.fileno())  # on disk before the rename, so not even a power cut leaves it empty
 
 
 def write_all(folder: Path | None, files: dict[str, str | Iterable[str]]) -> list[str]:

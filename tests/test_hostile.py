@@ -111,7 +111,7 @@ def test_file_names_reach_the_terminal_escaped(tmp_path: Path) -> None:
     assert r.code == 0, r.err
     assert "\x1b" not in r.out and "\x07" not in r.out
     assert "out\\x1b[2J\\x07\\nx" in r.out
-    assert r.out.count("\n") == len(list(out.rglob("*.*")))
+    assert r.out.count("\n") == len([p for p in out.rglob("*.*") if not p.name.startswith(".")])
 
 
 def test_control_characters_of_the_title_do_not_reach_the_html_title() -> None:
@@ -358,3 +358,85 @@ def test_a_path_too_long_is_bad_input(command: str) -> None:
     r = run_cli("run", "-o", long) if command == "run" else run_cli("validate", long)
     assert r.code == 2, r.err
     assert len(r.err) < 400
+
+
+# ---------------------------------------------------------------- a run is written whole
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file() and ".bptrace-run" not in p.name
+    }
+
+
+def test_a_shorter_run_leaves_no_stale_figure(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run_cli("run", "--iterations", "50", "-o", str(out), "-q").code == 0
+    assert (out / "figures" / "loss.svg").exists()
+    assert run_cli("run", "-o", str(out), "-q").code == 0
+    assert not (out / "figures" / "loss.svg").exists()
+    fresh = tmp_path / "fresh"
+    assert run_cli("run", "-o", str(fresh), "-q").code == 0
+    assert _files(out) == _files(fresh)
+
+
+def test_a_disk_that_fills_while_writing_leaves_the_last_run_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bptrace.output
+
+    out = tmp_path / "out"
+    assert run_cli("run", "-o", str(out), "-q").code == 0
+    before = _files(out)
+    calls = {"n": 0}
+    real = bptrace.output._write_file
+
+    def filling(path: Path, data: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(bptrace.output, "_write_file", filling)
+    r = run_cli("run", "xor", "-o", str(out))
+    assert r.code == 2 and "No space left on device" in r.err
+    assert _files(out) == before
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".bptrace-run.json", ".bptrace-run.lock"]
+
+
+def test_a_second_run_into_a_locked_folder_is_refused(tmp_path: Path) -> None:
+    import fcntl
+
+    out = tmp_path / "out"
+    assert run_cli("run", "-o", str(out), "-q").code == 0
+    before = _files(out)
+    with open(out / ".bptrace-run.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        r = run_cli("run", "xor", "-o", str(out))
+    assert r.code == 2 and "another bptrace run" in r.err
+    assert _files(out) == before
+
+
+def test_stale_temporaries_are_cleaned(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / ".bptrace-staging-dead" / "figures").mkdir(parents=True)
+    (out / ".bptrace-staging-dead" / "report.md").write_text("half", encoding="utf-8")
+    (out / ".trace.json.abc123.tmp").write_text("{", encoding="utf-8")
+    assert run_cli("run", "-o", str(out), "-q").code == 0
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".bptrace-run.json", ".bptrace-run.lock"]
+
+
+def test_sigterm_stops_a_run_like_sigint(tmp_path: Path) -> None:
+    import signal
+
+    out = tmp_path / "out"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "bptrace", "run", "--iterations", "100000000", "--no-limit", "-o", str(out), "-q"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3.0)  # well into tracing: a hundred million iterations take minutes
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143 and err == "bptrace: terminated\n"
+    assert not out.exists() or not [f for f in out.rglob("*") if f.is_file() and ".bptrace-run" not in f.name]
