@@ -27,6 +27,7 @@ from .ops import ACTIVATIONS, LOSSES, OPTIMIZERS
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 
+MAX_LAYERS = 64  # a worked example of more is no longer read; each layer adds pages to the report
 MAX_LAYER_SIZE = 1_000_000  # beyond this a layer is a typo, not a teaching network
 MAX_PARAMS = 5_000_000  # the default limit; limits=False lifts it
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -460,6 +461,10 @@ def _distinct_from_neurons(name: str, size: int, path: str, before: list[dict[st
 
 def _layers(val: Any, have_init: bool, limits: bool) -> list[dict[str, Any]]:
     items = list_of(val, "layers", "a list of layers")
+    if len(items) > MAX_LAYERS:
+        raise SpecError(
+            f"expected at most {MAX_LAYERS} layers, got {len(items):,} (a report of each would not end)", "layers"
+        )
     if len(items) < 2:
         raise SpecError(f"expected at least 2 layers (an input layer and an output layer), got {len(items)}", "layers")
     out: list[dict[str, Any]] = []

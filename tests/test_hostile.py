@@ -440,3 +440,29 @@ def test_sigterm_stops_a_run_like_sigint(tmp_path: Path) -> None:
     _, err = p.communicate(timeout=60)
     assert p.returncode == 143 and err == "bptrace: terminated\n"
     assert not out.exists() or not [f for f in out.rglob("*") if f.is_file() and ".bptrace-run" not in f.name]
+
+
+# ---------------------------------------------------------------- the size of a report
+
+
+def test_thousands_of_layers_are_refused_at_once(tmp_path: Path) -> None:
+    layers = [{"name": "i", "size": 1}] + [
+        {"name": f"l{'abcdefghij'[k % 10]}{k}x", "size": 1, "weights": [[0.5]]} for k in range(3000)
+    ]
+    spec = {"learning_rate": 0.1, "layers": layers, "samples": [{"input": [0.5], "target": [0.5]}]}
+    path = _spec_file(tmp_path, json.dumps(spec))
+    t = time.perf_counter()
+    r = run_cli("run", str(path), "-o", str(tmp_path / "out"))
+    assert time.perf_counter() - t < 2
+    assert r.code == 2 and ": layers: expected at most 64 layers, got 3,001" in r.err
+
+
+def test_many_samples_are_listed_first_and_last(tmp_path: Path) -> None:
+    spec = bptrace.load_spec("article").to_dict()
+    spec["samples"] = [{"input": [0.01 * (k % 97), 0.1], "target": [0.01, 0.99]} for k in range(500)]
+    path = _spec_file(tmp_path, json.dumps(spec))
+    out = tmp_path / "out"
+    assert run_cli("run", str(path), "--detail", "0", "-o", str(out), "--format", "md", "-q").code == 0
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "| 500 |" in md and "| 10 |" in md and "| 11 |" not in md and "| 250 |" not in md
+    assert len(md) < 30_000

@@ -288,8 +288,9 @@ class Report:
         measured before its own update (what the history and the Repeat section quote)."""
         steps = self.sample_steps
         n = len(steps)
-        syms = " + ".join(names.symbol(f"total_error@{s.sample}") for s in steps)
-        nums = " + ".join(self.tex(self.val("total_error", s)) for s in steps)
+        shown = self.shown(n, 12)  # a long sum shows its first and last terms
+        syms = _sum(["\\cdots" if k is None else names.symbol(f"total_error@{steps[k].sample}") for k in shown])
+        nums = _sum(["\\cdots" if k is None else self.tex(self.val("total_error", steps[k])) for k in shown])
         return self.chain(
             [rf"\frac{{1}}{{{n}}} \left({syms}\right)", rf"\frac{{1}}{{{n}}} \left({nums}\right)",
              self.tex(self.trace.history[0])]
@@ -299,9 +300,11 @@ class Report:
         """The mean error of a fresh forward pass with the final weights, from its per-sample parts."""
         final = self.trace.final
         assert final is not None
-        errs = [self.sample_error(o, s) for s, o in enumerate(final["outputs"])]
-        n = len(errs)
-        nums = " + ".join(_paren_neg(self.tex(e)) for e in errs)
+        outs = final["outputs"]
+        n = len(outs)
+        nums = _sum(
+            ["\\cdots" if k is None else _paren_neg(self.tex(self.sample_error(outs[k], k))) for k in self.shown(n, 12)]
+        )
         return self.chain([rf"\frac{{1}}{{{n}}} \left({nums}\right)", self.tex(final["total_error"])])
 
     def builtin_name(self) -> str | None:
@@ -510,6 +513,10 @@ def _is_article(spec: dict[str, Any]) -> bool:
     speaks of the article: its sources, its open question, its published slips); the variant with
     updated weights in the hidden deltas is the article's too."""
     return _fingerprint(spec, _SAME_RUN_IGNORES | {"hidden_delta_weights"}) == _article()
+
+
+def _sum(terms: list[str]) -> str:
+    return " + ".join(terms)
 
 
 def _paren_neg(s: str) -> str:
