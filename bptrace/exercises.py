@@ -21,7 +21,7 @@ from typing import Any
 from . import titles
 from .errors import SpecError
 from .output import write_atomic
-from .spec import Spec, load_spec
+from .spec import MAX_SPREAD, Spec, load_spec
 from .tracedata import Trace
 
 DEFAULT_SPREAD = 0.1
@@ -34,6 +34,8 @@ _TARGET_RANGE: dict[str, tuple[float, float]] = {"sigmoid": (0.0, 1.0), "tanh": 
 def _settings(spec: Spec, spread: float | None, decimals: int | None) -> dict[str, Any]:
     vary = dict(spec.data.get("vary", {}))
     if spread is not None:
+        if not 0 <= spread <= MAX_SPREAD:
+            raise SpecError(f"expected a spread from 0 to {MAX_SPREAD:g}, got {spread!r}", "--spread")
         vary["spread"] = spread
     if decimals is not None:
         vary["decimals"] = decimals
@@ -181,6 +183,15 @@ def _one(args: tuple[Any, ...]) -> list[str]:
         env = _env_cache[templates] = make_env(templates)
     d = variant(spec, seed, number, vary)
     tr = trace(d, detail=1)
+    if tr.diverged:  # a sheet whose answers are NaN is no exercise, and check would refuse its key
+        ranges = [f"vary.{g}" for g in ("weights", "biases", "inputs", "targets") if isinstance(vary.get(g), list)]
+        field = "--spread" if vary.get("_from_option") else (ranges[0] if ranges else "vary.spread")
+        raise SpecError(
+            f"variant {number} diverges with these drawn numbers ({tr.diverged['message']}); "
+            "draw closer to the spec's numbers (a smaller spread or narrower ranges)",
+            field,
+            spec.source,
+        )
     v = f"{number:03d}"
     spec_json = json.dumps(tr.spec, indent=1, ensure_ascii=False) + "\n"
     asked = asked_keys(tr, ask)
@@ -229,10 +240,33 @@ def make_set(
     if count > 10_000:
         raise SpecError(f"{count} variants is absurd here (at most 10000)", "count")
     vary = _settings(spec, spread, decimals)
+    if spread is not None:
+        vary["_from_option"] = True
     first = load_spec(variant(spec, seed, 1, vary))  # the drawn numbers must make a valid spec (ranges, targets)
     from .tracer import trace
 
     asked = asked_keys(trace(first, detail=1), ask)  # a bad --ask fails before anything is written
+    from .output import staged
+
+    with staged(folder, ("students", "teachers")) as stage:
+        written = _write_set(spec, stage, count, seed, vary, lang, digits, templates, jobs, ask, asked, progress)
+    return [str(folder / Path(p).relative_to(stage)) for p in written]
+
+
+def _write_set(
+    spec: Spec,
+    folder: Path,
+    count: int,
+    seed: int,
+    vary: dict[str, Any],
+    lang: str,
+    digits: int | None,
+    templates: str | None,
+    jobs: int | None,
+    ask: str,
+    asked: list[str] | None,
+    progress: Callable[[int], None] | None,
+) -> list[str]:
     tasks = [(spec, seed, n, vary, folder, lang, digits, templates, ask) for n in range(1, count + 1)]
     jobs = jobs if jobs is not None else min(os.cpu_count() or 1, 4)
     written: list[str] = []

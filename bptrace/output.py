@@ -68,7 +68,6 @@ def write_atomic(path: Path, data: str | Iterable[str], durable: bool = True) ->
 
 
 MANIFEST = ".bptrace-run.json"
-LOCK = ".bptrace-run.lock"
 STAGING = ".bptrace-staging-"
 
 
@@ -77,7 +76,7 @@ def _locked(folder: Path) -> Iterator[None]:
     """Hold the folder's lock for one run; a second run into it is refused, not interleaved."""
     import fcntl
 
-    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    fd = os.open(folder, os.O_RDONLY)  # the folder itself: no lock file left beside the reports
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -150,6 +149,31 @@ def write_run(folder: Path, files: dict[str, str | Iterable[str]]) -> list[str]:
         where = os.fsdecode(e.filename) if e.filename else str(folder)
         raise SpecError(f"cannot write: {e.strerror or e}", source=where) from None
     return [str(folder / name) for name in files]
+
+
+@contextmanager
+def staged(folder: Path, parts: Iterable[str]) -> Iterator[Path]:
+    """A staging folder inside folder to write a set of subfolders into; when the block ends
+    well they replace folder's own, with signals held, else nothing in folder changes."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with _locked(folder):
+            _clean_stale(folder, ())
+            stage = Path(tempfile.mkdtemp(prefix=STAGING, dir=folder))
+            try:
+                yield stage
+                with _signals_held():
+                    for part in parts:
+                        if not (stage / part).exists():
+                            continue
+                        if (folder / part).exists():
+                            os.replace(folder / part, stage / f".previous-{part}")
+                        os.replace(stage / part, folder / part)
+            finally:
+                shutil.rmtree(stage, ignore_errors=True)
+    except OSError as e:
+        where = os.fsdecode(e.filename) if e.filename else str(folder)
+        raise SpecError(f"cannot write: {e.strerror or e}", source=where) from None
 
 
 def _write_file(path: Path, data: str | Iterable[str]) -> None:

@@ -27,6 +27,8 @@ from .ops import ACTIVATIONS, LOSSES, OPTIMIZERS
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 
+MAX_SPREAD = 100.0  # vary.spread: numbers drawn further than this from the spec's are no exercise
+MAX_VARY = 1e6  # the ends of a vary range
 MAX_LAYERS = 64  # a worked example of more is no longer read; each layer adds pages to the report
 MAX_LAYER_SIZE = 1_000_000  # beyond this a layer is a typo, not a teaching network
 MAX_PARAMS = 5_000_000  # the default limit; limits=False lifts it
@@ -559,8 +561,8 @@ def _vary(val: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "spread" in t:
         spread = number(t["spread"], "vary.spread")
-        if spread < 0:
-            raise SpecError(f"expected a number of at least 0, got {spread!r}", "vary.spread")
+        if not 0 <= spread <= MAX_SPREAD:
+            raise SpecError(f"expected a number from 0 to {MAX_SPREAD:g}, got {spread!r}", "vary.spread")
         out["spread"] = spread
     if "decimals" in t:
         out["decimals"] = integer(t["decimals"], "vary.decimals", 0, 6)
@@ -574,6 +576,8 @@ def _vary(val: Any) -> dict[str, Any]:
         lo, hi = vector(r, f"vary.{g}", 2, "a range [low, high], or false to keep them")
         if lo > hi:
             raise SpecError(f"the low end {lo!r} is above the high end {hi!r}", f"vary.{g}")
+        if max(abs(lo), abs(hi)) > MAX_VARY:
+            raise SpecError(f"expected a range within ±{MAX_VARY:g}, got [{lo!r}, {hi!r}]", f"vary.{g}")
         out[g] = [lo, hi]
     return out
 

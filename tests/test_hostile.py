@@ -401,7 +401,7 @@ def test_a_disk_that_fills_while_writing_leaves_the_last_run_whole(
     r = run_cli("run", "xor", "-o", str(out))
     assert r.code == 2 and "No space left on device" in r.err
     assert _files(out) == before
-    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".bptrace-run.json", ".bptrace-run.lock"]
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".bptrace-run.json"]
 
 
 def test_a_second_run_into_a_locked_folder_is_refused(tmp_path: Path) -> None:
@@ -410,9 +410,12 @@ def test_a_second_run_into_a_locked_folder_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert run_cli("run", "-o", str(out), "-q").code == 0
     before = _files(out)
-    with open(out / ".bptrace-run.lock", "w") as held:
+    held = os.open(out, os.O_RDONLY)
+    try:
         fcntl.flock(held, fcntl.LOCK_EX)
         r = run_cli("run", "xor", "-o", str(out))
+    finally:
+        os.close(held)
     assert r.code == 2 and "another bptrace run" in r.err
     assert _files(out) == before
 
@@ -423,7 +426,7 @@ def test_stale_temporaries_are_cleaned(tmp_path: Path) -> None:
     (out / ".bptrace-staging-dead" / "report.md").write_text("half", encoding="utf-8")
     (out / ".trace.json.abc123.tmp").write_text("{", encoding="utf-8")
     assert run_cli("run", "-o", str(out), "-q").code == 0
-    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".bptrace-run.json", ".bptrace-run.lock"]
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".bptrace-run.json"]
 
 
 def test_sigterm_stops_a_run_like_sigint(tmp_path: Path) -> None:
@@ -466,3 +469,29 @@ def test_many_samples_are_listed_first_and_last(tmp_path: Path) -> None:
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "| 500 |" in md and "| 10 |" in md and "| 11 |" not in md and "| 250 |" not in md
     assert len(md) < 30_000
+
+
+# ---------------------------------------------------------------- exercises trust no [vary]
+
+
+def test_an_absurd_spread_is_refused(tmp_path: Path) -> None:
+    spec = bptrace.load_spec("article").to_dict()
+    spec["vary"] = {"spread": 1e300}
+    path = _spec_file(tmp_path, json.dumps(spec))
+    r = run_cli("exercises", str(path), "--count", "2", "-o", str(tmp_path / "set"))
+    assert r.code == 2 and r.err.startswith(f"bptrace: {path}: vary.spread: expected a number from 0 to 100")
+    assert not (tmp_path / "set").exists() or not any((tmp_path / "set").iterdir())
+
+
+def test_a_diverging_variant_is_refused_and_nothing_is_left(tmp_path: Path) -> None:
+    spec = bptrace.load_spec("article").to_dict()
+    for layer in spec["layers"][1:]:
+        layer["activation"] = "linear"
+    spec["learning_rate"] = 1e300
+    spec["vary"] = {"weights": [1e5, 1e6]}
+    path = _spec_file(tmp_path, json.dumps(spec))
+    out = tmp_path / "set"
+    r = run_cli("exercises", str(path), "--count", "3", "-o", str(out))
+    assert r.code == 2, r.err
+    assert r.err.startswith(f"bptrace: {path}: vary.weights: variant 1 diverges")
+    assert sorted(p.name for p in out.iterdir()) == []
