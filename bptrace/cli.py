@@ -345,6 +345,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise e.at(args.trace) from None
     try:
         files = _render(tr, args)
+    except SpecError as e:
+        raise (e if e.source else e.at(args.trace)) from None
     except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, LookupError) as e:
         # the trace passed the shape checks but does not hold what its own spec implies
         raise SpecError(

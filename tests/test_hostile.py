@@ -495,3 +495,10 @@ def test_a_diverging_variant_is_refused_and_nothing_is_left(tmp_path: Path) -> N
     assert r.code == 2, r.err
     assert r.err.startswith(f"bptrace: {path}: vary.weights: variant 1 diverges")
     assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_a_broken_trace_raises_spec_error_from_the_api() -> None:
+    text = (CORPUS / "traces" / "record-removed.json").read_text(encoding="utf-8")
+    with pytest.raises(bptrace.SpecError) as e:
+        render(bptrace.Trace.from_json(text), "html")
+    assert e.value.path == "steps" and "do not fit the spec" in str(e.value)

@@ -52,10 +52,13 @@ def test_a_trace_of_three_million_iterations_renders(tmp_path: Path) -> None:
 def _trace_text(values: list[object]) -> str:
     doc = bptrace.trace("article").to_dict()
     doc["history"]["total_error"] = values
-    if any(isinstance(v, str) for v in values):  # only a diverged run holds non-finite values
+    # a history holds one value per iteration run; only a diverged run holds non-finite ones
+    if not values or any(isinstance(v, str) for v in values):
         message = str(bptrace.Diverged(len(values) + 1, None, "total_error"))
         doc["diverged"] = {"iteration": len(values) + 1, "sample": None, "quantity": "total_error", "message": message}
         doc["final"] = None
+    else:
+        doc["spec"]["iterations"] = len(values)
     return json.dumps(doc, indent=1)
 
 

@@ -112,7 +112,9 @@ def render_files(
             ) from None
         if templates is not None:
             raise SpecError(f"a template failed: {what}", source=os.fspath(templates)) from None
-        raise SpecError(f"the trace does not hold what a report needs ({what}); was it edited?", "steps") from None
+        raise SpecError(
+            f"the records do not fit the spec (a report needs {what}); was the trace edited?", "steps"
+        ) from None
     except Exception as e:
         if templates is None:
             raise

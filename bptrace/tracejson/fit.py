@@ -176,6 +176,18 @@ def check_fit(doc: dict[str, Any]) -> None:
             if "shape" not in rec:
                 values[names.record_key(rec["kind"], rec["name"])] = rec["value"]
     _params(doc, known)
+    _history_length(doc)
+
+
+def _history_length(doc: dict[str, Any]) -> None:
+    """One error per iteration run: all of them for a finished run, those before the break for a
+    diverged one."""
+    n = len(doc["history"]["total_error"])
+    d = doc["diverged"]
+    expected = d["iteration"] - 1 if d else doc["spec"]["iterations"]
+    if n != expected:
+        why = f"it diverged at iteration {d['iteration']}" if d else f"the spec runs {expected} iterations"
+        raise SpecError(f"holds {n:,} values, but {why}", "history.total_error")
 
 
 def _bad_name(what: str, name: str, path: str) -> SpecError:
