@@ -135,3 +135,19 @@ def test_cli_writes_the_lecture_and_render_reproduces_it(tmp_path: Path) -> None
         cli(["render", str(tmp_path / "a" / "trace.json"), "--format", "lecture", "-o", str(tmp_path / "b"), "-q"]) == 0
     )
     assert (tmp_path / "a" / "lecture.html").read_bytes() == (tmp_path / "b" / "lecture.html").read_bytes()
+
+
+def test_a_batch_lecture_marks_its_sample_and_updates_with_the_mean() -> None:
+    spec = bptrace.load_spec("article").to_dict()
+    spec["mode"] = "batch"
+    spec["samples"].append({"input": [0.3, 0.8], "target": [0.9, 0.2]})
+    tr = bptrace.trace(spec)
+    page = render_files(tr, ["lecture"])["lecture.html"]
+    where = re.findall(r'<p class="where">([^<]*)</p>', page)
+    assert all("sample 1" in w for w in where if w.startswith(("Forward pass", "Backward pass")))
+    assert "the update then uses the mean" in page
+    mean_step = tr.steps.index(next(s for s in tr.steps if s.sample is None))
+    batch = [s for s in slides(page) if s["key"] == "grad.w5"]
+    assert len(batch) == 2  # sample 1's gradient, then the mean the update uses
+    assert batch[1]["sets"] == {"t-w5-g": f"∂E/∂w5 = {numfmt.text(tr.value('grad.w5', step=mean_step), 9)}"}
+    assert batch[0]["sets"] == {"t-w5-g": f"∂E/∂w5 = {numfmt.text(tr.value('grad.w5'), 9)}"}

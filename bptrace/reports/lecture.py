@@ -25,7 +25,7 @@ from . import mathml
 from .figures import FONT, _drawn, _f
 from .view import Report
 
-ROW_H, COL_W, R = 118.0, 300.0, 26.0
+ROW_H, COL_W, R = 124.0, 340.0, 26.0
 SMALL_LAYER = 4  # neurons a layer may have for each of them to get slides of its own
 TABLE_ROWS = 8  # rows a table slide shows before it says how many more there are
 
@@ -40,6 +40,7 @@ class Slide:
     table: list[tuple[str, str]] = field(default_factory=list)  # (MathML symbol, value)
     more: int = 0  # rows left out of the table
     focus: list[str] = field(default_factory=list)  # ids of picture elements to light up
+    sample: int | None = None  # the sample a step computes, where there are several
     sets: dict[str, str] = field(default_factory=dict)  # picture text id -> its new text
 
     @property
@@ -109,6 +110,8 @@ class Lecture:
                     if j is not None and i is not None:
                         self.weight_ends[lay.weight(j, i)] = (prev.neuron(i), lay.neuron(j))
         self.slides: list[Slide] = []
+        self.batch = report.batch
+        self.several = len(report.spec["samples"]) > 1
 
     # ------------------------------------------------------------ words and math
 
@@ -182,7 +185,8 @@ class Lecture:
 
     # ------------------------------------------------------------ building
 
-    def record_slide(self, rec: Record, step: Step) -> Slide:
+    def record_slide(self, rec: Record, step: Step, mean: bool = False) -> Slide:
+        """One quantity's step. ``mean``: a batch step's record (the mean over the samples)."""
         parts = self.r.parts(rec)
         neuron, param = _about(rec.key)
         words: dict[str, str] = {}
@@ -195,15 +199,22 @@ class Lecture:
             words["top"] = self.inline(names._quantity(m.group(1)))
             words["bottom"] = self.inline(names._quantity(m.group(2)))
         sentence_key = f"lecture_{rec.kind}"
+        if mean:
+            sentence_key = f"lecture_batch_{rec.kind}"
+        elif rec.kind == "delta" and isinstance(rec.expr, list) and rec.expr[:1] == ["sub"]:
+            sentence_key = "lecture_delta_fused"  # cross-entropy on sigmoid or softmax: out − target
         if rec.is_array:
             sentence_key = (
                 f"lecture_array_{rec.kind}" if f"lecture_array_{rec.kind}" in self.r.msgs else "lecture_array"
             )
             words = {"layer": escape(rec.layer or "")}
+        # with several samples in a batch, a sample's quantities carry its number, the means do not
+        marked = self.batch and not mean and rec.kind in ("grad", "total_error", "partial")
         slide = Slide(
             key=rec.key,
-            phase=rec.phase,
-            title=self.sym(rec.key) if not rec.is_array else escape(rec.key),
+            phase="batch" if mean else rec.phase,
+            title=self.sym(f"{rec.key}@1" if marked else rec.key) if not rec.is_array else escape(rec.key),
+            sample=1 if self.several and not mean else None,
             sentence=self.t(
                 sentence_key, **{k: v for k, v in words.items() if "{" + k + "}" in self.r.msgs[sentence_key]}
             ),
@@ -226,7 +237,8 @@ class Lecture:
             return []
         return [node_id(n) for n in lay.neurons if n in self.owner][:64]
 
-    def table_slide(self, recs: list[Record], title_key: str, layer: str) -> Slide:
+    def table_slide(self, recs: list[Record], title_key: str, layer: str, mean: bool = False) -> Slide:
+        """The rest of a layer's quantities of one phase, as one step with a table."""
         sets: dict[str, str] = {}
         for rec in recs:
             sets.update(self.sets_of(rec))
@@ -240,6 +252,7 @@ class Lecture:
             more=max(0, len(rows) - TABLE_ROWS * 2),
             focus=self._layer_focus(layer),
             sets=sets,
+            sample=1 if self.several and not mean else None,
         )
 
     def derived_weights(self) -> set[str]:
@@ -253,7 +266,7 @@ class Lecture:
             key="",
             phase="given",
             title=escape(r.plain_title),
-            sentence=self.t("lecture_intro"),
+            sentence=self.t("lecture_intro_batch" if self.batch else "lecture_intro"),
             table=self._given_rows(),
         )
         intro.more = max(0, self._param_count() - len(intro.table))
@@ -261,8 +274,7 @@ class Lecture:
         if step is None or r.broken:
             return self.slides
         records = list(step.records)
-        if r.agg is not None:
-            records += [rec for rec in r.agg.records if rec.kind in ("grad", "update", "total_error")]
+        means = [rec for rec in r.agg.records if rec.kind in ("grad", "update", "total_error")] if r.agg else []
         derived = self.derived_weights()
         derived_neurons = {self.weight_ends[w][1] for w in derived if w in self.weight_ends}
         pending: dict[tuple[str, str], list[Record]] = {}
@@ -296,6 +308,16 @@ class Lecture:
             else:
                 pending.setdefault((rec.phase, rec.layer or ""), []).append(rec)
         flush()
+        rest: dict[str, list[Record]] = {}
+        for rec in means:  # the batch step: each derived weight's mean gradient and update, the rest as tables
+            if rec.key == "total_error" or _about(rec.key)[1] in derived:
+                self.slides.append(self.record_slide(rec, step, mean=True))
+            elif rec.kind == "update":
+                rest.setdefault(rec.layer or "", []).append(rec)
+        for layer, recs in rest.items():
+            slide = self.table_slide(recs, "lecture_rest_update", layer, mean=True)
+            slide.phase = "batch"
+            self.slides.append(slide)
         final = r.trace.final
         end = Slide(key="", phase="end", title=self.t("lecture_end_title"), sentence=self.t("lecture_end"))
         if final is not None:
@@ -353,11 +375,20 @@ class Lecture:
                     f'<text id="{text_id(n, "b")}" x="{_f(x)}" y="{_f(y + R + 31)}" text-anchor="middle" class="vl"></text>'
                     f'<text id="{text_id(n, "d")}" x="{_f(x)}" y="{_f(y + R + 46)}" text-anchor="middle" class="vl dl"></text></g>'
                 )
-            if lay.index:
-                bias = self._bias_text(lay)
+            if lay.index and lay.bias_name:
+                bias = f"{lay.bias_name} = {self.num(self.r.spec['layers'][lay.index]['bias'])}"
                 body.append(
                     f'<text x="{_f(100 + lay.index * COL_W)}" y="{_f(26)}" text-anchor="middle" class="bl">{escape(bias)}</text>'
                 )
+            elif lay.index:  # a bias per neuron: each above its own neuron, so none runs off the picture
+                raw = self.r.spec["layers"][lay.index]["bias"]
+                for j in _drawn(lay.size):
+                    if j is not None:
+                        x, y = pos[lay.neuron(j)]
+                        text = f"{lay.bias(j)} = {self.num(raw[j])}"
+                        body.append(
+                            f'<text x="{_f(x)}" y="{_f(y - R - 8)}" text-anchor="middle" class="bl">{escape(text)}</text>'
+                        )
         return (
             f'<svg xmlns="http://www.w3.org/2000/svg" id="net" viewBox="0 0 {_f(width)} {_f(height)}" '
             f'role="img" {FONT}><title>{escape(self.r.t("lecture_picture"))}</title>' + "".join(body) + "</svg>"
@@ -395,13 +426,6 @@ class Lecture:
 
     def _param_count(self) -> int:
         return sum(lay.weight_count + len(lay.biases) for lay in self.layers[1:])
-
-    def _bias_text(self, lay: names.LayerLayout) -> str:
-        bias = self.r.spec["layers"][lay.index]["bias"]
-        if lay.bias_name:
-            return f"{lay.bias_name} = {self.num(bias)}"
-        shown = [f"{lay.bias(j)} = {self.num(bias[j])}" for j in range(min(lay.size, 3))]
-        return ", ".join(shown) + (", …" if lay.size > 3 else "")
 
 
 def _flat(value: Any) -> list[float]:
