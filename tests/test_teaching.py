@@ -399,3 +399,48 @@ def test_a_changed_article_is_no_longer_the_article(overrides: dict) -> None:  #
 def test_the_article_stays_the_article_with_more_iterations_or_its_variant() -> None:
     for overrides in ({"iterations": 3}, {"hidden_delta_weights": "updated"}, {"derive": ["w2", "w6"]}):
         assert "Mazur" in bptrace.render(bptrace.trace("article", **overrides), "md")
+
+
+# ---------------------------------------------------------------- 9. one word per idea, the loss as used
+
+
+@pytest.mark.parametrize("name", ["deep", "softmax", "batch3", "article"])
+def test_chinese_error_term_means_delta_only(name: str) -> None:
+    # 误差项 is the textbook word for δ: it never names an output's part of the loss, and no
+    # sentence denies a hidden layer the δ it has just been given
+    text = md(name, "zh")
+    assert "误差项" in text
+    for sentence in re.split(r"[。：]", _prose(text)):
+        if "误差项" in sentence:
+            assert "没有" not in sentence and "总误差是" not in sentence and "单个输出" not in sentence, sentence
+    assert "误差信号" not in text
+
+
+@pytest.mark.parametrize(
+    ("overrides", "en", "zh"),
+    [
+        ({}, "squared error, $E = \\sum_k \\frac{1}{2}", "平方误差（误差平方和的一半）"),
+        (
+            {"loss_options": {"reduction": "half_sum"}},
+            "squared error, $E = \\sum_k \\frac{1}{2}",
+            "平方误差（误差平方和的一半）",
+        ),
+        ({"loss_options": {"reduction": "sum"}}, "squared error without the ½", "平方误差（不带 ½）"),
+        ({"loss_options": {"reduction": "mean"}}, "mean squared error over the K outputs", "均方误差"),
+    ],
+)
+def test_loss_name_follows_its_reduction(overrides: dict, en: str, zh: str) -> None:  # type: ignore[type-arg]
+    tr = bptrace.trace(NETWORKS["net221"], iterations=1, **overrides)
+    assert f"- loss: {en}" in bptrace.render(tr, "md", figures="files")
+    setting = next(x for x in bptrace.render(tr, "md", lang="zh", figures="files").splitlines() if "损失函数：" in x)
+    assert zh in setting
+    assert ("均方误差" in setting) == (overrides.get("loss_options", {}).get("reduction") == "mean")
+
+
+def test_cross_entropy_setting_shows_only_the_form_in_use() -> None:
+    for lang, word in (("en", "- loss: cross-entropy, "), ("zh", "- 损失函数：交叉熵，")):
+        line = next(x for x in md("softmax", lang).splitlines() if x.startswith(word))
+        assert "sigmoid" not in line and "1 - \\mathrm{target}" not in line, line
+    binary = bptrace.render(bptrace.trace(NETWORKS["net221"], iterations=1, loss="cross_entropy"), "md")
+    line = next(x for x in binary.splitlines() if x.startswith("- loss: "))
+    assert line.startswith("- loss: binary cross-entropy") and "(1 - \\mathrm{target}_k)" in line

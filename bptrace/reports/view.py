@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import formula, names, numfmt, titles
 from ..ops import ACTIVATIONS, LOSSES
+from ..spec import reduction
 from ..tracedata import Record, Step, Trace, element
 from . import figures as drawing
 from . import rules
@@ -441,9 +442,14 @@ class Report:
         return self.t(ACTIVATIONS[lay.activation or "sigmoid"].messages[role], **kw)
 
     def loss_t(self, role: str = "name", **kw: Any) -> str:
-        key = LOSSES[self.spec["loss"]].messages[role]
-        red = self.spec.get("loss_options", {}).get("reduction")
-        return self.t(f"{key}_{red}" if red else key, **kw)
+        loss = LOSSES[self.spec["loss"]]
+        key = loss.messages[role]
+        # the formula shown is the one form this output layer uses: a sigmoid output answers a
+        # yes/no question per neuron, a softmax output one question over the whole layer
+        if role == "name" and loss.name == "cross_entropy" and self.layers[-1].activation != "softmax":
+            key += "_binary"
+        red = reduction(self.spec)
+        return self.t(key if red == loss.default_reduction else f"{key}_{red}", **kw)
 
     def layer_caption(self, lay: names.LayerLayout) -> str:
         if lay.index == 0:
