@@ -51,12 +51,6 @@ def plain_formula(tex: str) -> str:
     return s.replace("{", "(").replace("}", ")").replace("\\", "")
 
 
-def _cause_words(d: Diagnosis, w: dict[str, str], lang: str) -> str:
-    if d.misconception is not None:
-        return d.misconception.words[lang]["short"]
-    return w[f"cause_{d.cause}"]
-
-
 def note(v: Verdict, g: Grade, lang: str) -> str:
     """The few words beside an answer's line."""
     w = words(lang)
