@@ -35,13 +35,26 @@ if TYPE_CHECKING:
     from .tracer import trace
 
 
+# the notebook views; jinja2 and the renderer load only when a notebook shows a trace
 def _notebook_html(trace: Trace) -> str:
-    from .reports.notebook import notebook_html  # jinja2 loads only when a notebook shows a trace
+    from .reports.notebook import notebook_html
 
     return notebook_html(trace)
 
 
-NOTEBOOK_VIEWS["text/html"] = _notebook_html
+def _notebook_markdown(trace: Trace) -> str:
+    from .reports.notebook import notebook_markdown
+
+    return notebook_markdown(trace)
+
+
+def _full_report(trace: Trace, fmt: Any = "html", **kw: Any) -> Any:
+    from .reports.notebook import full_report
+
+    return full_report(trace, fmt, **kw)
+
+
+NOTEBOOK_VIEWS.update({"text/html": _notebook_html, "text/markdown": _notebook_markdown, "report": _full_report})
 
 
 def __getattr__(name: str) -> Any:

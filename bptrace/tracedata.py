@@ -13,20 +13,23 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+
+    from .reports.notebook import FullReport
 
 from . import names, titles, tracejson
 from .tracejson import FORMAT_VERSION, pack_large
 
 Value = Any  # float, or nested lists of floats for an array record
 
-# How a Trace shows itself in a notebook, by MIME type. The renderer lives downstream of this module
-# (it reads traces), so it registers its views here instead of being imported from here.
-NOTEBOOK_VIEWS: dict[str, Callable[[Trace], str]] = {}
+# How a Trace shows itself in a notebook: views by MIME type ("text/html", "text/markdown"), and
+# "report", which makes the full report. The renderer lives downstream of this module (it reads
+# traces), so the package registers its views here instead of this module importing it.
+NOTEBOOK_VIEWS: dict[str, Callable[..., Any]] = {}
 
 
 @dataclass
@@ -199,9 +202,23 @@ class Trace:
         )
 
     def _repr_html_(self) -> str:
-        """The report in a notebook, drawn by the view the reports package registers (see NOTEBOOK_VIEWS)."""
+        """A compact view for notebooks, drawn by the view the package registers (see NOTEBOOK_VIEWS)."""
         view = NOTEBOOK_VIEWS.get("text/html")
-        return view(self) if view else html.escape(repr(self))
+        return str(view(self)) if view else html.escape(repr(self))
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """The compact view as HTML and as Markdown (``$`` math), and the one-line summary."""
+        bundle = {"text/plain": repr(self)}
+        for mime, view in NOTEBOOK_VIEWS.items():
+            if "/" in mime and (not include or mime in include) and not (exclude and mime in exclude):
+                bundle[mime] = str(view(self))
+        return bundle
+
+    def report(
+        self, fmt: Literal["html", "md"] = "html", *, lang: Literal["en", "zh"] = "en", digits: int | None = None
+    ) -> FullReport:
+        """The full worked example; a notebook shows it (HTML in an iframe, or Markdown), ``str()`` is its text."""
+        return NOTEBOOK_VIEWS["report"](self, fmt, lang=lang, digits=digits)  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------ JSON (built and read in tracejson)
 
