@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 from importlib import resources
 
 import jsonschema
@@ -100,3 +102,38 @@ def test_to_dict_is_the_json_document(make: object) -> None:
     values are packed (large layers) or written as strings (a diverged run)."""
     tr = make()  # type: ignore[operator]
     assert tr.to_dict() == json.loads(tr.to_json())
+
+
+def test_the_format_can_grow_readers_ignore_extensions(article: bptrace.Trace, schema: dict) -> None:
+    from bptrace.tracejson import SCHEMA_ID
+
+    doc = json.loads(article.to_json())
+    assert next(iter(doc)) == "$schema" and doc["$schema"] == SCHEMA_ID == schema["$id"]
+    assert SCHEMA_ID.startswith("urn:")  # an absolute URI that promises no web address
+    # a later writer (or another tool) adds fields under x-: old readers ignore them
+    doc["x-lab"] = {"run": 7}
+    doc["steps"][0]["x-note"] = "first step"
+    doc["steps"][0]["records"][0]["x-units"] = "none"
+    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+    again = bptrace.Trace.from_dict(doc)
+    assert again.to_json() == article.to_json()
+    assert bptrace.render(again, "html") == bptrace.render(article, "html")
+    # a trace written before $schema existed still reads
+    del doc["$schema"]
+    assert bptrace.Trace.from_dict(doc).to_json() == article.to_json()
+    # anything else unknown is still refused, naming where
+    doc["steps"][0]["records"][0]["units"] = "none"
+    with pytest.raises(bptrace.SpecError, match=r"steps\[0\]\.records\[0\]\.units: unknown key"):
+        bptrace.Trace.from_dict(doc)
+
+
+def test_packed_arrays_are_row_major() -> None:
+    from bptrace.tracejson import pack_large, unpack
+
+    rows = [[float(100 * j + i) for i in range(80)] for j in range(60)]  # 4800 numbers: packed
+    packed = pack_large(rows)
+    assert packed["shape"] == [60, 80]
+    raw = base64.b64decode(packed["base64"])
+    assert struct.unpack_from("<3d", raw, 0) == (0.0, 1.0, 2.0)  # row 0 first, little-endian
+    assert struct.unpack_from("<d", raw, 8 * 80)[0] == 100.0  # then row 1
+    assert unpack(packed) == rows

@@ -14,13 +14,25 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
-from .format import FORMAT_VERSION, KINDS, PACK_LIMIT, PHASES, pack_large, unpack
+from .format import EXTENSION_PREFIX, FORMAT_VERSION, KINDS, PACK_LIMIT, PHASES, SCHEMA_ID, pack_large, unpack
 from .validate import check_trace
 
 if TYPE_CHECKING:
     from ..tracedata import Trace
 
-__all__ = ["FORMAT_VERSION", "KINDS", "PACK_LIMIT", "PHASES", "iter_json", "pack_large", "read", "to_dict", "unpack"]
+__all__ = [
+    "EXTENSION_PREFIX",
+    "FORMAT_VERSION",
+    "KINDS",
+    "PACK_LIMIT",
+    "PHASES",
+    "SCHEMA_ID",
+    "iter_json",
+    "pack_large",
+    "read",
+    "to_dict",
+    "unpack",
+]
 
 HISTORY_CHUNK = 65536  # history values per piece of the streamed text
 
@@ -29,6 +41,7 @@ def _parts(trace: Trace) -> tuple[dict[str, Any], dict[str, Any]]:
     """What comes before the steps and history, and what comes after them, as the document holds them."""
     encode = _encode_nonfinite if trace.diverged else _same
     head = {
+        "$schema": SCHEMA_ID,
         "format_version": trace.format_version,
         "generator": trace.generator,
         "spec": encode(trace.spec),

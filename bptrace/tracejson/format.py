@@ -1,6 +1,6 @@
 """The trace format's constants, its version history, and how large arrays are packed.
 
-Format history (``format_version``):
+Format history (``format_version``; the README's "Format history" says the same):
 
 1. First published format: ``spec``, ``network``, ``steps`` of records (``phase``, ``kind``,
    ``name``, ``key``, ``value``, ``formula``, ``substituted``, ``expr``; updates add ``old``,
@@ -12,7 +12,15 @@ Format history (``format_version``):
    ``moment1_hat``, ``moment2_hat`` and ``square_avg`` (keys ``g.w5``, ``v.w5``, ``m.w5``,
    ``mhat.w5``, ``vhat.w5``, ``s.w5``), in phase update; input gradients as grad records named by
    input neuron (``grad.i1``); the expression operation ``pow`` and the function ``sqrt``. A trace
-   that uses none of these is still written as version 1, byte for byte as before.
+   that uses none of these is still written as version 1.
+
+Additions that readers of either version need not know: a ``$schema`` key first in the document
+(SCHEMA_ID), and the rule that keys starting with ``x-`` (at the top, in a step or in a record)
+are extensions every reader ignores.
+
+How the format grows: a field a reader may ignore is added as an ``x-`` key, or in the schema as
+an optional field, within the same version; a change that would make an old reader misread a
+trace (a field removed, renamed or with a new meaning) takes the next format_version.
 """
 
 from __future__ import annotations
@@ -26,6 +34,10 @@ from typing import Any
 
 FORMAT_VERSION = 2  # the newest format this bptrace writes and reads
 READS = (1, 2)
+SCHEMA_ID = (
+    "urn:bptrace:schema:trace"  # the trace schema's $id (one schema for every version), and every trace's $schema
+)
+EXTENSION_PREFIX = "x-"  # keys that start with it are extensions: readers ignore them
 PACK_LIMIT = 4096  # arrays with more elements are written packed (base64 of float64)
 PHASES = ("forward", "loss", "backward", "update")
 KINDS_V1 = ("net", "out", "error", "total_error", "partial", "delta", "grad", "update")
@@ -48,7 +60,11 @@ def _shape(value: Any) -> list[int]:
 
 
 def pack_large(value: Any) -> Any:
-    """A nested list of more than PACK_LIMIT numbers as packed float64; anything else as it is."""
+    """A nested list of more than PACK_LIMIT numbers as packed float64; anything else as it is.
+
+    The numbers are little-endian float64 in row-major order (row 0 first, as the nested list
+    reads), base64-encoded.
+    """
     if not isinstance(value, list) or not value:
         return value
     flat = list(chain.from_iterable(value)) if isinstance(value[0], list) else value

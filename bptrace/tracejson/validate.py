@@ -14,7 +14,7 @@ from ..errors import SpecError
 from ..fields import integer, list_of, table, text, type_name
 from ..spec import normalise_full, portable
 from .fit import check_fit
-from .format import KINDS, KINDS_V1, PHASES, READS, unpack, version_for
+from .format import EXTENSION_PREFIX, KINDS, KINDS_V1, PHASES, READS, unpack, version_for
 
 TOP = ("format_version", "generator", "spec", "network", "steps", "history", "final", "gradcheck", "diverged")
 STEP = ("iteration", "sample", "records")
@@ -49,9 +49,19 @@ def _nums(val: Any, path: str, depth: int = 0) -> Any:
     return _num(val, path)
 
 
+def _known(raw: Any, top: bool = False) -> Any:
+    """The object without the keys a reader ignores: extensions (x-...) and, at the top, $schema."""
+    if not isinstance(raw, dict):
+        return raw
+    return {k: v for k, v in raw.items() if not (str(k).startswith(EXTENSION_PREFIX) or (top and k == "$schema"))}
+
+
 def check_trace(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise SpecError(f"a trace is a JSON object, got {type_name(raw)}")
+    if "$schema" in raw:
+        text(raw["$schema"], "$schema")
+    raw = _known(raw, top=True)
     table(raw, "", TOP, "a trace object")
     for k in TOP:
         if k not in raw:
@@ -116,7 +126,7 @@ def _numbers(x: Any) -> list[Any]:
 
 
 def _step(raw: Any, path: str, kinds: tuple[str, ...]) -> dict[str, Any]:
-    t = table(raw, path, STEP, "a step object")
+    t = table(_known(raw), path, STEP, "a step object")
     sample = t.get("sample")
     return {
         "iteration": integer(t.get("iteration"), f"{path}.iteration", 1),
@@ -129,7 +139,7 @@ def _step(raw: Any, path: str, kinds: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _record(raw: Any, path: str, kinds: tuple[str, ...] = KINDS) -> dict[str, Any]:
-    t = table(raw, path, RECORD, "a record object")
+    t = table(_known(raw), path, RECORD, "a record object")
     for k in ("phase", "kind", "name", "value"):
         if k not in t:
             raise SpecError("missing", f"{path}.{k}")
