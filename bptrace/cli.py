@@ -29,7 +29,10 @@ EPILOG_MAIN = """examples:
   bptrace check my.toml answers.toml            grade a hand calculation
   bptrace exercises my.toml --count 30 -o set   30 exercise sheets with answer keys
 
-each command has --help with examples of its own
+each command has --help with examples of its own; a spec or answers file given as - is read
+from standard input; bptrace completion bash|zsh|fish prints a shell completion script.
+
+environment: BPTRACE_DEBUG=1 shows the Python traceback of an internal error instead of one line.
 """
 EPILOG_RUN = """examples:
   bptrace run                          the article's 2-2-2 network: report.md, report.html, trace.json
@@ -77,6 +80,18 @@ false) sets how numbers are drawn; drawn inputs stay at least 0.05 from 0.
 """
 EPILOG_VALIDATE = """examples:
   bptrace validate my.toml             say what is wrong, or print a summary (exit 0)
+  cat my.toml | bptrace validate -     the spec from standard input
+  bptrace validate my.toml --format json
+"""
+EPILOG_SCHEMA = """examples:
+  bptrace schema spec > spec.schema.json    for an editor: "$schema" in a JSON spec, or a
+                                            #:schema comment at the top of a TOML spec (taplo)
+  bptrace schema trace                      the JSON Schema of trace.json
+"""
+EPILOG_COMPLETION = """examples:
+  eval "$(bptrace completion bash)"                  in ~/.bashrc
+  eval "$(bptrace completion zsh)"                   in ~/.zshrc
+  bptrace completion fish > ~/.config/fish/completions/bptrace.fish
 """
 EPILOG_EXPORT = """examples:
   bptrace export torch my.toml > train.py    a PyTorch script that trains the same network
@@ -151,8 +166,10 @@ def _report_options(p: argparse.ArgumentParser, formats: Sequence[str], default:
         metavar="D",
         help="decimal places shown in reports (default 9, as the article)",
     )
-    p.add_argument("--templates", metavar="DIR", help="a folder of templates that come before the built-in ones")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument(
+        "--templates", metavar="DIR", help="a folder of templates that come before the built-in ones (default: none)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors (default: off)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,9 +188,19 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG_RUN,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("spec", nargs="?", default="article", help="a TOML/JSON spec or a built-in name (default article)")
+    run.add_argument(
+        "spec",
+        nargs="?",
+        default="article",
+        help="a TOML/JSON spec, a trace.json to run its spec again, a built-in name, or - for stdin (default article)",
+    )
     _report_options(run, FORMATS, "md,html,json")
-    run.add_argument("--iterations", type=_int_range(1, 10**18), metavar="N", help="override the spec's iterations")
+    run.add_argument(
+        "--iterations",
+        type=_int_range(1, 10**18),
+        metavar="N",
+        help="override the spec's iterations (default: the spec's)",
+    )
     run.add_argument(
         "--detail",
         type=_detail,
@@ -184,13 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--rounding",
         metavar="MODE",
-        help="exact; hand:N carries values rounded to N decimal places, sig:N to N significant figures",
+        help="exact; hand:N carries values rounded to N decimal places, sig:N to N significant figures "
+        "(default: the spec's)",
     )
     run.add_argument(
         "--derive", metavar="W,W", type=lambda s: [w.strip() for w in s.split(",")],
         help="the weights to derive in full, one per layer (default: the first whose input is not 0)",
     )  # fmt: skip
-    run.add_argument("--no-limit", action="store_true", help="lift the resource limits")
+    run.add_argument("--no-limit", action="store_true", help="lift the resource limits (default: limits on)")
 
     ren = sub.add_parser(
         "render",
@@ -207,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ex.add_argument("name", nargs="?")
+    ex.add_argument("name", nargs="?", help="the example to print as TOML (default: list them all)")
 
     chk = sub.add_parser(
         "check",
@@ -215,22 +243,37 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG_CHECK,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    chk.add_argument("spec", help="the spec the exercise is about (file or built-in name), or an exercise set's folder")
-    chk.add_argument("answers", nargs="+", help="TOML or JSON files of quantity keys and values, or folders of them")
+    chk.add_argument(
+        "spec",
+        help="the spec the exercise is about (file, built-in name, or - for stdin), or an exercise set's folder",
+    )
+    chk.add_argument(
+        "answers", nargs="+", help="TOML or JSON files of quantity keys and values, folders of them, or - for stdin"
+    )
     chk.add_argument(
         "--format", choices=("text", "md", "json"), default="text", help="plain lines (default), Markdown or JSON"
     )
     chk.add_argument("-o", "--output", default="-", metavar="FILE", help="where to write (default: stdout)")
     chk.add_argument("--lang", choices=LANGS, default="en", help="language of the feedback (default en)")
-    chk.add_argument("--rounding", metavar="MODE", help="hand:N or sig:N: the exercise carries values rounded so")
-    chk.add_argument("--digits", type=_int_range(1, 15), default=None, metavar="D", help="places of expected values")
+    chk.add_argument(
+        "--rounding",
+        metavar="MODE",
+        help="hand:N or sig:N: the exercise carries values rounded so (default: the spec's)",
+    )
+    chk.add_argument(
+        "--digits", type=_int_range(1, 15), default=None, metavar="D", help="places of expected values (default 9)"
+    )
     chk.add_argument(
         "--min-digits", type=_int_range(0, 15), default=3, metavar="K",
         help="significant digits an answer needs to be judged (default 3)",
     )  # fmt: skip
-    chk.add_argument("--summary", metavar="FILE.csv", help="a class summary: one row per file, as CSV and Markdown")
     chk.add_argument(
-        "--misconceptions", metavar="FILE", help="a TOML table of misconceptions to try after the built-in ones"
+        "--summary", metavar="FILE.csv", help="a class summary: one row per file, as CSV and Markdown (default: none)"
+    )
+    chk.add_argument(
+        "--misconceptions",
+        metavar="FILE",
+        help="a TOML table of misconceptions to try after the built-in ones (default: none)",
     )
 
     exe = sub.add_parser(
@@ -239,15 +282,31 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG_EXERCISES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    exe.add_argument("spec", nargs="?", default="article")
+    exe.add_argument(
+        "spec", nargs="?", default="article", help="a TOML/JSON spec, a built-in name, or - for stdin (default article)"
+    )
     exe.add_argument("--count", type=_int_range(1, 10_000), default=30, metavar="N", help="variants (default 30)")
-    exe.add_argument("--seed", type=_int_range(0, 2**63 - 1), default=0, metavar="S", help="same seed, same files")
+    exe.add_argument(
+        "--seed", type=_int_range(0, 2**63 - 1), default=0, metavar="S", help="same seed, same files (default 0)"
+    )
     exe.add_argument("-o", "--output", default="exercises", metavar="DIR", help="folder (default exercises)")
-    exe.add_argument("--spread", type=float, default=None, metavar="X", help="draw within ±X of each value (0.1)")
-    exe.add_argument("--decimals", type=_int_range(0, 6), default=None, metavar="D", help="places drawn (default 2)")
-    exe.add_argument("--lang", choices=LANGS, default="en")
-    exe.add_argument("--digits", type=_int_range(1, 15), default=None, metavar="D")
-    exe.add_argument("--templates", metavar="DIR")
+    exe.add_argument(
+        "--spread",
+        type=float,
+        default=None,
+        metavar="X",
+        help="draw within ±X of each value (default 0.1, or the spec's)",
+    )
+    exe.add_argument(
+        "--decimals", type=_int_range(0, 6), default=None, metavar="D", help="places drawn (default 2, or the spec's)"
+    )
+    exe.add_argument("--lang", choices=LANGS, default="en", help="language of the sheets (default en)")
+    exe.add_argument(
+        "--digits", type=_int_range(1, 15), default=None, metavar="D", help="decimal places shown (default 9)"
+    )
+    exe.add_argument(
+        "--templates", metavar="DIR", help="a folder of templates that come before the built-in ones (default: none)"
+    )
     exe.add_argument(
         "--ask", default="default", metavar="LIST",
         help="the quantities a sheet asks for: default (about half an hour), all, or keys and patterns (grad.*)",
@@ -255,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     exe.add_argument(
         "--jobs", type=_int_range(1, 64), default=None, metavar="J", help="processes (default: cores, ≤ 4)"
     )
-    exe.add_argument("-q", "--quiet", action="store_true")
+    exe.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors (default: off)")
 
     val = sub.add_parser(
         "validate",
@@ -263,8 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG_VALIDATE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    val.add_argument("spec")
-    val.add_argument("--no-limit", action="store_true", help="lift the resource limits")
+    val.add_argument("spec", help="a TOML/JSON spec, a built-in name, or - for stdin")
+    val.add_argument("--no-limit", action="store_true", help="lift the resource limits (default: limits on)")
+    val.add_argument(
+        "--format", choices=("text", "json"), default="text", help="one line, or JSON for other programs (default text)"
+    )
 
     exp = sub.add_parser(
         "export",
@@ -275,6 +337,22 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("target", choices=("torch",), help="what to write: torch (a PyTorch training script)")
     exp.add_argument("spec", help="a TOML/JSON spec or a built-in name")
     exp.add_argument("-o", "--output", default="-", metavar="FILE", help="where to write (default: stdout)")
+
+    sch = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of a spec or of a trace",
+        epilog=EPILOG_SCHEMA,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sch.add_argument("which", choices=("spec", "trace"), help="spec (for editors) or trace (trace.json)")
+
+    comp = sub.add_parser(
+        "completion",
+        help="print a shell completion script",
+        epilog=EPILOG_COMPLETION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    comp.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
     return p
 
 
@@ -316,11 +394,23 @@ def _progress(args: argparse.Namespace, total: int) -> tuple[Any, Any]:
     return update, bar
 
 
+def _load(arg: str, **kw: Any) -> Any:
+    """The spec a command names; - reads it from standard input (a trace's spec too)."""
+    from .spec import is_trace, load_spec, parse_text
+
+    if arg != "-":
+        return load_spec(arg, **kw)
+    data = parse_text(sys.stdin.buffer.read(), "<stdin>")
+    try:
+        return load_spec(data["spec"] if is_trace(data) else data, **kw)
+    except SpecError as e:
+        raise e.at("<stdin>") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from .spec import load_spec
     from .tracer import trace
 
-    spec = load_spec(
+    spec = _load(
         args.spec, limits=not args.no_limit, iterations=args.iterations, rounding=args.rounding, derive=args.derive
     )
     folder = _target(args)
@@ -335,10 +425,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from .spec import looks_like_spec
     from .tracedata import Trace
 
     folder = _target(args)
     raw = _read_trace(Path(args.trace), args.trace)
+    if looks_like_spec(raw):
+        raise SpecError(f"this is a spec, not a trace: use bptrace run {args.trace}", source=args.trace)
     try:
         tr = Trace.from_dict(raw)
     except SpecError as e:
@@ -429,12 +522,30 @@ def cmd_examples(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .guard import check_resources
-    from .spec import load_spec
+    import json
 
-    spec = load_spec(args.spec, limits=not args.no_limit)
-    check_resources(spec, 1, not args.no_limit)
+    from .guard import check_resources
+
+    try:
+        spec = _load(args.spec, limits=not args.no_limit)
+        check_resources(spec, 1, not args.no_limit)
+    except SpecError as e:
+        if args.format != "json":
+            raise
+        print(json.dumps({"valid": False, "source": e.source, "path": e.path, "error": e.detail, "message": str(e)}))
+        return 2
     sizes = "-".join(str(layer["size"]) for layer in spec["layers"])
+    if args.format == "json":
+        summary = {
+            "valid": True,
+            "source": args.spec,
+            "title": spec["title"],
+            "sizes": [layer["size"] for layer in spec["layers"]],
+            **{k: spec[k] for k in ("loss", "mode", "iterations", "learning_rate")},
+            "samples": len(spec["samples"]),
+        }
+        print(json.dumps(summary, ensure_ascii=False))
+        return 0
     print(
         f"{args.spec}: ok: {sizes} network, {spec['loss']}, {len(spec['samples'])} sample"
         f"{'s' * (len(spec['samples']) != 1)}, {spec['iterations']} iteration{'s' * (spec['iterations'] != 1)} ({spec['mode']})"
@@ -449,6 +560,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .spec import load_spec
     from .tracer import trace
 
+    if args.spec == "-" and "-" in args.answers:
+        raise SpecError("only one of the spec and the answers can come from standard input", "answers")
     files = answer_files(args.answers)
     table = load_table() + (load_table(Path(args.misconceptions)) if args.misconceptions else [])
     metas: list[dict[str, int]] = [{} for _ in files]
@@ -464,7 +577,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         spec = load_spec(known[min(known)])
         title = re.sub(r" \(\d+\)$", "", titles.text_in(spec["title"], args.lang))
     else:
-        spec = load_spec(args.spec, iterations=1, rounding=args.rounding)
+        spec = _load(args.spec, iterations=1, rounding=args.rounding)
         grader = Grader(trace(spec, detail=1), min_digits=args.min_digits, table=table)
         grades = [grader.grade(a, str(f)) for f, a in zip(files, answers)]
         title = titles.text_in(spec["title"], args.lang)
@@ -522,6 +635,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(g.all_right for g in grades) else 1
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from importlib import resources
+
+    sys.stdout.write(
+        resources.files("bptrace").joinpath(f"schema/{args.which}.schema.json").read_text(encoding="utf-8")
+    )
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from .completion import script
+
+    sys.stdout.write(script(build_parser(), args.shell))
+    return 0
+
+
 def cmd_exercises(args: argparse.Namespace) -> int:
     from .exercises import make_set
     from .output import check_target
@@ -535,9 +664,9 @@ def cmd_exercises(args: argparse.Namespace) -> int:
     update, bar = _progress(args, args.count)
     try:
         written = make_set(
-            args.spec, folder, args.count, args.seed, spread=args.spread, decimals=args.decimals,
-            lang=args.lang, digits=args.digits, templates=args.templates, jobs=args.jobs, ask=args.ask,
-            progress=update,
+            _load(args.spec) if args.spec == "-" else args.spec, folder, args.count, args.seed,
+            spread=args.spread, decimals=args.decimals, lang=args.lang, digits=args.digits,
+            templates=args.templates, jobs=args.jobs, ask=args.ask, progress=update,
         )  # fmt: skip
     finally:
         if bar is not None:
@@ -578,6 +707,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": cmd_check,
     "exercises": cmd_exercises,
     "export": cmd_export,
+    "schema": cmd_schema,
+    "completion": cmd_completion,
 }
 
 

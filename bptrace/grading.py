@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -134,7 +135,11 @@ def read_answers(path: Path, meta: dict[str, int] | None = None) -> list[Answer]
     whole number under `variant` names the exercise variant the file answers (into `meta`).
     """
     source = str(path)
-    raw = read_limited(path, source, MAX_ANSWERS_BYTES)
+    raw = (
+        sys.stdin.buffer.read(MAX_ANSWERS_BYTES + 1) if source == "-" else read_limited(path, source, MAX_ANSWERS_BYTES)
+    )
+    if len(raw) > MAX_ANSWERS_BYTES:
+        raise SpecError(f"too large (over {MAX_ANSWERS_BYTES} bytes)", source=source)
     if not raw.strip():
         raise SpecError("file is empty", source=source)
     try:

@@ -229,6 +229,8 @@ def load_spec(
         path = Path(text)
         if path.exists():
             data, name = read_document(path, text), text
+            if is_trace(data):  # a trace.json holds the spec it ran, normalised: run that again
+                data = data["spec"]
         elif text in example_names():
             data, name = tomllib.loads(example_text(text)), text
         else:
@@ -245,6 +247,15 @@ def load_spec(
         raise e.at(name) from None
 
 
+def is_trace(data: Any) -> bool:
+    """Whether a document is a bptrace trace rather than a spec."""
+    return isinstance(data, dict) and "format_version" in data and isinstance(data.get("spec"), dict)
+
+
+def looks_like_spec(data: Any) -> bool:
+    return isinstance(data, dict) and "format_version" not in data and bool({"layers", "learning_rate"} & set(data))
+
+
 # ---------------------------------------------------------------- the spec
 
 
@@ -258,6 +269,9 @@ def normalise_full(data: Any, limits: bool = True, draw: bool = True) -> tuple[d
     (with ``draw=False``, of the layers whose weights init would draw, left out)."""
     if not isinstance(data, dict):
         raise SpecError(f"a spec must be a table (TOML) or an object (JSON), got {type_name(data)}")
+    if "$schema" in data:  # an editor's link to spec.schema.json; nothing bptrace reads
+        text(data["$schema"], "$schema")
+        data = {k: v for k, v in data.items() if k != "$schema"}
     table(data, "", TOP_KEYS)
     # none given stays None (null in a trace): each report then takes its language's default
     out: dict[str, Any] = {"title": titles.check(data.get("title"))}
