@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -51,4 +53,22 @@ def test_the_two_commands_come_first() -> None:
     assert first is not None
     assert first.group(1).splitlines() == ["pip install . && bptrace run", 'pip install -e ".[test]" && pytest']
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text(encoding="utf-8")
-    assert 'pip install -e ".[test]" && pytest' in ci
+    # CI ends with the same command, run on the built wheel instead of the source tree
+    last = [line for line in ci.splitlines() if line.strip() and not line.startswith("#")][-1]
+    assert re.fullmatch(r'cd "\$tree" && pip install --quiet "\$wheel\[test\]" && pytest', last), last
+    assert "set -euo pipefail" in ci and "trap 'rm -rf \"$work\"' EXIT" in ci
+
+
+def test_python_examples_type_check_under_mypy_strict(tmp_path: Path) -> None:
+    pytest.importorskip("mypy")
+    for k, block in enumerate(_python_blocks()):
+        (tmp_path / f"readme_example_{k}.py").write_text(block, encoding="utf-8")
+    # pandas ships no type information of its own (that is pandas-stubs); everything else is checked
+    (tmp_path / "mypy.ini").write_text("[mypy]\nstrict = True\n\n[mypy-pandas.*]\nignore_missing_imports = True\n")
+    # run from the examples' folder, so bptrace is the installed, typed package a user would check against
+    r = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--config-file", "mypy.ini", "."],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("Success: no issues found in")
