@@ -145,3 +145,12 @@ def test_a_trace_given_to_run_runs_its_spec_again(tmp_path: Path) -> None:
         assert (again / name).read_bytes() == (first / name).read_bytes()
     spec = bptrace.load_spec(first / "trace.json")
     assert spec.to_dict() == bptrace.load_spec("xor").to_dict()
+
+
+def test_exercises_from_stdin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _stdin(monkeypatch, ARTICLE)
+    r = run_cli("exercises", "-", "--count", "1", "--seed", "7", "-o", str(tmp_path / "set"), "-q")
+    assert r.code == 0, r.err
+    again = tmp_path / "again"
+    assert run_cli("exercises", "article", "--count", "1", "--seed", "7", "-o", str(again), "-q").code == 0
+    assert (tmp_path / "set" / "001" / "spec.json").read_bytes() == (again / "001" / "spec.json").read_bytes()
