@@ -41,6 +41,8 @@ BEYOND_A_SCHEMA = (
     "lone surrogate",  # valid JSON text that is not Unicode
     "give the weights or an [init] table",
     "low end",
+    "both in layer",  # derive: one weight per layer
+    "this network's weights are",  # derive: a weight the network has
 )
 
 
