@@ -53,7 +53,8 @@ def test_check_and_validate_speak_json(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert [(a["key"], a["verdict"]) for a in json.loads(r.out)] == [("net.h1", "right"), ("out.o1", "wrong")]
     ok = json.loads(run_cli("validate", "article", "--format", "json").out)
     assert ok == {
-        "valid": True, "source": "article", "title": "A step-by-step backpropagation example", "sizes": [2, 2, 2],
+        "valid": True, "source": "article", "sizes": [2, 2, 2],
+        "title": {"en": "A step-by-step backpropagation example", "zh": "反向传播逐步计算实例"},
         "loss": "mse", "mode": "online", "iterations": 1, "learning_rate": 0.5, "samples": 1,
     }  # fmt: skip
     bad = tmp_path / "bad.json"
