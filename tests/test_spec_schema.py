@@ -39,6 +39,7 @@ BEYOND_A_SCHEMA = (
     "parameters (limit",  # the resource limit counts the whole network
     "is also the name of neuron",  # names across layers
     "lone surrogate",  # valid JSON text that is not Unicode
+    "expected a number within",  # an integer too large for a float64
     "give the weights or an [init] table",
     "low end",
     "both in layer",  # derive: one weight per layer
