@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 
 import bptrace
+import bptrace.reports
 from bptrace import names
 
 from strategies import specs

@@ -100,6 +100,11 @@ def test_narrow_screen_keeps_every_result_in_view(spec: str, browser: Browser, t
     browser.open(page.as_uri())
     metrics = {"width": 420, "height": 900, "deviceScaleFactor": 1, "mobile": True}
     browser.send("Emulation.setDeviceMetricsOverride", metrics)
+    # load the page again at the narrow width, so its layout is the narrow one from the start
+    # rather than whatever the resize had reached when the measurement ran
+    browser.events.clear()
+    browser.send("Page.reload")
+    browser.wait_for("Page.loadEventFired")
     info = browser.evaluate(NARROW)
     assert info["chains"] >= 10 and info["vw"] <= 420
     assert info["bad"] == []
