@@ -190,7 +190,8 @@ def test_records_written_late_equal_records_written_at_once(spec: dict) -> None:
             plan = rec.__dict__.get("_pending")
             if plan is None:
                 continue
-            shape, values = plan
+            shape, numbers = plan
+            values = dict(zip(shape.variables, numbers))
             lhs = names.symbol(rec.key)
             filled = formula.fill(shape.expr, values)
             assert rec.expr == filled

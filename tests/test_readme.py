@@ -74,3 +74,19 @@ def test_python_examples_type_check_under_mypy_strict(tmp_path: Path) -> None:
     )  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("Success: no issues found in")
+
+
+def test_the_performance_table_is_the_benchmark_harness_output() -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import run as harness  # benchmarks/run.py
+
+    block = README.split(harness.BEGIN, 1)[1].split(harness.END, 1)[0]
+    text = re.search(r"```text\n(.*?)\n```", block, flags=re.S)
+    assert text is not None, "run `python benchmarks/run.py --readme`"
+    lines = text.group(1).splitlines()
+    rows = [tuple(c.strip() for c in line.split(" | ")) for line in lines[2:]]
+    rebuilt = [(*r[:5], None if r[5:] in ((), ("",)) else r[5] == "yes") for r in rows]
+    assert harness.table(rebuilt) == text.group(1)  # type: ignore[arg-type]
+    assert "Measured on Python" in block and "The import floor imports" in block

@@ -231,9 +231,9 @@ def run_entries(
             val = carry(val)
         env[e.key] = val
         if type(val) is float:
-            rec = TracedRecord(e, shape, val, {k: env[k] for k in shape.variables})
+            rec = TracedRecord(e, shape, val, tuple(map(env.__getitem__, shape.variables)))
         else:  # a float32 trace: each value stored as the float64 of the same number
-            rec = TracedRecord(e, shape, float(val), {k: float(env[k]) for k in shape.variables})
+            rec = TracedRecord(e, shape, float(val), tuple(float(env[k]) for k in shape.variables))
         if shape.is_update:
             rec.old, rec.grad, rec.new = float(env[f"param.{e.name}"]), float(env[f"grad.{e.name}"]), rec.value
         append(rec)
@@ -281,11 +281,11 @@ class TracedRecord(Record):
     read: most records of a long trace reach no report, and writing them costs several times the
     arithmetic. What is read is the same either way."""
 
-    def __init__(self, e: Entry, shape: _Shape, value: float, values: dict[str, float]) -> None:
-        self.__dict__.update(
-            phase=e.phase, kind=e.kind, name=e.name, value=value, layer=e.layer,
-            old=None, grad=None, new=None, shape=None, exact=None, _pending=(shape, values),
-        )  # fmt: skip
+    def __init__(self, e: Entry, shape: _Shape, value: float, values: tuple[float, ...]) -> None:
+        self.__dict__ = {
+            "phase": e.phase, "kind": e.kind, "name": e.name, "value": value, "layer": e.layer,
+            "old": None, "grad": None, "new": None, "shape": None, "exact": None, "_pending": (shape, values),
+        }  # fmt: skip
 
     def _fill(self) -> dict[str, Any]:
         d = self.__dict__
@@ -293,7 +293,7 @@ class TracedRecord(Record):
         if pending is not None:
             shape, values = pending
             lhs, text = shape.lhs_formula
-            filled = formula.fill(shape.expr, values)
+            filled = formula.fill(shape.expr, dict(zip(shape.variables, values)))
             d["_formula"], d["_expr"] = text, filled
             d["_substituted"] = f"{lhs} = {formula.latex(filled, formula.exact_latex)}"
         return d
