@@ -47,7 +47,11 @@ import bptrace  # noqa: E402
 
 ITER = 10_000
 PY = sys.executable
-ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+# children keep Python's bytecode cache as an installed package has it: with it switched off
+# (PYTHONDONTWRITEBYTECODE) every run would compile bptrace from source, which the libraries in
+# the floor, installed with their caches, never do
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ENV["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
 BP = [PY, "-m", "bptrace"]
 LARGE = ROOT / "tests" / "specs" / "large-784-128-10.json"  # the same network the tests check
 README = ROOT / "README.md"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -75,6 +74,8 @@ def text(val: Any, path: str) -> str:
 def choice(val: Any, path: str, choices: tuple[str, ...] | list[str]) -> str:
     s = text(val, path)
     if s not in choices:
+        import difflib  # only a mistake needs it: a run that reads a good spec loads nothing for it
+
         hint = difflib.get_close_matches(s, choices, n=1)
         did = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise SpecError(f"unknown value {short(s)!r}{did}; expected one of {', '.join(choices)}", path)
@@ -86,6 +87,8 @@ def table(val: Any, path: str, keys: tuple[str, ...], what: str = "a table") -> 
         raise SpecError(f"expected {what}, got {type_name(val)}", path)
     for k in val:
         if k not in keys:
+            import difflib
+
             key = str(k)
             hint = difflib.get_close_matches(key, keys, n=1, cutoff=0.6) if len(key) <= 64 else []
             name = short(key) if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else short(json.dumps(key))

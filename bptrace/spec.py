@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import re
 import stat
 import tomllib
@@ -613,6 +612,8 @@ def _fill_init(layers: list[dict[str, Any]], init: dict[str, Any]) -> tuple[int,
     # Python's Mersenne Twister is documented to give the same random() stream on every platform
     # and version, so a seed means the same weights everywhere. Every layer takes its draws, given
     # weights or not, so giving one layer's weights does not change the others'.
+    import random  # only drawn weights need it
+
     rng = random.Random(init["seed"])
     drawn = []
     for idx in range(1, len(layers)):
