@@ -444,3 +444,31 @@ def test_cross_entropy_setting_shows_only_the_form_in_use() -> None:
     binary = bptrace.render(bptrace.trace(NETWORKS["net221"], iterations=1, loss="cross_entropy"), "md")
     line = next(x for x in binary.splitlines() if x.startswith("- loss: "))
     assert line.startswith("- loss: binary cross-entropy") and "(1 - \\mathrm{target}_k)" in line
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_batch_report_says_it_works_sample_1_and_updates_with_the_mean(lang: str) -> None:
+    text = md("batch3", lang)
+    forward = text.split("\n## 2.")[1].split("\n### ")[0]
+    assert ("sample 1 in full" if lang == "en" else "完整演算样本 1") in forward
+    assert (
+        r"w_{ji}^{+} = w_{ji} - \eta \, \frac{1}{N} \sum_{n=1}^{N} \frac{\partial E^{(n)}_{\mathrm{total}}}{\partial w_{ji}}"
+        in text
+    )
+    assert ("mean gradient over the batch" if lang == "en" else "整批梯度的平均值") in text
+    keys = text.split("`bptrace check`")[1].split("\n\n")[0]
+    assert "each key names its sample" not in keys and "每个键都注明所属样本" not in keys
+    assert "`delta.o1`" in keys and ("sample 1's values" if lang == "en" else "是样本 1 的数值") in keys
+    assert "。 " not in _prose(text)  # a Chinese sentence follows the last with no gap
+    online = md("online3", lang)
+    assert ("sample 1 in full" if lang == "en" else "完整演算样本 1") in online
+    assert r"\frac{1}{N}" not in online
+    assert "sample 1 in full" not in md("article") and "完整演算样本 1" not in md("article", "zh")
+
+
+@pytest.mark.parametrize("name", ["deep", "article", "batch3"])
+def test_the_input_a_weight_multiplies_is_not_called_x(name: str) -> None:
+    text = md(name)
+    assert r"\delta_{j} \, x_{i}" not in text and r"\delta \cdot x$" not in text
+    assert "the input $a_{i}$ the weight multiplies" in text
+    assert r"\mathbf{x}_{" not in text

@@ -106,12 +106,20 @@ def hidden_delta(activation: str) -> str:
     )
 
 
-def weight_rule(plain: bool = True) -> str:
-    """The weight gradient, and the update when it is plain gradient descent (an optimizer's has a section of its own)."""
-    grad = r"\frac{\partial E_{\mathrm{total}}}{\partial w_{ji}} = \delta_{j} \, x_{i}"
+def weight_rule(plain: bool = True, batch: str | None = None) -> str:
+    """The weight gradient, and the update when it is plain gradient descent (an optimizer's has a
+    section of its own). In a batch each sample n has its own gradient and the update uses their
+    mean ("mean") or sum ("sum") over the N samples, so the box shows exactly that."""
+    if batch is None:
+        grad = r"\frac{\partial E_{\mathrm{total}}}{\partial w_{ji}} = \delta_{j} \, a_{i}"
+        step = r"\frac{\partial E_{\mathrm{total}}}{\partial w_{ji}}"
+    else:
+        grad = r"\frac{\partial E^{(n)}_{\mathrm{total}}}{\partial w_{ji}} = \delta^{(n)}_{j} \, a^{(n)}_{i}"
+        mean = r"\frac{1}{N} " if batch == "mean" else ""
+        step = mean + r"\sum_{n=1}^{N} \frac{\partial E^{(n)}_{\mathrm{total}}}{\partial w_{ji}}"
     if not plain:
         return grad
-    return grad + r", \qquad w_{ji}^{+} = w_{ji} - \eta \, \frac{\partial E_{\mathrm{total}}}{\partial w_{ji}}"
+    return grad + r", \qquad w_{ji}^{+} = w_{ji} - \eta \, " + step
 
 
 def bias_rule(lay: LayerLayout) -> str:
@@ -129,7 +137,7 @@ def _b(kind: str, layer: str) -> str:
         "net": rf"\mathbf{{net}}_{{{layer}}}",
         "out": rf"\mathbf{{out}}_{{{layer}}}",
         "delta": rf"\boldsymbol{{\delta}}_{{{layer}}}",
-        "x": rf"\mathbf{{x}}_{{{layer}}}",
+        "x": rf"\mathbf{{a}}_{{{layer}}}",
         "b": rf"\mathbf{{b}}_{{{layer}}}",
     }[kind]
 
