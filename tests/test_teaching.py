@@ -25,6 +25,7 @@ NETWORKS = {
     "batch-zero": str(SPECS / "batch-zero.toml"),
     "hand": str(SPECS / "hand.toml"),
     "xor": "xor",
+    "relu-off": str(SPECS / "relu-off.toml"),
 }
 
 
@@ -108,9 +109,9 @@ def test_old_share_keys_still_grade(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["softmax", "softmax-mse"])
 def test_softmax_jacobian_is_stated_and_worked(name: str) -> None:
     text = md(name)
-    rule = r"\frac{\partial \mathrm{out}_{k}}{\partial \mathrm{net}_{j}} = \mathrm{out}_{k} \left(\delta_{kj} - \mathrm{out}_{j}\right)"
+    rule = r"\frac{\partial \mathrm{out}_{k}}{\partial \mathrm{net}_{j}} = \mathrm{out}_{k} \left([k = j] - \mathrm{out}_{j}\right)"
     assert text.count(rule) == 1
-    assert "Kronecker delta" in text
+    assert "where $[k = j]$ is 1 when $k = j$" in text
     # delta_o1 worked as a sum over every output, the cross terms with their numbers
     tr = _trace(name)
     cross = tr.value("partial.dout_o2/dnet_o1")
@@ -472,3 +473,22 @@ def test_the_input_a_weight_multiplies_is_not_called_x(name: str) -> None:
     assert r"\delta_{j} \, x_{i}" not in text and r"\delta \cdot x$" not in text
     assert "the input $a_{i}$ the weight multiplies" in text
     assert r"\mathbf{x}_{" not in text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_softmax_defines_delta_before_using_it_and_no_second_delta(lang: str) -> None:
+    text = md("softmax", lang)
+    definition = r"$\delta_{o1} = \partial E_{\mathrm{total}} / \partial \mathrm{net}_{o1}$"
+    assert definition in text
+    assert text.index(definition) < text.index(r"\delta_{o1} \cdot \frac{\partial \mathrm{net}_{o1}}")
+    assert r"\delta_{kj}" not in text and r"\delta_{k," not in text and "克罗内克" not in text
+    assert r"\left([k = o1] - \mathrm{out}_{o1}\right)" in text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_switched_off_relu_on_the_derived_path_is_said(lang: str) -> None:
+    tr = _trace("relu-off")
+    assert tr.value("partial.dout_g1/dnet_g1") == 0.0 and tr.value("grad.w7") == 0.0
+    said = "is switched off here" if lang == "en" else "处于关闭状态"
+    assert md("relu-off", lang).count(said) == 1
+    assert said not in md("deep", lang)  # its ReLU neuron on the derived path is on

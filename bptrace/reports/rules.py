@@ -57,9 +57,10 @@ def slope(activation: str, index: str = "j") -> str:
 
 
 def kronecker_rule() -> str:
+    # an Iverson bracket, not a Kronecker delta: δ already names the error signals in these formulas
     return (
         r"\frac{\partial \mathrm{out}_{k}}{\partial \mathrm{net}_{j}} = "
-        r"\mathrm{out}_{k} \left(\delta_{kj} - \mathrm{out}_{j}\right)"
+        r"\mathrm{out}_{k} \left([k = j] - \mathrm{out}_{j}\right)"
     )
 
 
@@ -74,7 +75,7 @@ def output_delta(loss: str, activation: str, reduction: str | None = None, outpu
     if activation == "softmax":
         total = (
             r"\sum_{k} \frac{\partial E_{\mathrm{total}}}{\partial \mathrm{out}_{k}} "
-            r"\mathrm{out}_{k} \left(\delta_{kj} - \mathrm{out}_{j}\right)"
+            r"\mathrm{out}_{k} \left([k = j] - \mathrm{out}_{j}\right)"
         )
         if form.fused_delta:
             diff = r"\mathrm{out}_{j} - \mathrm{target}_{j}"

@@ -121,7 +121,7 @@ class Report:
         return self.chain(
             [
                 rf"\delta_{{{n}}}",
-                rf"\sum_{{k}} \left(-\frac{{\mathrm{{target}}_{{k}}}}{{\mathrm{{out}}_{{k}}}}\right) \mathrm{{out}}_{{k}} \left(\delta_{{k,{n}}} - {o}\right)",
+                rf"\sum_{{k}} \left(-\frac{{\mathrm{{target}}_{{k}}}}{{\mathrm{{out}}_{{k}}}}\right) \mathrm{{out}}_{{k}} \left([k = {n}] - {o}\right)",
                 rf"-{t} + {o} \sum_{{k}} \mathrm{{target}}_{{k}}",
                 rf"{o} - {t}",
             ]
