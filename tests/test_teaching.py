@@ -492,3 +492,11 @@ def test_a_switched_off_relu_on_the_derived_path_is_said(lang: str) -> None:
     said = "is switched off here" if lang == "en" else "处于关闭状态"
     assert md("relu-off", lang).count(said) == 1
     assert said not in md("deep", lang)  # its ReLU neuron on the derived path is on
+
+
+@pytest.mark.parametrize("name", ["softmax", "deep", "article"])
+def test_chinese_prose_has_no_tool_jargon(name: str) -> None:
+    prose = _prose(md(name, "zh"))
+    for word in ("记录值", "记录下的", "记录的梯度", "bptrace 就按", "spec 文件", "你的 spec"):
+        assert word not in prose, word
+    assert "反向传播值" in prose
