@@ -500,3 +500,9 @@ def test_chinese_prose_has_no_tool_jargon(name: str) -> None:
     for word in ("记录值", "记录下的", "记录的梯度", "bptrace 就按", "spec 文件", "你的 spec"):
         assert word not in prose, word
     assert "反向传播值" in prose
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_repeat_section_does_not_call_a_large_step_small(lang: str) -> None:
+    # one step can nearly halve the error (a softmax network with large weights), so no report calls it small
+    assert "One step is small" not in md("softmax", lang) and "一步的改进很小" not in md("softmax", lang)
