@@ -6,11 +6,23 @@ bptrace but the meaning of the spec.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+# Cross-entropy is defined with ln clipped to [EPS, 1 - EPS], so a saturated output has a large
+# finite loss; the bound is part of what the loss means, not an implementation detail.
 EPS = 1e-15
+
+# How close to ±1 a tanh or sigmoid may come for a comparison at rel=1e-9 (see Net): one unit in
+# the last place of 1 is 1e-16, 1e-11 of this margin, which leaves a hundredfold for training to
+# amplify it.
+SATURATION_MARGIN = 1e-5
+
+
+def _clip(x: np.ndarray) -> np.ndarray:
+    return np.clip(x, EPS, 1 - EPS)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -55,22 +67,34 @@ class Net:
             for layer, s in zip(self.layers[1:], self.shared)
         ]
         self.acts = [layer["activation"] for layer in self.layers[1:]]
+        # The slopes of tanh and sigmoid are computed from their outputs, as 1 - y² and
+        # y (1 - y); within d of y = ±1 they keep only the digits of 1e-16 / d. There a last-digit
+        # difference in tanh (math.tanh and np.tanh disagree in one value of five) grows past any
+        # sane tolerance, so comparisons need to know how close a run came.
+        self.saturation_margin = math.inf
 
     def forward(self, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         nets, outs = [], [x]
-        for W, b, s, a in zip(self.W, self.b, self.shared, self.acts):
+        fused = self.spec["loss"] == "cross_entropy"  # its output delta is out - target, no slope
+        for k, (W, b, s, a) in enumerate(zip(self.W, self.b, self.shared, self.acts)):
             n = W @ outs[-1] + (b[0] if s else b)
             nets.append(n)
-            outs.append(act(a, n))
+            y = act(a, n)
+            outs.append(y)
+            if a in ("tanh", "sigmoid") and not (fused and k == len(self.W) - 1):
+                margin = float(np.min(1 - np.abs(y)))
+                self.saturation_margin = min(self.saturation_margin, margin)
         return nets, outs
 
     def loss(self, y: np.ndarray, t: np.ndarray) -> float:
         if self.spec["loss"] == "mse":
             return float(np.sum(0.5 * (t - y) ** 2))
-        yc = np.clip(y, EPS, 1 - EPS)
+        # each logarithm's own argument is clipped, 1 - y included: at y = 1, 1 - clip(y) is
+        # 9.992e-16 (1 - 1e-15 is not exact in binary) where clip(1 - y) is 1e-15, and the
+        # logarithms of the two are 8e-4 apart
         if self.acts[-1] == "softmax":
-            return float(-np.sum(t * np.log(yc)))
-        return float(-np.sum(t * np.log(yc) + (1 - t) * np.log(1 - yc)))
+            return float(-np.sum(t * np.log(_clip(y))))
+        return float(-np.sum(t * np.log(_clip(y)) + (1 - t) * np.log(_clip(1 - y))))
 
     def grads(
         self, x: np.ndarray, t: np.ndarray, updated_W: list[np.ndarray] | None = None

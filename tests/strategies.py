@@ -58,3 +58,24 @@ def specs(draw: Any, max_layers: int = 4, max_size: int = 3, max_samples: int = 
         "layers": layers,
         "samples": samples,
     }
+
+
+# Found by the search: with a learning rate of 1 the output sigmoid reaches exactly 1 against a
+# target of 0, so the cross-entropy is decided by its clip. Kept as an explicit example so every
+# run compares a clipped loss, whatever the seed.
+SATURATED_OUTPUT: dict[str, Any] = {
+    "title": "random",
+    "learning_rate": 1.0,
+    "loss": "cross_entropy",
+    "iterations": 3,
+    "mode": "online",
+    "update_biases": False,
+    "hidden_delta_weights": "updated",
+    "layers": [
+        {"name": "i", "size": 2},
+        {"name": "h", "size": 3, "activation": "sigmoid", "weights": [[0.0, 0.0]] * 3, "bias": 0.0},
+        {"name": "g", "size": 3, "activation": "relu", "weights": [[0.0, 0.0, 0.0]] * 3, "bias": 1.0},
+        {"name": "o", "size": 2, "activation": "sigmoid", "weights": [[0.0, 0.0, 0.0]] * 2, "bias": [0.0, 0.0]},
+    ],
+    "samples": [{"input": [0.0, 0.0], "target": [0.0, 1.0]}, {"input": [0.0, 0.0], "target": [0.0, 0.0]}],
+}

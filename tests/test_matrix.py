@@ -8,14 +8,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 
 import bptrace
 from bptrace.reports import render_files
 from bptrace.tracejson import unpack
 
-from oracle import Net
-from strategies import specs
+from oracle import SATURATION_MARGIN, Net
+from strategies import SATURATED_OUTPUT, specs
 
 
 def _as_matrix(spec: Any, **kw: Any) -> bptrace.Trace:
@@ -51,12 +51,16 @@ def test_matrix_form_equals_scalar_form(name: str, kw: dict) -> None:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs())
+@example(SATURATED_OUTPUT)
 def test_matrix_form_matches_oracle(spec: dict) -> None:
     tr = _as_matrix(spec)
+    oracle = Net(spec)
     with np.errstate(all="ignore"):
-        history = Net(spec).train(spec["iterations"])
+        history = oracle.train(spec["iterations"])
     assume(tr.diverged is None and all(np.isfinite(history)) and max(map(abs, history)) < 1e6)
+    assume(oracle.saturation_margin > SATURATION_MARGIN)
     assert list(tr.history) == pytest.approx(history, rel=1e-9, abs=1e-12)
+    assert tr.final_params() == pytest.approx(oracle.params(), rel=1e-9, abs=1e-12)
 
 
 @pytest.fixture(scope="module")
