@@ -98,8 +98,12 @@ def test_rounding_drift_is_explained(tmp_path: Path) -> None:
 def test_keys_in_tables_and_batch_steps(tmp_path: Path) -> None:
     text = "[grad]\nw5 = 0.0822\n[update]\nw5 = 0.3589\n"
     assert run_cli("check", "article", _answers(tmp_path, text)).code == 0
-    r = run_cli("check", "xor", _answers(tmp_path, '"sample2.out.y1" = 0.7\n"batch.grad.w1" = 0.1\n', "x.toml"))
-    assert r.code in (0, 1) and "sample2.out.y1" in r.out and "batch.grad.w1" in r.out
+    r = run_cli("check", "xor", _answers(tmp_path, '"sample2.out.y1" = 0.7257\n"batch.grad.w1" = 0.1\n', "x.toml"))
+    assert r.code == 1
+    lines = r.out.splitlines()
+    assert lines[0] == "✓ sample2.out.y1  given 0.7257         expected 0.725718906"
+    assert lines[1] == "✗ batch.grad.w1   given 0.1            expected 0.00400925  (a slip of its own)"
+    assert "\nbatch.grad.w1: you wrote 0.1, the value is 0.00400925.\n" in r.out
 
 
 def test_markdown_feedback(tmp_path: Path) -> None:
