@@ -1,20 +1,44 @@
-"""Shared fixtures: traces of the built-in examples, a command-line runner, snapshot formats."""
+"""Shared fixtures: traces of the built-in examples, a command-line runner, snapshot formats.
+
+Hypothesis profiles are chosen by HYPOTHESIS_PROFILE: "ci" draws the same examples on every run,
+so a red build is the code's doing and replays anywhere; "dev" (the default outside CI) draws
+new ones each run and keeps failures in .hypothesis/ to replay them.
+"""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 import bptrace
 from bptrace.cli import cli
 
 from browser import CHROMIUM, Browser
+
+settings.register_profile(
+    "ci",
+    derandomize=True,  # examples drawn from a hash of each test's source, not from the clock
+    database=None,  # nothing replayed from an earlier run on the same machine
+    deadline=None,  # a loaded machine is not a failure
+    suppress_health_check=[HealthCheck.too_slow],  # the one health check that depends on timing
+    print_blob=True,  # a failure prints the @reproduce_failure line that replays it
+)
+settings.register_profile("dev", deadline=None, print_blob=True)
+
+
+def hypothesis_profile(environ: Mapping[str, str]) -> str:
+    return environ.get("HYPOTHESIS_PROFILE") or ("ci" if environ.get("CI") else "dev")
+
+
+settings.load_profile(hypothesis_profile(os.environ))
 
 
 class MarkdownSnapshot(SingleFileSnapshotExtension):
