@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -230,10 +232,15 @@ def test_divergence_in_the_first_step(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- safe output
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def test_a_failed_write_leaves_previous_files_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out = tmp_path / "out"
+    out, xor = tmp_path / "out", tmp_path / "xor"
     assert run_cli("run", "-o", str(out)).code == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert run_cli("run", "xor", "--format", "md", "-o", str(xor)).code == 0
+    before = _files(out)
     calls = {"n": 0}
     real = os.replace
 
@@ -246,27 +253,85 @@ def test_a_failed_write_leaves_previous_files_intact(tmp_path: Path, monkeypatch
     monkeypatch.setattr(os, "replace", failing_replace)
     r = run_cli("run", "xor", "-o", str(out))
     assert r.code == 2 and "cannot write: No space left on device" in r.err
-    for name, data in before.items():
-        text = (out / name).read_bytes()
-        assert text == data or name == "report.md"  # the first file was replaced whole, the rest untouched
-    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    # the first file (report.md) was replaced whole; the second failed and it and the rest are untouched
+    assert _files(out) == {**before, "report.md": (xor / "report.md").read_bytes()}
 
 
-def test_a_killed_run_leaves_no_truncated_file(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    assert run_cli("run", "-o", str(out)).code == 0
-    before = (out / "trace.json").read_bytes()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    p = subprocess.Popen(
-        [sys.executable, "-m", "bptrace", "run", "--iterations", "3000000", "-o", str(out), "-q"], env=env
-    )
+def _stat(path: Path) -> tuple[int, int, int] | None:
     try:
-        p.wait(timeout=1.0)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-    assert (out / "trace.json").read_bytes() == before
-    json.loads(before)
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _writing_a_temporary(folder: Path) -> bool:
+    for f in os.scandir(folder):
+        try:
+            if f.name.endswith(".tmp") and f.stat().st_size:
+                return True
+        except FileNotFoundError:  # renamed into place between the listing and the look
+            pass
+    return False
+
+
+def _complete_json(data: bytes) -> bool:
+    try:
+        json.loads(data)
+    except ValueError:
+        return False
+    return True
+
+
+def _stop_while_writing(out: Path, iterations: int, log: Path) -> bool:
+    """Run a trace into out/ and kill it once it has begun rewriting out/trace.json.
+
+    The run is stopped (SIGSTOP) first and looked at while it cannot move: True when that was in
+    the middle of the write (a temporary file on disk, or trace.json changed but not yet whole),
+    False when it got past the write before it could be stopped.
+    """
+    target = out / "trace.json"
+    old = _stat(target)
+    cmd = [sys.executable, "-m", "bptrace", "run", "--iterations", str(iterations), "--detail", "all"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    with (
+        log.open("wb") as err,
+        subprocess.Popen([*cmd, "--format", "json", "-o", str(out), "-q"], env=env, stderr=err) as p,
+    ):
+        try:
+            while p.poll() is None:
+                if _writing_a_temporary(out) or _stat(target) != old:
+                    os.kill(p.pid, signal.SIGSTOP)
+                    _, status = os.waitpid(p.pid, os.WUNTRACED)  # returns once it has really stopped
+                    if os.WIFSTOPPED(status):
+                        temporary = any(f.name.endswith(".tmp") for f in out.iterdir())
+                        return temporary or (_stat(target) != old and not _complete_json(target.read_bytes()))
+                    p.returncode = os.waitstatus_to_exitcode(status)  # it finished before the signal
+                    break
+                time.sleep(0.0005)
+        finally:
+            if p.returncode is None:
+                p.kill()
+    assert p.returncode == 0, log.read_text(encoding="utf-8")
+    return False
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs POSIX job-control signals")
+def test_a_run_killed_while_writing_leaves_the_old_file_whole(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run_cli("run", "--format", "json", "-o", str(out), "-q").code == 0
+    before = (out / "trace.json").read_bytes()
+    # a longer run writes a larger trace for longer: a retry is likelier to be caught mid-write
+    for iterations in (20, 80, 320):
+        if _stop_while_writing(out, iterations, tmp_path / "stderr"):
+            break
+        (out / "trace.json").write_bytes(before)
+    else:
+        pytest.fail("every run finished writing before it could be stopped")
+    after = (out / "trace.json").read_bytes()
+    assert after == before, f"trace.json holds {len(after)} bytes of something else, not its {len(before)}"
+    # the killed run may leave its hidden temporary file, never a file that looks like a result
+    assert {f.name for f in out.iterdir() if not (f.name.startswith(".") and f.name.endswith(".tmp"))} == {"trace.json"}
 
 
 # ---------------------------------------------------------------- determinism
