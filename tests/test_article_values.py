@@ -122,4 +122,4 @@ def test_updated_variant_fails_the_gradient_check() -> None:
     gc = bptrace.trace("article", hidden_delta_weights="updated").gradcheck
     assert gc is not None
     assert gc["max_rel_diff"] > 1e-3  # the published variant is not the true gradient
-    assert gc["worst"] in {"w1", "w2", "w3", "w4"}
+    assert gc["worst"] == "w1"  # a hidden weight: only their gradients use the updated weights

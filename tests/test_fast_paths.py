@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 
@@ -154,6 +155,11 @@ def test_direct_path_declines_what_it_does_not_know() -> None:
     assert md_html.direct("title &#95;x&#95;") == _python_markdown("title &#95;x&#95;")
 
 
+def _same(a: float, b: float) -> bool:
+    """Equal, where a NaN equals a NaN: a diverging spec must diverge the same way on both paths."""
+    return a == b or (a != a and b != b)
+
+
 @settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(specs())
 def test_finite_differences_on_the_compiled_path_equal_the_expression_trees(spec: dict) -> None:
@@ -166,7 +172,7 @@ def test_finite_differences_on_the_compiled_path_equal_the_expression_trees(spec
         for h in (1e-6, -1e-6, 0.25):
             moved = engine.error_moved(params, p, h, engine.samples)
             general = engine.error({**params, p: params[p] + h}, engine.samples)
-            assert moved == general or (moved != moved and general != general), p
+            assert _same(moved, general), p
     tr = bptrace.trace(spec)
     if tr.gradcheck is not None:
 
@@ -175,7 +181,7 @@ def test_finite_differences_on_the_compiled_path_equal_the_expression_trees(spec
                 return self.error({**params, name: params[name] + h}, samples)
 
         walked = gradient_check(TreeWalk(bptrace.load_spec(spec)), params, tr.steps)
-        assert walked == tr.gradcheck or walked["max_rel_diff"] != walked["max_rel_diff"]
+        assert json.dumps(walked, sort_keys=True) == json.dumps(tr.gradcheck, sort_keys=True)  # NaN equals NaN
 
 
 @settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -200,7 +206,7 @@ def test_records_written_late_equal_records_written_at_once(spec: dict) -> None:
             for key, x in values.items():  # the numbers put in are those of the records they name
                 earlier = step.get(key)
                 if earlier is not None and step.records.index(earlier) < step.records.index(rec):
-                    assert earlier.value == x or x != x
+                    assert _same(earlier.value, x), key
                     seen += 1
     assert seen > 0
 

@@ -273,7 +273,7 @@ def test_chinese_feedback_has_no_english_words(tmp_path: Path) -> None:
             body = re.sub(r"\$\$.*?\$\$", " ", body, flags=re.S)
             body = body.replace("A step-by-step backpropagation example", " ")
         assert _english_left(body, keys + ["grad.w5"]) == [], (fmt, body)
-        assert "，" in body or "。" in body
+        assert "，" in body and "。" in body
         assert ", " not in body.replace("(", "").replace(")", "") or fmt == "md"
     assert "隐含层误差信号用了更新后的权重" in run_cli("check", "article", path, "--lang", "zh").out
 

@@ -48,14 +48,20 @@ def test_the_oracle_implements_every_primitive() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(ops.ACTIVATIONS))
-def test_each_activation_agrees_with_the_oracle_and_its_derivative(name: str) -> None:
+def test_each_activation_agrees_with_the_oracle(name: str) -> None:
+    import numpy as np
+
+    x = np.array([-1.3, -0.2, 0.4, 2.1])
+    assert np.allclose(ops.ACTIVATIONS[name].vforward(x), oracle.act(name, x), rtol=1e-14, atol=0)
+
+
+# softmax mixes its neurons and has no elementwise slope; its Jacobian is checked through the gradient tests
+@pytest.mark.parametrize("name", sorted(n for n, a in ops.ACTIVATIONS.items() if a.derivative is not None))
+def test_each_elementwise_activation_has_its_derivative(name: str) -> None:
     import numpy as np
 
     act = ops.ACTIVATIONS[name]
     x = np.array([-1.3, -0.2, 0.4, 2.1])
-    assert np.allclose(act.vforward(x), oracle.act(name, x), rtol=1e-14, atol=0)
-    if act.derivative is None:
-        return  # softmax: its Jacobian is checked through the gradient tests
     h = 1e-6
     y = act.vforward(x)
     numeric = (act.vforward(x + h) - act.vforward(x - h)) / (2 * h)
