@@ -31,7 +31,8 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],  # the one health check that depends on timing
     print_blob=True,  # a failure prints the @reproduce_failure line that replays it
 )
-settings.register_profile("dev", deadline=None, print_blob=True)
+# parent: Hypothesis's own defaults, not the profile it loads by itself when CI is set
+settings.register_profile("dev", parent=settings.get_profile("default"), deadline=None, print_blob=True)
 
 
 def hypothesis_profile(environ: Mapping[str, str]) -> str:
