@@ -506,3 +506,65 @@ def test_chinese_prose_has_no_tool_jargon(name: str) -> None:
 def test_repeat_section_does_not_call_a_large_step_small(lang: str) -> None:
     # one step can nearly halve the error (a softmax network with large weights), so no report calls it small
     assert "One step is small" not in md("softmax", lang) and "一步的改进很小" not in md("softmax", lang)
+
+
+def _matrix_section(name: str, lang: str = "en") -> str:
+    summary = "<summary>For readers who are ready for it" if lang == "en" else "<summary>供有兴趣的读者"
+    return md(name, lang).split(summary)[1].split("</details>")[0]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_column_of_ones_is_defined_only_where_a_formula_uses_it(lang: str) -> None:
+    ones = "$\\mathbf{1}$ is a column of ones" if lang == "en" else "$\\mathbf{1}$ 是元素全为 1 的列向量"
+    # every neuron of the deep network has its own bias, and the softmax network keeps its biases
+    # fixed: no formula of theirs sums a layer's δ with 1
+    for name in ("deep", "softmax"):
+        section = _matrix_section(name, lang)
+        assert r"\mathbf{1}" not in section, name
+    # the batch network learns shared biases: their gradient is 1ᵀδ, and 1 is defined once
+    batch = _matrix_section("batch3", lang)
+    assert r"\frac{\partial E_{\mathrm{total}}}{\partial b_{1}} = \mathbf{1}^{\top} \boldsymbol{\delta}_{h}" in batch
+    assert batch.count(ones) == 1
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_softmax_is_introduced_as_a_layer_wide_activation(lang: str) -> None:
+    soft, deep = md("softmax", lang), md("deep", lang)
+    neuronwise = (
+        "each neuron adds up its weighted inputs and a bias, then applies its activation function"
+        if lang == "en"
+        else "每个神经元把加权输入与偏置相加，再经过激活函数"
+    )
+    layerwide = (
+        "softmax, the activation of layer **o**, acts on the whole layer"
+        if lang == "en"
+        else "而 **o** 层的 softmax 函数作用于整层"
+    )
+    forward_layer = "softmax, a layer-wide activation" if lang == "en" else "softmax 函数，它作用于整层"
+    case = soft.split("\n## 1.")[1].split("\n## 2.")[0]
+    assert neuronwise not in soft and layerwide in case and soft.count(layerwide) == 1
+    # the output layer's forward section says it again where softmax is computed
+    output_forward = soft.split("\n### 2.2")[1].split("\n## 3.")[0]
+    assert forward_layer in output_forward
+    assert forward_layer not in soft.split("\n### 2.2")[0]
+    # a network without softmax keeps the neuron-by-neuron sentence
+    assert neuronwise in deep and "layer-wide" not in deep and "作用于整层" not in deep
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_layers_neuron_table_does_not_call_the_worked_neuron_other(lang: str) -> None:
+    text = md("deep", lang)
+    assert "The other neurons" not in text and "其他神经元" not in text
+    if lang == "en":
+        head = r"All neurons of layer \*\*(\w)\*\* get their error signals the same way \(\$(\w)_\{(\d)\}\$ is the one worked out above\):"
+    else:
+        head = r"\*\*(\w)\*\* 层各神经元的误差项都按同样方法求得（其中 \$(\w)_\{(\d)\}\$ 已在上面详细推导）："
+    assert re.findall(head, text) == [("r", "r", "1"), ("h", "h", "1")]
+    for layer in ("r", "h"):  # the worked neuron's row is in its layer's table
+        assert (
+            f"`delta.{layer}1`"
+            in text.split(f"All neurons of layer **{layer}**" if lang == "en" else f"**{layer}** 层各神经元")[1]
+        )
+    # derived through the second neuron of each layer, the heading names that neuron
+    chosen = bptrace.render(bptrace.trace(NETWORKS["deep"], iterations=1, derive=["w10", "w4"]), "md", lang=lang)
+    assert [m[1:] for m in re.findall(head, chosen)] == [("r", "2"), ("h", "2")]
