@@ -515,7 +515,7 @@ def _matrix_section(name: str, lang: str = "en") -> str:
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_column_of_ones_is_defined_only_where_a_formula_uses_it(lang: str) -> None:
-    ones = "$\\mathbf{1}$ is a column of ones" if lang == "en" else "$\\mathbf{1}$ 是元素全为 1 的列向量"
+    ones = "$\\mathbf{1}$ is a column of ones" if lang == "en" else "记号 $\\mathbf{1}$ 表示元素全为 1 的列向量"
     # every neuron of the deep network has its own bias, and the softmax network keeps its biases
     # fixed: no formula of theirs sums a layer's δ with 1
     for name in ("deep", "softmax"):
