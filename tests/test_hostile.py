@@ -194,6 +194,40 @@ def test_the_fast_path_and_the_traced_path_agree_on_divergence(w: float, x: floa
     assert len(outcomes) == 1, outcomes
 
 
+ENGINE_CASES = [{}, {"mode": "batch"}, {"hidden_delta_weights": "updated"}, {"optimizer": {"name": "adam"}}]
+
+
+@pytest.mark.parametrize("threshold", [64, 0], ids=["scalar", "matrix"])
+@pytest.mark.parametrize("kw", ENGINE_CASES, ids=["online", "batch", "updated", "adam"])
+def test_an_infinite_net_input_behind_a_sigmoid_diverges_on_every_engine(threshold: int, kw: dict[str, Any]) -> None:
+    # 1.7e308 + 1.7e308 overflows to inf, sigmoid(inf) = 1, and every parameter stays finite
+    spec = {**_huge_weights(1.7e308, 1.0), **kw}
+    quantity = "net.h1" if threshold else "net.h[0]"
+    for detail in (0, 1, "all"):
+        tr = bptrace.trace(spec, detail=detail, matrix_threshold=threshold)
+        assert tr.diverged is not None, (detail, list(tr.history))
+        assert (tr.diverged["iteration"], tr.diverged["quantity"], list(tr.history)) == (1, quantity, [])
+
+
+def _wide_with_huge_weights() -> dict[str, Any]:
+    """A network traced in matrix form whose first hidden net input overflows to +inf."""
+    spec = _wide("sigmoid", "sigmoid", "mse", False)
+    del spec["init"]
+    spec["layers"][1]["weights"] = [[1.7e308] * 10] + [[0.1] * 10] * 7
+    spec["layers"][2]["weights"] = [[0.1] * 8] * 3
+    spec["samples"] = [{"input": [1.0] * 10, "target": [0, 1, 0]}]
+    spec["iterations"] = 3
+    return spec
+
+
+@pytest.mark.parametrize("detail", ["0", "1", "all"])
+def test_a_hidden_infinite_net_input_exits_3_from_the_command_line(tmp_path: Path, detail: str) -> None:
+    path = _spec_file(tmp_path, json.dumps(_wide_with_huge_weights()))
+    r = run_cli("run", str(path), "--detail", detail, "-o", str(tmp_path / "out"), "--format", "json")
+    assert r.code == 3 and "Traceback" not in r.err and "AssertionError" not in r.err
+    assert r.err == "bptrace: training diverged at iteration 1, sample 1: net.h[0] is not finite\n"
+
+
 def test_two_huge_finite_weights_are_no_internal_error(tmp_path: Path) -> None:
     path = tmp_path / "huge.json"
     path.write_text(json.dumps(_huge_weights(1e308, 0.05)), encoding="utf-8")

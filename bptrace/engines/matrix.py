@@ -161,11 +161,19 @@ class MatrixEngine(EngineBase):
         return mean([self.sample_error(p, np.array(s["input"], float), np.array(s["target"], float)) for s in samples])
 
     def gradients(
-        self, p: network.Params, x: np.ndarray, t: np.ndarray, hook: Hook | None = None
+        self,
+        p: network.Params,
+        x: np.ndarray,
+        t: np.ndarray,
+        hook: Hook | None = None,
+        watch: list[bool] | None = None,
     ) -> tuple[float, list[np.ndarray], list[np.ndarray], network.Params]:
         """E, weight gradients and bias gradients of one sample; with the updated variant also the
-        parameters as updated during the step (else p itself)."""
+        parameters as updated during the step (else p itself). ``watch`` receives whether every net
+        input was finite: a saturated activation can hide one that was not."""
         nets, outs = self.forward(p, x)
+        if watch is not None:
+            watch.append(all(np.isfinite(n).all() for n in nets))
         if hook:
             hook.forward(nets, outs)
         errors = self.form.verror(t, outs[-1])
@@ -270,7 +278,9 @@ class MatrixEngine(EngineBase):
         L = len(params.W)
         Ws, bs, shared = views(flat)[:L], views(flat)[L:], params.shared
         gWs, gbs = views(grad)[:L], views(grad)[L:]
-        layers = list(zip(Ws, bs, shared, [a.vforward for a in self.acts]))
+        # a net input of inf can hide behind a saturated activation (sigmoid(inf) = 1) and leave every
+        # parameter finite: net @ 0 is NaN exactly then, so the nets are checked too
+        layers = list(zip(Ws, bs, shared, [a.vforward for a in self.acts], [np.zeros(W.shape[0]) for W in Ws]))
         derivs = [a.vderivative for a in self.acts]
         form, out_act, eta = self.form, self.acts[-1], self.eta
         verror, update_biases, batch = form.verror, self.update_biases, self.batch
@@ -279,10 +289,12 @@ class MatrixEngine(EngineBase):
         zeros = np.zeros_like(flat)
         for it in range(n):
             errors = []
+            seen = 0.0
             for s_index, (x, t) in enumerate(data):
                 nets, outs = [], [x]
-                for W, b, s, fwd in layers:
+                for W, b, s, fwd, zero in layers:
                     net = W @ outs[-1] + (b[0] if s else b)
+                    seen = seen + net @ zero
                     nets.append(net)
                     outs.append(fwd(net))
                 errors.append(sum(verror(t, outs[-1]).tolist()))
@@ -308,7 +320,7 @@ class MatrixEngine(EngineBase):
             E_it = mean(errors)
             history.append(E_it)
             # a NaN or an infinity anywhere makes the dot product with zeros NaN: one call checks all
-            if not math.isfinite(E_it + float(flat @ zeros)):
+            if not math.isfinite(E_it + float(flat @ zeros) + float(seen)):
                 return it + 1, network.Params(Ws, bs, list(shared))
         return 0, network.Params(Ws, bs, list(shared))
 
@@ -316,23 +328,24 @@ class MatrixEngine(EngineBase):
         p = params
         for it in range(n):
             Es: list[float] = []
+            nets_finite: list[bool] = []
             if self.batch:
                 for batch in self.batch_list:
                     gWs, gbs = [], []
                     for s in batch:
-                        E, gW, gb, _ = self.gradients(p, self._xs[s], self._ts[s])
+                        E, gW, gb, _ = self.gradients(p, self._xs[s], self._ts[s], watch=nets_finite)
                         Es.append(E)
                         gWs.append(gW)
                         gbs.append(gb)
                     p = self.apply(p, *self.batch_gradients(gWs, gbs))
             else:
                 for x, t in zip(self._xs, self._ts):
-                    E, gW, gb, newp = self.gradients(p, x, t)
+                    E, gW, gb, newp = self.gradients(p, x, t, watch=nets_finite)
                     Es.append(E)
                     p = newp if self.updated_variant else self.apply(p, gW, gb)
             E_it = mean(Es)
             history.append(E_it)
-            if not (math.isfinite(E_it) and p.finite()):
+            if not (math.isfinite(E_it) and all(nets_finite) and p.finite()):
                 return it + 1, p
         return 0, p
 
