@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import bptrace
-from bptrace.reports import mathml
+from bptrace.reports import linebreak, mathml
 
 from browser import CHROMIUM, Browser, needs_chromium
 
@@ -146,3 +146,57 @@ def test_no_heading_or_lead_in_ends_a_page(spec: str, lang: str, tmp_path: Path)
         last = [ln.strip() for ln in p.splitlines() if ln.strip()][-1]
         assert last not in heads, f"page {k + 1} ends with the heading {last!r}"
         assert not last.endswith((":", "：")), f"page {k + 1} ends with a sentence that introduces the next: {last!r}"
+
+
+def test_a_long_sum_is_cut_at_its_outer_signs() -> None:
+    tex = r"0 \cdot 0.20901802 + \left(-3.05862319\right) \cdot \left(-0.097285581\right) + 0 \cdot \left(-0.111732439\right)"
+    assert linebreak.terms(tex) == [
+        r"0 \cdot 0.20901802",
+        r"+ \left(-3.05862319\right) \cdot \left(-0.097285581\right)",
+        r"+ 0 \cdot \left(-0.111732439\right)",
+    ]
+    assert linebreak.lines(tex, 100) == [tex]
+    assert linebreak.lines(tex, 50) == [
+        r"0 \cdot 0.20901802 + \left(-3.05862319\right) \cdot \left(-0.097285581\right)",
+        r"+ 0 \cdot \left(-0.111732439\right)",
+    ]
+    # a sum in brackets times a factor: the cut goes inside, the brackets become plain ones
+    product = r"\left(a_{1} + b_{1} + c_{1}\right) \cdot x"
+    assert linebreak.lines(product, 8) == [r"(a_{1} + b_{1}", r"+ c_{1}) \cdot x"]
+    # a bracketed sum that does not open the term is left whole: there is no place to cut
+    assert linebreak.lines(r"x \cdot \left(a + b\right)", 3) == [r"x \cdot \left(a + b\right)"]
+    # a fraction is as wide as its wider line, a subscript narrower than its base
+    assert linebreak.width(r"\frac{\partial E}{\partial w_{5}}") < linebreak.width(r"\partial E \partial w_{5}")
+
+
+def test_the_softmax_delta_sum_continues_on_a_second_line() -> None:
+    text = bptrace.render(bptrace.trace("softmax"), "md")
+    assert (
+        "&= 0 \\cdot 0.192817722 + \\left(-2.281315753\\right) \\cdot \\left(-0.114351483\\right) \\\\\n"
+        "&\\quad + 0 \\cdot \\left(-0.07846624\\right) \\\\\n"
+    ) in text
+
+
+OVERFLOW = """(() => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  return [...document.querySelectorAll('div.math, div.math.chain > math')]
+    .filter(d => d.scrollWidth > d.clientWidth + 1)
+    .map(d => d.textContent.replace(/\\s+/g, '').slice(0, 60));
+})()"""
+
+
+@needs_chromium
+@pytest.mark.parametrize(("spec", "lang"), [("softmax", "en"), ("softmax", "zh"), ("softmax-mse", "en")])
+def test_no_display_runs_past_its_box_at_1000px(spec: str, lang: str, browser: Browser, tmp_path: Path) -> None:
+    # the softmax δ as a sum over three outputs and the merged rule of a softmax layer under squared
+    # error are the widest displays: each breaks into lines rather than running under the box edge
+    source = spec if spec == "softmax" else str(Path(__file__).parent / "specs" / "teach" / f"{spec}.toml")
+    page = tmp_path / "report.html"
+    page.write_text(bptrace.render(bptrace.trace(source, iterations=1), "html", lang=lang), encoding="utf-8")
+    browser.events.clear()
+    browser.open(page.as_uri())
+    assert browser.evaluate("window.innerWidth") == 1000
+    assert browser.evaluate(OVERFLOW) == []
+    # a display that must still scroll carries a shadow on its hidden side
+    shaded = "getComputedStyle(document.querySelector('div.math:not(.chain)')).backgroundImage"
+    assert browser.evaluate(shaded).count("gradient") == 4

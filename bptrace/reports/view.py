@@ -14,7 +14,7 @@ from ..ops import ACTIVATIONS, LOSSES
 from ..spec import reduction
 from ..tracedata import Record, Step, Trace, element
 from . import figures as drawing
-from . import rules
+from . import linebreak, rules
 from .escape import md_escape, plain
 from .md_html import FIGURE
 
@@ -337,9 +337,16 @@ class Report:
     def chain(self, parts: Sequence[str]) -> str:
         """A display equation from its = parts: one line, or aligned lines when long."""
         parts = [p for p in parts if p]
-        if len(parts) <= 2 or sum(len(p) for p in parts) <= LONG_EQUATION:
+        short = len(parts) <= 2 or sum(len(p) for p in parts) <= LONG_EQUATION
+        if short and linebreak.width(" = ".join(parts)) <= linebreak.LINE_BUDGET:
             return "$$\n" + " = ".join(parts) + "\n$$"
-        lines = [f"{parts[0]} &= {parts[1]}"] + [f"&= {p}" for p in parts[2:]]
+        # a side too wide for the page continues on lines of its own, indented past the "="
+        budget = linebreak.LINE_BUDGET - linebreak.width(parts[0]) - 2
+        lines = []
+        for k, p in enumerate(parts[1:]):
+            first, *rest = linebreak.lines(p, budget)
+            lines.append(f"{parts[0] if k == 0 else ''} &= {first}".lstrip())
+            lines += [rf"&\quad {q}" for q in rest]
         return "$$\n\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n$$"
 
     def eq(self, key: str | Record, step: Step | None = None) -> str:
