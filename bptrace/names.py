@@ -6,6 +6,7 @@ here, and a renderer must work from a saved trace without numpy.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -247,6 +248,7 @@ SETTING_SYMBOL = {
 }
 
 
+@functools.lru_cache(maxsize=8192)  # a report asks for the same few symbols many times over
 def symbol(key: str) -> str:
     """The LaTeX symbol of a quantity key such as 'out.h1', 'param.w5', 'grad.w5@2'."""
     key, _, sample = key.partition("@")

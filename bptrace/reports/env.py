@@ -7,6 +7,7 @@ import os
 import stat
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import jinja2.sandbox
@@ -32,7 +33,7 @@ def make_env(templates: str | os.PathLike[str] | None = None) -> jinja2.Environm
     loaders += [jinja2.PrefixLoader({"default": builtin}), builtin]
     # sandboxed: a template folder is text a teacher may have been handed, and in a plain
     # environment {{ r.__init__.__globals__ }} reaches os and runs anything
-    env = jinja2.sandbox.SandboxedEnvironment(
+    env = _Sandbox(
         loader=jinja2.ChoiceLoader(loaders),
         bytecode_cache=_bytecode_cache(),
         extensions=[DefaultMacroExtension],
@@ -46,6 +47,23 @@ def make_env(templates: str | os.PathLike[str] | None = None) -> jinja2.Environm
     env.filters["capfirst"] = lambda s: s[:1].upper() + s[1:]
     env.filters["code"] = code_span
     return env
+
+
+class _Sandbox(jinja2.sandbox.SandboxedEnvironment):
+    """The sandbox, with its verdict on an attribute remembered per type of object and name: the
+    verdict depends on nothing else (is_internal_attribute decides by isinstance checks and the
+    name), and a report asks the same questions some ten thousand times."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._verdicts: dict[tuple[type, str], bool] = {}
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        key = (type(obj), attr)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self._verdicts[key] = super().is_safe_attribute(obj, attr, value)
+        return verdict
 
 
 class _QuietCache(jinja2.FileSystemBytecodeCache):

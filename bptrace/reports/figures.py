@@ -6,6 +6,7 @@ Names from a spec are identifiers (checked when the spec is loaded) and every te
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -62,6 +63,7 @@ def _em(c: str) -> float:
     return _WIDE.get(c, 0.78 if c.isupper() else 0.66)
 
 
+@functools.lru_cache(maxsize=8192)  # layout measures the same labels again and again
 def text_width(text: str, size: float, bold: bool = False) -> float:
     w = sum(sum(_em(c) for c in t) * (0.75 if sub else 1.0) for t, sub in _runs(text))
     return w * size * (1.08 if bold else 1.0)
