@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 
 @lru_cache(maxsize=16)
 def _quantum(digits: int) -> Decimal:
+    from decimal import Decimal  # decimal is imported only by runs that round (exact is the default)
+
     return Decimal(1).scaleb(-digits)
 
 
@@ -22,6 +27,8 @@ def hand_round(x: float, digits: int) -> float:
     """
     if not math.isfinite(x):
         return x
+    from decimal import ROUND_HALF_UP, Decimal
+
     return float(Decimal(repr(x)).quantize(_quantum(digits), rounding=ROUND_HALF_UP))
 
 
@@ -29,6 +36,8 @@ def sig_round(x: float, figures: int) -> float:
     """Round half away from zero to significant figures: 0.000438568 -> 0.0004386 at 4."""
     if not math.isfinite(x) or x == 0:
         return x
+    from decimal import ROUND_HALF_UP, Decimal
+
     d = Decimal(repr(x))
     return float(d.quantize(Decimal(1).scaleb(d.adjusted() - figures + 1), rounding=ROUND_HALF_UP))
 

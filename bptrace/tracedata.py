@@ -8,7 +8,6 @@ The JSON form is built and read in ``tracejson``.
 
 from __future__ import annotations
 
-import html
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -204,7 +203,11 @@ class Trace:
     def _repr_html_(self) -> str:
         """A compact view for notebooks, drawn by the view the package registers (see NOTEBOOK_VIEWS)."""
         view = NOTEBOOK_VIEWS.get("text/html")
-        return str(view(self)) if view else html.escape(repr(self))
+        if view:
+            return str(view(self))
+        import html  # only a notebook without the renderer gets here; runs never do
+
+        return html.escape(repr(self))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """The compact view as HTML and as Markdown (``$`` math), and the one-line summary."""
