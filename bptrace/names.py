@@ -254,7 +254,7 @@ def symbol(key: str) -> str:
     key, _, sample = key.partition("@")
     kind, _, name = key.partition(".")
     if kind in _SIMPLE:
-        return _SIMPLE[kind] % subscript(name)
+        return _sample_mark(_SIMPLE[kind] % subscript(name), sample)
     if kind in _STATE_SYMBOL:
         return rf"{_STATE_SYMBOL[kind]}^{{(t)}}_{{{param_symbol(name)}}}"
     if kind.startswith("prev_") and kind[5:] in _STATE_SYMBOL:
@@ -264,7 +264,7 @@ def symbol(key: str) -> str:
     if kind == "opt":
         return SETTING_SYMBOL[name]
     if kind == "input":
-        return neuron_value_symbol(name)
+        return _sample_mark(neuron_value_symbol(name), sample)
     if kind == "param":
         return param_symbol(name)
     if kind == "update":
@@ -278,6 +278,14 @@ def symbol(key: str) -> str:
     if kind == "eta":
         return r"\eta"
     raise KeyError(key)
+
+
+def _sample_mark(sym: str, sample: str) -> str:
+    """out_{h1} -> out^{(1)}_{h1}: the sample a value belongs to, above its subscript."""
+    if not sample:
+        return sym
+    base, sep, sub = sym.partition("_{")
+    return f"{base}^{{({sample})}}{sep}{sub}" if sep else f"{sym}^{{({sample})}}"
 
 
 def record_key(kind: str, name: str) -> str:

@@ -568,3 +568,41 @@ def test_a_layers_neuron_table_does_not_call_the_worked_neuron_other(lang: str) 
     # derived through the second neuron of each layer, the heading names that neuron
     chosen = bptrace.render(bptrace.trace(NETWORKS["deep"], iterations=1, derive=["w10", "w4"]), "md", lang=lang)
     assert [m[1:] for m in re.findall(head, chosen)] == [("r", "2"), ("h", "2")]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_batch_report_marks_sample_1_symbols_and_keeps_plain_ones_for_the_batch(lang: str) -> None:
+    text = md("batch3", lang)
+    heading = "Averaging over the batch" if lang == "en" else "对整批样本求平均"
+    worked, batch = text.split("\n## 2.")[1].split(heading)
+    worked = worked.split("\n## 3.")[0] + worked.split("\n## 3.")[1].rsplit("\n### ", 1)[0]
+    # sample 1's values carry (1): outputs, net inputs, errors, error signals, inputs and targets
+    for sym in (r"\mathrm{out}^{(1)}_{h1}", r"\mathrm{net}^{(1)}_{o1}", r"E^{(1)}_{o1}", r"\delta^{(1)}_{o1}",
+                r"\delta^{(1)}_{h1}", r"i^{(1)}_{2}", r"\mathrm{target}^{(1)}_{o1}",
+                r"\frac{\partial E^{(1)}_{\mathrm{total}}}{\partial \mathrm{out}_{o1}}"):  # fmt: skip
+        assert sym in worked, sym
+    # and no unmarked symbol of a per-sample quantity is left in the worked sample
+    for bare in (r"\mathrm{out}_{h1}", r"\mathrm{net}_{o1} =", r"E_{o1}", r"\delta_{o1}", r"\delta_{h1}",
+                 r"i_{2} =", r"\frac{\partial E_{\mathrm{total}}}{\partial \mathrm{out}"):  # fmt: skip
+        assert bare not in worked.replace(r"\partial \mathrm{out}_{h1}}", "").replace(
+            r"\partial \mathrm{net}_{o1}}", ""
+        ), bare
+    # the mean keeps the plain symbol: E_total is the batch's error, and the mean gradient is plain
+    assert (
+        r"E_{\mathrm{total}} &= \frac{E^{(1)}_{\mathrm{total}} + E^{(2)}_{\mathrm{total}} + E^{(3)}_{\mathrm{total}}}{3}"
+        in batch
+    )
+    assert r"w_{5}^{+} = w_{5} - \eta \cdot \frac{\partial E_{\mathrm{total}}}{\partial w_{5}}" in batch
+    keys = batch.split("`bptrace check`")[1]
+    assert r"| `delta.o1` | $\delta^{(1)}_{o1}$ |" in keys and r"| `out.h1` | $\mathrm{out}^{(1)}_{h1}$ |" in keys
+    assert r"| `batch.total_error` | $E_{\mathrm{total}}$ |" in keys
+    assert r"| `batch.grad.w5` | $\frac{\partial E_{\mathrm{total}}}{\partial w_{5}}$ |" in keys
+    assert ("their symbols carry the mark (1)" if lang == "en" else "它们的符号都带上标 (1)") in keys
+    # the §1 table of samples heads its target column without a sample mark
+    assert r"| sample | $i_{1}$ | $i_{2}$ | $\mathrm{target}_{o1}$ |" in md("batch3")
+
+
+def test_online_report_marks_no_sample_1_symbol() -> None:
+    text = md("online3")
+    assert r"\mathrm{out}_{h1}" in text and r"\delta_{o1}" in text
+    assert r"\mathrm{out}^{(1)}" not in text and r"\delta^{(1)}" not in text

@@ -129,9 +129,6 @@ class Lecture:
     def num(self, x: float) -> str:
         return numfmt.text(x, self.digits)
 
-    def sym(self, key: str) -> str:
-        return self.inline(names.symbol(key))
-
     # ------------------------------------------------------------ what a record puts on the picture
 
     def focus_of(self, key: str) -> list[str]:
@@ -187,7 +184,9 @@ class Lecture:
 
     def record_slide(self, rec: Record, step: Step, mean: bool = False) -> Slide:
         """One quantity's step. ``mean``: a batch step's record (the mean over the samples)."""
-        parts = self.r.parts(rec)
+        # a batch's mean has the plain symbols; one sample's values carry its number, as in the report
+        src = (self.r.agg or step) if mean else step
+        parts = self.r.parts(rec, src)
         neuron, param = _about(rec.key)
         words: dict[str, str] = {}
         if neuron:
@@ -208,12 +207,10 @@ class Lecture:
                 f"lecture_array_{rec.kind}" if f"lecture_array_{rec.kind}" in self.r.msgs else "lecture_array"
             )
             words = {"layer": escape(rec.layer or "")}
-        # with several samples in a batch, a sample's quantities carry its number, the means do not
-        marked = self.batch and not mean and rec.kind in ("grad", "total_error", "partial")
         slide = Slide(
             key=rec.key,
             phase="batch" if mean else rec.phase,
-            title=self.sym(f"{rec.key}@1" if marked else rec.key) if not rec.is_array else escape(rec.key),
+            title=self.inline(self.r.sym(rec.key, src)) if not rec.is_array else escape(rec.key),
             sample=1 if self.several and not mean else None,
             sentence=self.t(
                 sentence_key, **{k: v for k, v in words.items() if "{" + k + "}" in self.r.msgs[sentence_key]}
@@ -242,7 +239,8 @@ class Lecture:
         sets: dict[str, str] = {}
         for rec in recs:
             sets.update(self.sets_of(rec))
-        rows = [(self.sym(rec.key), self.num(rec.value)) for rec in recs if not rec.is_array]
+        src = self.r.agg if mean else self.r.step
+        rows = [(self.inline(self.r.sym(rec.key, src)), self.num(rec.value)) for rec in recs if not rec.is_array]
         return Slide(
             key="",
             phase=recs[0].phase,

@@ -5,6 +5,7 @@ trees, so the rules shown always belong to the network's activations and loss.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .. import formula, names
@@ -30,19 +31,19 @@ def expand(node: Node, step: Step, inline: tuple[str, ...] = ("partial.",)) -> N
     return [node[0], *(expand(a, step, inline) for a in node[1:])]
 
 
-def product_latex(factors: list[Node]) -> str:
+def product_latex(factors: list[Node], symbol: Callable[[str], str] = names.symbol) -> str:
     """f1 · f2 · …, a leading minus sign pulled in front as the article writes it."""
     first = factors[0]
     if isinstance(first, list) and first[0] == "neg":
-        return formula.latex(neg(mul(first[1], *factors[1:])))
-    return formula.latex(mul(*factors))
+        return formula.latex(neg(mul(first[1], *factors[1:])), symbol=symbol)
+    return formula.latex(mul(*factors), symbol=symbol)
 
 
-def merged(step: Step, keys: list[str], output: bool) -> str:
+def merged(step: Step, keys: list[str], output: bool, symbol: Callable[[str], str] = names.symbol) -> str:
     """The chain-rule factors of a weight multiplied out in symbols: for the output layer down to
     targets and outputs, for a hidden layer down to the downstream δ and weights."""
     inline = ("partial.", "delta.") if output else ("partial.",)
-    return product_latex([expand(v(k), step, inline) for k in keys])
+    return product_latex([expand(v(k), step, inline) for k in keys], symbol)
 
 
 def _generic(kind: str, index: str) -> Node:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import formula, names, numfmt, titles
@@ -18,6 +18,8 @@ from . import linebreak, rules
 from .escape import md_escape, plain
 from .md_html import FIGURE
 
+# what one sample's pass computes: in batch mode its symbols carry the sample's number
+_PER_SAMPLE = frozenset({"net", "out", "error", "delta", "partial", "input", "target"})
 _SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 LONG_EQUATION = 150  # LaTeX characters; longer chains break into aligned lines
 # column heads of the optimizer's table, by key prefix
@@ -107,12 +109,12 @@ class Report:
         assert s is not None
         outs = self.layers[-1].neurons
         pairs = [(f"partial.dE_total/dout_{k}", f"partial.dout_{k}/dnet_{n}") for k in outs]
-        syms = " + ".join(f"{names.symbol(a)} {names.symbol(b)}" for a, b in pairs)
+        syms = " + ".join(f"{self.sym(a, s)} {self.sym(b, s)}" for a, b in pairs)
         nums = " + ".join(
             rf"{_paren_neg(self.tex(self.val(a, s)))} \cdot {_paren_neg(self.tex(self.val(b, s)))}" for a, b in pairs
         )
         total = sum(self.val(a, s) * self.val(b, s) for a, b in pairs)
-        lhs = rf"\delta_{{{n}}} = \sum_{{k}} \frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial \mathrm{{out}}_{{k}}}} \frac{{\partial \mathrm{{out}}_{{k}}}}{{\partial \mathrm{{net}}_{{{n}}}}}"
+        lhs = rf"{self.sym('delta.' + n, s)} = \sum_{{k}} \frac{{\partial {self.etotal(s)}}}{{\partial \mathrm{{out}}_{{k}}}} \frac{{\partial \mathrm{{out}}_{{k}}}}{{\partial \mathrm{{net}}_{{{n}}}}}"
         return self.chain([lhs, syms, nums, self.tex(total)])
 
     def softmax_collapse(self, n: str) -> str:
@@ -239,15 +241,30 @@ class Report:
         return True
 
     def sym(self, key: str, step: Step | None = None) -> str:
-        """A quantity's symbol; a sample's own gradient and error carry the sample number, E^(2),
-        in batch mode (where the plain symbols name what the update uses) and for every sample
-        after the first."""
+        """A quantity's symbol in a step (the first step unless another is named). A sample's own
+        gradient and error carry the sample number, E^(2), in batch mode (where the plain
+        symbols name what the update uses) and for every sample after the first. In batch mode
+        every other value of one sample is marked too, out^(1), δ^(1), so that no symbol of
+        sample 1 looks like one of the batch."""
+        s = step if step is not None else self.step
         kind = key.partition(".")[0]
-        if step is not None and step.sample and kind in ("grad", "total_error"):
-            other = self.step is not None and step.sample != self.step.sample
-            if self.batch or other:
-                return names.symbol(f"{key}@{step.sample}")
+        if s is not None and s.sample:
+            other = self.step is not None and s.sample != self.step.sample
+            if (kind in ("grad", "total_error") and (self.batch or other)) or (self.batch and kind in _PER_SAMPLE):
+                return names.symbol(f"{key}@{s.sample}")
         return names.symbol(key)
+
+    def symbols(self, step: Step | None = None) -> Callable[[str], str]:
+        """sym for one step, as the formula printer takes it."""
+        return lambda key: self.sym(key, step)
+
+    def unmarked(self, key: str) -> str:
+        """A quantity's symbol with no sample mark (a column head over every sample)."""
+        return names.symbol(key)
+
+    def etotal(self, step: Step | None = None) -> str:
+        """E_total as the symbols of a step write it: E^(1)_total for one sample of a batch."""
+        return self.sym("total_error", step)
 
     def plain(self, name: str) -> str:
         """A parameter name without TeX (w5 -> w₅), for headings: a table of contents shows
@@ -323,7 +340,7 @@ class Report:
         lhs = self.sym(rec.key, step)
         out = [lhs]
         if rec.expr is not None:
-            out.append(formula.latex(rec.expr))
+            out.append(formula.latex(rec.expr, symbol=self.symbols(step)))
             sub = formula.latex(rec.expr, self.tex)
             if sub != out[-1]:
                 out.append(sub)
@@ -407,11 +424,11 @@ class Report:
         rec = self.rec(key, step)
         if rec is None or rec.expr is None:
             return ""
-        return "$" + formula.latex(rec.expr, self.tex if numbers else None) + "$"
+        return "$" + formula.latex(rec.expr, self.tex if numbers else None, symbol=self.symbols(step)) + "$"
 
     def product(self, factors: Sequence[str], result: str, step: Step | None = None) -> str:
         """grad = f1 · f2 · f3 with symbols, then numbers, then the value."""
-        syms = r" \cdot ".join(names.symbol(k) for k in factors)
+        syms = r" \cdot ".join(self.sym(k, step) for k in factors)
         nums = r" \cdot ".join(_paren_neg(self.tex(self.val(k, step))) for k in factors)
         return self.chain([self.sym(result, step or self.step), syms, nums, self.tex(self.val(result, step))])
 
