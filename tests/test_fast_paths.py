@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -233,3 +234,60 @@ def test_matrix_untraced_loop_equals_the_general_one_bit_for_bit(spec: dict, sca
         runs.append((bad, history.tobytes(), [a.tobytes() for a in (*after.W, *after.b)]))
     assert runs[0] == runs[1]
     assert all(np.array_equal(a, b) for a, b in zip((*start.W, *start.b), (*kept.W, *kept.b)))
+
+
+def _final_by_tree_walk(engine: Any, params: dict) -> dict:
+    from bptrace.tracedata import mean
+
+    envs = [engine.forward(params, s) for s in engine.samples]
+    return {
+        "params": {k: float(params[k]) for k in engine.all_params},
+        "outputs": [[float(env[f"out.{n}"]) for n in engine.targets] for env in envs],
+        "total_error": float(mean([env["total_error"] for env in envs])),
+    }
+
+
+FINAL_CASES = [
+    ("article", {"rounding": "hand:3"}),
+    ("article", {"rounding": "sig:4"}),
+    ("article", {"dtype": "float32"}),
+    ("softmax", {}),
+    ("xor", {"mode": "batch"}),
+]
+
+
+@pytest.mark.parametrize("name, kw", FINAL_CASES)
+def test_the_compiled_final_pass_equals_the_expression_trees_for_each_spec_kind(name: str, kw: dict) -> None:
+    from bptrace.engines.scalar import ScalarEngine
+
+    engine = ScalarEngine(bptrace.load_spec(name, **kw))
+    _, params = engine.traced_iteration(engine.initial_params(), 1, [])
+    assert json.dumps(engine.final(params)) == json.dumps(_final_by_tree_walk(engine, params))
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(specs())
+def test_the_compiled_final_pass_equals_the_expression_trees(spec: dict) -> None:
+    from bptrace.engines.scalar import ScalarEngine
+
+    engine = ScalarEngine(bptrace.load_spec(spec))
+    params = engine.initial_params()
+    assert json.dumps(engine.final(params)) == json.dumps(_final_by_tree_walk(engine, params))  # NaN equals NaN
+
+
+def test_the_final_pass_over_many_samples_walks_no_expression_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bptrace import formula
+    from bptrace.engines.scalar import ScalarEngine
+
+    spec = bptrace.load_spec("article").to_dict()
+    spec["samples"] = [{"input": [0.01 * (k % 97), 0.1], "target": [0.01, 0.99]} for k in range(2000)]
+    engine = ScalarEngine(bptrace.load_spec(spec))
+    params = engine.initial_params()
+    expected = _final_by_tree_walk(engine, params)
+
+    def walked(*args: object, **kw: object) -> float:
+        raise AssertionError("the final pass walked an expression tree")
+
+    monkeypatch.setattr(formula, "evaluate", walked)
+    final = engine.final(params)
+    assert len(final["outputs"]) == 2000 and final == expected

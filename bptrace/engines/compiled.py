@@ -214,6 +214,55 @@ def error_function(
 _SOURCES: dict[str, str] = {}
 
 
+def final_source(forward: list[Entry], params: list[str], inputs: list[str], targets: list[str], rounding: bool) -> str:
+    """Python source of ``final(P, samples) -> (outputs, errors)``: every sample's output values and
+    error with the final parameters, each value carried (rounded) as the traced step carries it."""
+    name = Namer(params, inputs, targets)
+    outs = [f"out.{t}" for t in targets]
+    need = _needed(forward, {"total_error", *outs})
+    r = "R" if rounding else ""
+    ind = " " * 8
+    body = []
+    for e in forward:
+        if e.key not in need:
+            continue
+        if not rounding and isinstance(e.expr, list) and e.expr[0] == "v":
+            name.map[e.key] = name(e.expr[1])
+            continue
+        body.append(f"{ind}{name(e.key)} = {r}({formula.to_python(e.expr, name)})")
+    pvars = ", ".join(name(f"param.{p}") for p in params)
+    return (
+        "\n".join(
+            [
+                "def final(P, samples):",
+                f"    {pvars}{',' if len(params) == 1 else ''} = P",
+                "    outs, errs = [], []",
+                "    for X, T in samples:",
+                f"        {', '.join(name(f'input.{x}') for x in inputs)}{',' if len(inputs) == 1 else ''} = X",
+                f"        {', '.join(name(f'target.{t}') for t in targets)}{',' if len(targets) == 1 else ''} = T",
+                *body,
+                f"        outs.append([{', '.join(name(k) for k in outs)}])",
+                f"        errs.append({name('total_error')})",
+                "    return outs, errs",
+            ]
+        )
+        + "\n"
+    )
+
+
+def final_function(
+    sample_entries: list[Entry],
+    params: list[str],
+    inputs: list[str],
+    targets: list[str],
+    round_mode: str | None,
+    float32: bool,
+) -> Callable[..., tuple[list[list[float]], list[float]]]:
+    forward = list(takewhile(lambda e: e.phase in ("forward", "loss"), sample_entries))
+    src = final_source(forward, params, inputs, targets, round_mode is not None)
+    return _compile(src, round_mode, "final", float32)
+
+
 @lru_cache(maxsize=64)
 def _compile(src: str, round_mode: str | None, entry: str = "run", float32: bool = False) -> Callable[..., Any]:
     from ..rounding import carrier

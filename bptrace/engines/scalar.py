@@ -15,7 +15,7 @@ from ..rounding import carrier
 from ..spec import Spec, batches
 from ..tracedata import Record, Step, mean
 from .base import EngineBase
-from .compiled import Plan, error_function, runner
+from .compiled import Plan, error_function, final_function, runner
 
 
 class ScalarEngine(EngineBase):
@@ -206,11 +206,19 @@ class ScalarEngine(EngineBase):
         return mean([self.forward(params, s, exact=True)["total_error"] for s in samples])
 
     def final(self, params: dict[str, float]) -> dict[str, Any]:
-        envs = [self.forward(params, s) for s in self.samples]
+        """The final parameters, and every sample's outputs and mean error with them: the values
+        ``forward`` gives (tested bit for bit), compiled, since walking expression trees for
+        100,000 samples took many times longer than training on them."""
+        final = final_function(
+            self.sample_entries, self.all_params, self.inputs, self.targets, self.round_mode, self.float32
+        )
+        num = self.num
+        data = [(tuple(num(x) for x in s["input"]), tuple(num(x) for x in s["target"])) for s in self.samples]
+        outs, errs = final([params[k] for k in self.all_params], data)
         return {
             "params": {k: float(params[k]) for k in self.all_params},
-            "outputs": [[float(env[f"out.{n}"]) for n in self.targets] for env in envs],
-            "total_error": float(mean([env["total_error"] for env in envs])),
+            "outputs": [[float(x) for x in row] for row in outs],
+            "total_error": float(mean(errs)),
         }
 
 
