@@ -505,6 +505,29 @@ def test_many_samples_are_listed_first_and_last(tmp_path: Path) -> None:
     assert len(md) < 30_000
 
 
+@pytest.mark.parametrize("mode", ["online", "batch"])
+@pytest.mark.parametrize("lang, sentence", [
+    ("en", "Listed here are samples 1 to 10 and sample 40; the 29 between them are left out"),
+    ("zh", "这里列出第 1 至第 10 个样本和第 40 个样本，其间的 29 个样本从略"),
+])  # fmt: skip
+def test_a_traced_iteration_of_many_samples_lists_the_first_and_last(
+    tmp_path: Path, mode: str, lang: str, sentence: str
+) -> None:
+    spec = bptrace.load_spec("article").to_dict()
+    spec["mode"] = mode
+    spec["samples"] = [{"input": [0.01 * k, 0.1], "target": [0.01, 0.99]} for k in range(40)]
+    path = _spec_file(tmp_path, json.dumps(spec))
+    out = tmp_path / "out"
+    assert run_cli("run", str(path), "-o", str(out), "--format", "md", "--lang", lang, "-q").code == 0
+    md = (out / "report.md").read_text(encoding="utf-8")
+    # every list of samples (given, the traced iteration, the appendix, the final outputs) stops
+    # after sample 10, jumps to sample 40 and says how many it left out
+    assert "| 10 |" in md and "| 40 |" in md and "| 11 |" not in md and "| 39 |" not in md
+    assert "sample 11 " not in md and "sample11." not in md and "sample39." not in md
+    assert md.count(sentence) == 4  # online: other samples, batch: gradients by sample
+    assert len(md) < 60_000
+
+
 # ---------------------------------------------------------------- exercises trust no [vary]
 
 

@@ -393,6 +393,12 @@ class Report:
             return list(range(n))
         return list(range(limit - 2)) + [None, n - 1]
 
+    def left_out(self, n: int, limit: int = 12) -> str:
+        """The sentence saying which of n samples a list of ``shown(n, limit)`` leaves out, or ""."""
+        if n <= limit:
+            return ""
+        return self.t("samples_left_out", first=limit - 2, last=n, count=n - (limit - 1))
+
     def numbers(self, xs: Sequence[float], limit: int = 8) -> str:
         parts = ["…" if k is None else self.num(xs[k]) for k in self.shown(len(xs), limit)]
         return ", ".join(parts)
