@@ -528,6 +528,76 @@ def test_a_traced_iteration_of_many_samples_lists_the_first_and_last(
     assert len(md) < 60_000
 
 
+def _many_samples(n: int, **kw: Any) -> dict[str, Any]:
+    spec = bptrace.load_spec("article").to_dict()
+    spec["samples"] = [{"input": [0.01 * (k % 97), 0.1], "target": [0.01, 0.99]} for k in range(n)]
+    return {**spec, **kw}
+
+
+OUTPUT_CASES = [
+    ("article", {}, None),
+    ("softmax", {"optimizer": {"name": "adam"}}, None),
+    ("xor", {"iterations": 20, "rounding": "hand:3"}, "all"),
+    ("xor", {"mode": "batch", "batch_size": 2, "iterations": 3000}, None),
+    (_many_samples(40), {}, None),
+    (_many_samples(40, mode="batch"), {}, 2),
+    (_many_samples(3000), {"iterations": 5}, 0),
+    (_wide("sigmoid", "sigmoid", "mse", False), {}, "all"),
+]
+
+
+@pytest.mark.parametrize("spec, kw, detail", OUTPUT_CASES)
+def test_the_output_estimate_is_no_less_than_what_a_run_writes(spec: Any, kw: dict[str, Any], detail: Any) -> None:
+    from bptrace import guard, reports
+    from bptrace.names import layout, matrix_mode
+
+    loaded = bptrace.load_spec(spec, **kw)
+    tr = bptrace.trace(loaded, detail=detail)
+    written = len(tr.to_json()) + sum(len(text) for text in reports.render_files(tr, ["md", "html"]).values())
+    n_detail = len({s.iteration for s in tr.steps})
+    estimated = sum(guard.estimate_output(loaded, n_detail).values())
+    # matrix form keeps far more in memory than its JSON and reports show: the estimate errs high
+    most = 8 if matrix_mode(layout(loaded.data)) else 2
+    assert written <= estimated <= most * written, (written, estimated)
+
+
+@pytest.mark.parametrize("kw, detail, field", [
+    ({"iterations": 20_000}, 0, "iterations"),
+    ({"mode": "batch"}, 0, "samples"),
+    ({}, 1, "detail"),
+])  # fmt: skip
+def test_a_run_that_would_write_too_much_is_refused_naming_its_field(
+    kw: dict[str, Any], detail: int, field: str
+) -> None:
+    from bptrace import guard
+
+    spec = bptrace.load_spec(_many_samples(2000, **kw))
+    parts = guard.estimate_output(spec, detail)
+    assert max(parts, key=lambda k: parts[k]) == field
+    guard.check_resources(spec, detail, max_output=sum(parts.values()))
+    with pytest.raises(bptrace.SpecError) as e:
+        guard.check_resources(spec, detail, max_output=sum(parts.values()) - 1)
+    assert e.value.path == field and "\n" not in str(e.value) and "--no-limit" in str(e.value)
+
+
+def test_a_history_of_absurd_length_is_refused_before_any_work(tmp_path: Path) -> None:
+    # twenty million iterations of a one-weight network is little work, but their error history
+    # alone would be a 460 MB trace.json
+    spec = {
+        "learning_rate": 0.1,
+        "layers": [{"name": "i", "size": 1}, {"name": "o", "size": 1, "weights": [[0.5]]}],
+        "samples": [{"input": [0.5], "target": [0.2]}],
+    }
+    path = _spec_file(tmp_path, json.dumps(spec))
+    out = tmp_path / "out"
+    t = time.perf_counter()
+    r = run_cli("run", str(path), "--iterations", "20000000", "-o", str(out))
+    assert time.perf_counter() - t < 5
+    assert r.code == 2 and r.out == "" and r.err.count("\n") == 1
+    assert r.err.startswith(f"bptrace: {path}: iterations: this run would write about 460 MB of trace and reports")
+    assert not out.exists()
+
+
 # ---------------------------------------------------------------- exercises trust no [vary]
 
 
