@@ -151,3 +151,14 @@ def test_a_batch_lecture_marks_its_sample_and_updates_with_the_mean() -> None:
     assert len(batch) == 2  # sample 1's gradient, then the mean the update uses
     assert batch[1]["sets"] == {"t-w5-g": f"∂E/∂w5 = {numfmt.text(tr.value('grad.w5', step=mean_step), 9)}"}
     assert batch[0]["sets"] == {"t-w5-g": f"∂E/∂w5 = {numfmt.text(tr.value('grad.w5'), 9)}"}
+
+
+@pytest.mark.parametrize("name", ["online", "iterated"])
+def test_wording_names_delta_as_the_report_does_and_states_the_step_size(name: str) -> None:
+    _, en = _page(name)
+    assert "error signal δ" in en and "error term" not in en
+    assert "the old value minus the learning rate η times its gradient" in en
+    _, zh = _page(name, "zh")
+    assert re.search(r"<title>课件：[^<]+</title>", zh) and "讲课" not in zh
+    assert "误差项 δ" in zh
+    assert "旧值减去学习率 η 与梯度的乘积" in zh and "步长为学习率" not in zh

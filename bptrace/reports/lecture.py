@@ -200,6 +200,8 @@ class Lecture:
         sentence_key = f"lecture_{rec.kind}"
         if mean:
             sentence_key = f"lecture_batch_{rec.kind}"
+        if rec.kind == "update" and self.r.optimizer is not None:
+            sentence_key = "lecture_update_optimizer"  # not plain η × gradient: say so, not the SGD rule
         elif rec.kind == "delta" and isinstance(rec.expr, list) and rec.expr[:1] == ["sub"]:
             sentence_key = "lecture_delta_fused"  # cross-entropy on sigmoid or softmax: out − target
         if rec.is_array:
