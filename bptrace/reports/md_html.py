@@ -195,6 +195,7 @@ def _display(unit: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=8192)  # headings and explanations repeat from page to page and variant to variant
 def direct(unit: str) -> str | None:
     """The HTML of one block of a report without Python-Markdown, or None for a block shape it
     does not take (which Python-Markdown converts)."""
