@@ -6,6 +6,7 @@ character widths of the page's body text: rough, but enough to keep every line i
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # how many body-text characters fit across a display at the page's 56rem width, with a margin
 LINE_BUDGET = 80
@@ -38,6 +39,7 @@ def _argument(tex: str, k: int) -> tuple[str, int]:
     return tex[k : k + 1], k + 1
 
 
+@lru_cache(maxsize=8192)  # lines() measures a growing line again at every piece it weighs
 def width(tex: str) -> float:
     """The estimated width of a piece of LaTeX, in body-text characters."""
     total = 0.0
