@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import titles
 from ._version import __version__
@@ -107,6 +107,10 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+if TYPE_CHECKING:
+    _Commands = argparse._SubParsersAction[_Parser]  # argparse names no public type for it
+
+
 def _detail(s: str) -> int | str:
     if s == "all":
         return s
@@ -172,7 +176,10 @@ def _report_options(p: argparse.ArgumentParser, formats: Sequence[str], default:
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors (default: off)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; ``only`` (a command's name) builds that command's parser alone, which is
+    all a command needs to parse its arguments: every parser argparse makes looks for message
+    catalogues on disk, a cost each run would pay nine times over."""
     p = _Parser(
         prog="bptrace",
         description="Backpropagation made visible: trace a small network and render a worked example.",
@@ -181,7 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"bptrace {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, add in _COMMAND_PARSERS.items():
+        if only is None or name == only:
+            add(sub)
+    return p
 
+
+def _run_command(sub: _Commands) -> None:
     run = sub.add_parser(
         "run",
         help="trace a spec and write the reports",
@@ -220,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     run.add_argument("--no-limit", action="store_true", help="lift the resource limits (default: limits on)")
 
+
+def _render_command(sub: _Commands) -> None:
     ren = sub.add_parser(
         "render",
         help="render reports from a saved trace.json",
@@ -229,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("trace", help="a trace.json written by bptrace run")
     _report_options(ren, FORMATS, "md,html")
 
+
+def _examples_command(sub: _Commands) -> None:
     ex = sub.add_parser(
         "examples",
         help="list the built-in specs, or print one as TOML",
@@ -237,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex.add_argument("name", nargs="?", help="the example to print as TOML (default: list them all)")
 
+
+def _check_command(sub: _Commands) -> None:
     chk = sub.add_parser(
         "check",
         help="grade a student's values and explain every mistake",
@@ -276,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="a TOML table of misconceptions to try after the built-in ones (default: none)",
     )
 
+
+def _exercises_command(sub: _Commands) -> None:
     exe = sub.add_parser(
         "exercises",
         help="write N variants of a spec with questions, answers and keys",
@@ -316,6 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exe.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors (default: off)")
 
+
+def _validate_command(sub: _Commands) -> None:
     val = sub.add_parser(
         "validate",
         help="check a spec and say what is wrong",
@@ -328,6 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("text", "json"), default="text", help="one line, or JSON for other programs (default text)"
     )
 
+
+def _export_command(sub: _Commands) -> None:
     exp = sub.add_parser(
         "export",
         help="write a spec as a runnable PyTorch script",
@@ -338,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("spec", help="a TOML/JSON spec or a built-in name")
     exp.add_argument("-o", "--output", default="-", metavar="FILE", help="where to write (default: stdout)")
 
+
+def _schema_command(sub: _Commands) -> None:
     sch = sub.add_parser(
         "schema",
         help="print the JSON Schema of a spec or of a trace",
@@ -346,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sch.add_argument("which", choices=("spec", "trace"), help="spec (for editors) or trace (trace.json)")
 
+
+def _completion_command(sub: _Commands) -> None:
     comp = sub.add_parser(
         "completion",
         help="print a shell completion script",
@@ -353,7 +382,19 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     comp.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
-    return p
+
+
+_COMMAND_PARSERS: dict[str, Callable[[_Commands], None]] = {
+    "run": _run_command,
+    "render": _render_command,
+    "examples": _examples_command,
+    "check": _check_command,
+    "exercises": _exercises_command,
+    "validate": _validate_command,
+    "export": _export_command,
+    "schema": _schema_command,
+    "completion": _completion_command,
+}
 
 
 # ---------------------------------------------------------------- commands
@@ -713,8 +754,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def cli(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv and argv[0] in _COMMAND_PARSERS else None)
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:
