@@ -113,6 +113,8 @@ class Trace:
     final: dict[str, Any] | None
     gradcheck: dict[str, Any] | None
     diverged: dict[str, Any] | None = None
+    # the error of the samples the first update used, again after that update (see tracer)
+    first_update: dict[str, Any] | None = None
     network: dict[str, Any] = field(default_factory=dict)
     generator: str = "bptrace"
     format_version: int = FORMAT_VERSION
@@ -256,6 +258,7 @@ class Trace:
             final=d["final"],
             gradcheck=d["gradcheck"],
             diverged=d["diverged"],
+            first_update=d.get("first_update"),
             network=d["network"],
             generator=d["generator"],
             format_version=d["format_version"],

@@ -75,12 +75,30 @@ def trace(
             )
     check_resources(spec, n_detail, limits, matrix_threshold)
     result = _trace(spec, n_detail, progress, matrix_threshold)
+    first_done = result.diverged is None or result.diverged["iteration"] > 1
+    if result.steps and result.steps[0].iteration == 1 and first_done:
+        result.first_update = first_update(spec, limits, matrix_threshold)
     if spec.rounding_mode is not None:
         exact_spec = load_spec(spec, rounding="exact", limits=limits)
         exact = _trace(exact_spec, n_detail, None, matrix_threshold)
         _attach_exact(result, exact)
         result.gradcheck = exact.gradcheck
     return result
+
+
+def first_update(spec: Spec, limits: bool, threshold: int) -> dict[str, Any] | None:
+    """The error of the samples the first update used, measured again with the parameters that
+    update made: what a worked example of that one update ends on. Neither the history (each
+    sample measured before its own update) nor ``final`` (after the whole run) holds it once a run
+    has several samples online or several iterations."""
+    first = batches(spec.data)[0]
+    # that one update alone: the same network and settings, only the first batch's samples, once
+    alone = load_spec(spec, samples=[spec.data["samples"][s] for s in first], iterations=1, limits=limits)
+    engine = make_engine(alone, threshold)
+    bad, after = engine.fast(engine.initial_params(), 1, array("d"))
+    if bad:
+        return None
+    return {"samples": [s + 1 for s in first], "total_error": float(engine.final(after)["total_error"])}
 
 
 def _attach_exact(carried: Trace, exact: Trace) -> None:

@@ -162,3 +162,55 @@ def test_wording_names_delta_as_the_report_does_and_states_the_step_size(name: s
     assert re.search(r"<title>课件：[^<]+</title>", zh) and "讲课" not in zh
     assert "误差项 δ" in zh
     assert "旧值减去学习率 η 与梯度的乘积" in zh and "步长为学习率" not in zh
+
+
+def _closing(page: str) -> list[str]:
+    """The text of the slides after the update (title, sentence, equations), tags dropped."""
+    parts = re.findall(r'<section class="slide phase-end".*?</section>', page, re.S)
+    return [re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", p))) for p in parts]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("online", 0.1776758259925786),  # sample 1 again, with the weights its own update made
+        ("iterated", 0.3749425217016493),  # the error after iteration 1, which iteration 2 starts from
+    ],
+)
+def test_the_last_error_belongs_to_the_update_shown(name: str, expected: float) -> None:
+    tr, page = _page(name)
+    assert tr.first_update == {"samples": [1], "total_error": pytest.approx(expected, rel=1e-12)}
+    assert tr.final is not None and abs(tr.final["total_error"] - expected) > 0.01  # the run's end is another value
+    if name == "iterated":
+        assert tr.first_update["total_error"] == tr.history[1]  # one sample: iteration 2's error before its update
+    end, then = _closing(page)
+    value = numfmt.text(tr.first_update["total_error"], 9)
+    assert "Sample 1's error, computed again with the updated weights" in end and value in end
+    assert numfmt.text(tr.final["total_error"], 9) not in page
+    if name == "online":
+        assert "Sample 2 now starts from these new weights" in then
+        assert "“The other samples of this iteration”" in then
+    else:
+        assert "1 more follow" in then and "“Repeat”" in then
+    zh_end, zh_then = _closing(_page(name, "zh")[1])
+    assert "用更新后的权重重新计算样本 1 的误差" in zh_end and value in zh_end
+    assert ("样本 2 从这组新权重出发" if name == "online" else "后面还有 1 轮") in zh_then
+
+
+def test_a_single_update_run_ends_without_a_next_slide() -> None:
+    tr, page = _page("deep")
+    assert tr.first_update is not None and tr.final is not None
+    assert tr.first_update["total_error"] == tr.final["total_error"]  # the run is that one update
+    assert len(_closing(page)) == 1
+
+
+def test_a_batch_run_ends_on_the_batch_error_after_its_update() -> None:
+    spec = bptrace.load_spec("article").to_dict()
+    spec.update(mode="batch", iterations=3)
+    spec["samples"].append({"input": [0.3, 0.8], "target": [0.9, 0.2]})
+    tr = bptrace.trace(spec)
+    assert tr.first_update is not None and tr.first_update["samples"] == [1, 2]
+    assert tr.first_update["total_error"] == pytest.approx(tr.history[1], rel=1e-12)
+    end, then = _closing(render_files(tr, ["lecture"])["lecture.html"])
+    assert "The error of the same batch" in end and numfmt.text(tr.first_update["total_error"], 9) in end
+    assert "2 more follow" in then and "Sample" not in then

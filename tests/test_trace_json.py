@@ -137,3 +137,20 @@ def test_packed_arrays_are_row_major() -> None:
     assert struct.unpack_from("<3d", raw, 0) == (0.0, 1.0, 2.0)  # row 0 first, little-endian
     assert struct.unpack_from("<d", raw, 8 * 80)[0] == 100.0  # then row 1
     assert unpack(packed) == rows
+
+
+def test_first_update_is_optional_and_checked(schema: dict) -> None:
+    tr = bptrace.trace("article", mode="online", iterations=2)
+    doc = json.loads(tr.to_json())
+    assert list(doc).index("first_update") == list(doc).index("final") - 1
+    assert doc["first_update"]["samples"] == [1]
+    # one sample: the error after its update is what iteration 2 measures before its own
+    assert doc["first_update"]["total_error"] == doc["history"]["total_error"][1]
+    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+    # a trace written before the field existed reads, and writes back without it
+    older = {k: v for k, v in doc.items() if k != "first_update"}
+    again = bptrace.Trace.from_dict(older)
+    assert again.first_update is None and "first_update" not in json.loads(again.to_json())
+    doc["first_update"]["samples"] = [2]
+    with pytest.raises(bptrace.SpecError, match=r"first_update\.samples\[0\]"):
+        bptrace.Trace.from_dict(doc)

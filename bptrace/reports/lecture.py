@@ -318,12 +318,46 @@ class Lecture:
             slide = self.table_slide(recs, "lecture_rest_update", layer, mean=True)
             slide.phase = "batch"
             self.slides.append(slide)
-        final = r.trace.final
-        end = Slide(key="", phase="end", title=self.t("lecture_end_title"), sentence=self.t("lecture_end"))
-        if final is not None:
-            end.equations = [self.block(r"E_{\mathrm{total}}^{+} = " + numfmt.latex(final["total_error"], self.digits))]
-        self.slides.append(end)
+        self.slides += self.closing()
         return self.slides
+
+    def closing(self) -> list[Slide]:
+        """The error after the update the slides showed, then (when the run goes on) what follows it."""
+        r = self.r
+        n_samples = len(r.spec["samples"])
+        first = r.trace.first_update
+        end = Slide(key="", phase="end", title=self.t("lecture_end_title"), sentence="")
+        if first is not None:
+            used = first["samples"]
+            end.sentence = (
+                self.t("lecture_end_sample", n=str(used[0])) if len(used) == 1 else self.t("lecture_end_batch")
+            )
+            end.equations = [self.block(r"E_{\mathrm{total}}^{+} = " + numfmt.latex(first["total_error"], self.digits))]
+            done = len(used)
+        elif r.trace.final is not None:  # a trace written before first_update: say the value is the run's end
+            end.sentence = self.t("lecture_end_run")
+            end.equations = [
+                self.block(r"E_{\mathrm{total}} = " + numfmt.latex(r.trace.final["total_error"], self.digits))
+            ]
+            return [end]
+        else:
+            return [end]
+        said: list[str] = []
+        if done < n_samples:
+            said.append(self.t("lecture_next_sample", n=str(done + 1)))
+            others = not r.batch and not r.any_big  # the report works the other samples through in a section
+            said.append(
+                self.t("lecture_next_section", section=escape(r.t("other_samples_heading")))
+                if others
+                else self.t("lecture_next_report")
+            )
+        if r.spec["iterations"] > 1:
+            said.append(self.t("lecture_next_iterations", more=str(r.spec["iterations"] - 1)))
+            said.append(self.t("lecture_next_section", section=escape(r.t("repeat_heading"))))
+        if not said:
+            return [end]
+        then = Slide(key="", phase="end", title=self.t("lecture_next_title"), sentence=" ".join(said))
+        return [end, then]
 
     # ------------------------------------------------------------ the picture
 

@@ -49,6 +49,8 @@ def _parts(trace: Trace) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     final = trace.final and {**trace.final, "params": {k: pack_large(x) for k, x in trace.final["params"].items()}}
     tail = {"final": encode(final), "gradcheck": encode(trace.gradcheck), "diverged": encode(trace.diverged)}
+    if trace.first_update is not None:  # optional: left out where unknown, so older traces read back unchanged
+        tail = {"first_update": encode(trace.first_update), **tail}
     return head, tail
 
 

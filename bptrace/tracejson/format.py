@@ -15,8 +15,9 @@ Format history (``format_version``; the README's "Format history" says the same)
    that uses none of these is still written as version 1.
 
 Additions that readers of either version need not know: a ``$schema`` key first in the document
-(SCHEMA_ID), and the rule that keys starting with ``x-`` (at the top, in a step or in a record)
-are extensions every reader ignores.
+(SCHEMA_ID); the rule that keys starting with ``x-`` (at the top, in a step or in a record)
+are extensions every reader ignores; and the optional top-level ``first_update`` (the samples of
+the first update and their error measured again after it), written before ``final`` where known.
 
 How the format grows: a field a reader may ignore is added as an ``x-`` key, or in the schema as
 an optional field, within the same version; a change that would make an old reader misread a

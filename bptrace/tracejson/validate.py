@@ -17,6 +17,7 @@ from .fit import check_fit
 from .format import EXTENSION_PREFIX, KINDS, KINDS_V1, PHASES, READS, unpack, version_for
 
 TOP = ("format_version", "generator", "spec", "network", "steps", "history", "final", "gradcheck", "diverged")
+OPTIONAL_TOP = ("first_update",)
 STEP = ("iteration", "sample", "records")
 RECORD = (
     "phase", "kind", "name", "key", "layer", "shape", "value", "old", "grad", "new", "exact",
@@ -62,7 +63,7 @@ def check_trace(raw: Any) -> dict[str, Any]:
     if "$schema" in raw:
         text(raw["$schema"], "$schema")
     raw = _known(raw, top=True)
-    table(raw, "", TOP, "a trace object")
+    table(raw, "", TOP + OPTIONAL_TOP, "a trace object")
     for k in TOP:
         if k not in raw:
             raise SpecError("missing (is this a bptrace trace?)", k)
@@ -90,6 +91,8 @@ def check_trace(raw: Any) -> dict[str, Any]:
         "gradcheck": _gradcheck(raw["gradcheck"]),
         "diverged": _diverged(raw["diverged"]),
     }
+    if "first_update" in raw:
+        doc["first_update"] = _first_update(raw["first_update"], len(spec["samples"]))
     if doc["diverged"] is None:
         _all_finite(doc)
     check_fit(doc)
@@ -112,8 +115,8 @@ def _all_finite(doc: dict[str, Any]) -> None:
             for k in ("value", "old", "grad", "new", "exact"):
                 if k in rec and not finite(rec[k]):
                     raise SpecError("not finite, but the run did not diverge", f"steps[{si}].records[{ri}].{k}")
-    for part in ("final", "gradcheck"):
-        if doc[part] is not None and not finite([v for v in _numbers(doc[part])]):
+    for part in ("final", "gradcheck", "first_update"):
+        if doc.get(part) is not None and not finite([v for v in _numbers(doc[part])]):
             raise SpecError("holds a value that is not finite, but the run did not diverge", part)
 
 
@@ -229,6 +232,19 @@ def _final(raw: Any) -> dict[str, Any] | None:
         ],
         "total_error": _num(t.get("total_error"), "final.total_error"),
     }
+
+
+def _first_update(raw: Any, n_samples: int) -> dict[str, Any]:
+    t = table(raw, "first_update", ("samples", "total_error"))
+    samples = [
+        integer(x, f"first_update.samples[{i}]", 1, n_samples)
+        for i, x in enumerate(list_of(t.get("samples"), "first_update.samples"))
+    ]
+    if not samples:
+        raise SpecError(
+            "expected the numbers of the samples the first update used, got an empty list", "first_update.samples"
+        )
+    return {"samples": samples, "total_error": _num(t.get("total_error"), "first_update.total_error")}
 
 
 def _gradcheck(raw: Any) -> dict[str, Any] | None:
