@@ -5,6 +5,9 @@ interrupt there leaves the previous run untouched), then its files are renamed i
 SIGINT and SIGTERM held back, and a manifest written last names the files of the run, so the next
 run removes what this one no longer writes (a loss curve, say). A lock on the folder keeps two
 runs from interleaving; staging folders of a killed run are removed by the next one.
+
+SIGKILL cannot be held back: a run killed between two renames leaves files of both runs, one
+file switched at a time, until the next run replaces them all (tested at every rename).
 """
 
 from __future__ import annotations
@@ -117,7 +120,8 @@ def _clean_stale(folder: Path, names: Iterable[str]) -> None:
     for entry in folder.iterdir():
         if entry.name.startswith(STAGING) and entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
-    for name in names:
+    # the manifest's own temporary too: a run killed as it switched the manifest in leaves one
+    for name in {*names, *_previous_files(folder), MANIFEST}:
         target = folder / name
         if target.parent.is_dir():
             for tmp in target.parent.glob(f".{target.name}.*.tmp"):

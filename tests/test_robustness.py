@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -339,6 +340,68 @@ def test_a_run_killed_while_writing_leaves_the_old_file_whole(tmp_path: Path) ->
     assert after == before, f"trace.json holds {len(after)} bytes of something else, not its {len(before)}"
     # the killed run may leave hidden temporaries, never a file that looks like a result
     assert {f.name for f in out.iterdir() if not f.name.startswith(".")} == {"trace.json"}
+
+
+def _killed_at_rename(k: int, args: list[str]) -> int:
+    """Run the CLI in a forked child that dies (SIGKILL, which nothing can catch or hold back) as
+    it is about to make its k-th rename; its wait status."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        calls, real = [0], os.replace
+
+        def replace(src: Any, dst: Any) -> None:
+            if calls[0] == k:
+                os.kill(os.getpid(), signal.SIGKILL)
+            calls[0] += 1
+            real(src, dst)
+
+        os.replace = replace  # type: ignore[assignment]
+        try:
+            code = run_cli(*args).code
+        except BaseException:
+            os._exit(99)  # never back into the test runner: the parent sees the failure
+        os._exit(code)
+    return os.waitpid(pid, 0)[1]
+
+
+def _run_files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _visible(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The files a reader opens: no manifest, staging folder or temporary."""
+    return {n: b for n, b in files.items() if not Path(n).parts[0].startswith(".")}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and SIGKILL")
+def test_a_run_killed_at_any_point_of_the_switch_is_cleaned_up_by_the_next(tmp_path: Path) -> None:
+    new_args = ["run", "--iterations", "30", "--format", "md,json", "-q"]
+    last_args = ["run", "--iterations", "5", "--format", "md,json", "-q"]
+    clean = {}
+    for name, args in (("old", ["run", "--format", "md,json", "-q"]), ("new", new_args), ("last", last_args)):
+        assert run_cli(*args, "-o", str(tmp_path / name)).code == 0
+        clean[name] = _run_files(tmp_path / name)
+    renames = None
+    left: dict[int, dict[str, bytes]] = {}
+    for k in range(64):
+        out = tmp_path / f"k{k}"
+        shutil.copytree(tmp_path / "old", out)
+        status = _killed_at_rename(k, [*new_args, "-o", str(out)])
+        if os.WIFEXITED(status):  # the run made fewer than k + 1 renames: every point has been tried
+            renames = k
+            assert os.WEXITSTATUS(status) == 0 and _run_files(out) == clean["new"]
+            break
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
+        left[k] = _visible(_run_files(out))
+        # whatever the kill left, the next run leaves exactly its own files and no temporary
+        assert run_cli(*last_args, "-o", str(out)).code == 0
+        assert _run_files(out) == clean["last"], k
+    assert renames is not None and renames >= 4  # report.md, trace.json, the figures, the manifest
+    # killed before its first rename, the old run stands whole; killed as it renames its manifest,
+    # the new run does (with what the old one wrote and it did not removed). Killed between, a
+    # folder holds some files of each until the next run: renames switch one file at a time.
+    assert left[0] == _visible(clean["old"])
+    assert left[renames - 1] == _visible(clean["new"])
 
 
 # ---------------------------------------------------------------- determinism
