@@ -7,7 +7,7 @@
   if (!slides.length) { return; }
   root.classList.add("js");
   var initial = {};
-  var texts = document.querySelectorAll("#net text[id]");
+  var texts = document.querySelectorAll("#net text[id], #net tspan[id]");
   for (var k = 0; k < texts.length; k++) { initial[texts[k].id] = texts[k].textContent; }
   var plans = slides.map(function (s) {
     return { focus: (s.getAttribute("data-focus") || "").split(" ").filter(Boolean),

@@ -214,3 +214,37 @@ def test_a_batch_run_ends_on_the_batch_error_after_its_update() -> None:
     end, then = _closing(render_files(tr, ["lecture"])["lecture.html"])
     assert "The error of the same batch" in end and numfmt.text(tr.first_update["total_error"], 9) in end
     assert "2 more follow" in then and "Sample" not in then
+
+
+@pytest.mark.parametrize("name", ["online", "iterated"])
+def test_biases_are_typeset_and_take_their_new_values(name: str) -> None:
+    tr, page = _page(name)
+    svg = re.search(r"<svg.*?</svg>", page, re.S)
+    assert svg is not None
+    assert "b_h1" not in re.sub(r'id="[^"]*"', "", svg.group(0))  # no bias written as code
+    assert '>b<tspan class="sub" dy="4">h1</tspan><tspan dy="-4" id="t-b_h1-v"> = ' in svg.group(0)
+    new = {k: v for s in slides(page) for k, v in s["sets"].items() if k.endswith("-v")}
+    assert new["t-b_h1-v"] == f"⁺ = {numfmt.text(tr.value('update.b_h1'), 9)}"
+    assert new["t-b2-v" if name == "online" else "t-b2-v"] == f"⁺ = {numfmt.text(tr.value('update.b2'), 9)}"
+    assert tr.value("update.b_h1") != tr.spec["layers"][1]["bias"][0]  # the picture shows a changed number
+    rest = re.findall(r'<section class="slide phase-update".*?</section>', page, re.S)
+    assert any("the biases on the picture now show theirs" in s for s in rest)
+    assert "replace the old ones on the picture" not in page
+
+
+def test_where_biases_stay_the_lecture_does_not_say_they_change() -> None:
+    _, page = _page("article")
+    assert "the biases stay as they are" in page and "now show theirs" not in page
+
+
+@pytest.mark.parametrize("name", ["online", "iterated", "deep"])
+def test_a_neurons_values_end_well_above_the_next_neurons_bias(name: str) -> None:
+    _, page = _page(name)
+    ys = {m.group(1): float(m.group(2)) for m in re.finditer(r'<text id="t-(\w+)-d" x="[^"]+" y="([^"]+)"', page)}
+    bias_y = {
+        m.group(2): float(m.group(1))
+        for m in re.finditer(r'<text x="[^"]+" y="([^"]+)" text-anchor="middle" class="bl">b<tspan[^>]*>(\w+)<', page)
+    }
+    pairs = [(n, f"{n[:-1]}{int(n[-1]) + 1}") for n in ys if n[-1].isdigit()]
+    checked = [bias_y[b] - ys[a] for a, b in pairs if b in bias_y]
+    assert checked and min(checked) >= 24  # a clear gap: the bias reads as the lower neuron's

@@ -23,7 +23,7 @@ STATE = """(() => {
   const s = shown[0];
   const lit = [...document.querySelectorAll('#net .on')].map(e => e.id).sort();
   const texts = {};
-  for (const t of document.querySelectorAll('#net text[id]')) texts[t.id] = t.textContent;
+  for (const t of document.querySelectorAll('#net text[id], #net tspan[id]')) texts[t.id] = t.textContent;
   return {count: shown.length, key: s ? s.dataset.key : null, id: s ? s.id : null,
           focus: s ? s.dataset.focus.split(' ').filter(Boolean).sort() : [], lit, texts,
           hash: location.hash, counter: document.getElementById('counter').textContent,
@@ -61,7 +61,7 @@ def test_stepping_through_the_lecture(name: str, lang: str, browser: Browser, tm
     )
     written: dict[str, str] = {}
     initial = browser.evaluate(
-        "Object.fromEntries([...document.querySelectorAll('#net text[id]')].map(t => [t.id, t.textContent]))"
+        "Object.fromEntries([...document.querySelectorAll('#net text[id], #net tspan[id]')].map(t => [t.id, t.textContent]))"
     )
     history = []
     for k in range(n):

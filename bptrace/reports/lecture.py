@@ -25,7 +25,7 @@ from . import mathml
 from .figures import FONT, _drawn, _f
 from .view import Report
 
-ROW_H, COL_W, R = 124.0, 340.0, 26.0
+ROW_H, COL_W, R = 140.0, 340.0, 26.0  # a row leaves a clear gap between a neuron's values and the next bias
 SMALL_LAYER = 4  # neurons a layer may have for each of them to get slides of its own
 TABLE_ROWS = 8  # rows a table slide shows before it says how many more there are
 
@@ -64,8 +64,8 @@ def edge_id(weight: str) -> str:
 
 
 def text_id(owner: str, line: str) -> str:
-    """A text on the picture: under a neuron (lines a, b, d: net, out, δ) or on an edge (w: the
-    weight, later its new value; g: its gradient)."""
+    """A text on the picture: under a neuron (lines a, b, d: net, out, δ), on an edge (w: the
+    weight, later its new value; g: its gradient) or a bias's value (v)."""
     return f"t-{owner}-{line}"
 
 
@@ -109,6 +109,13 @@ class Lecture:
                 for i in _drawn(prev.size):
                     if j is not None and i is not None:
                         self.weight_ends[lay.weight(j, i)] = (prev.neuron(i), lay.neuron(j))
+        # the biases the picture shows: one per layer when shared, else one per drawn neuron
+        self.biases_drawn: set[str] = set()
+        for lay in self.layers[1:]:
+            if lay.bias_name:
+                self.biases_drawn.add(lay.bias_name)
+            else:
+                self.biases_drawn.update(lay.bias(j) for j in _drawn(lay.size) if j is not None)
         self.slides: list[Slide] = []
         self.batch = report.batch
         self.several = len(report.spec["samples"]) > 1
@@ -178,6 +185,8 @@ class Lecture:
             return {text_id(name, "g"): f"∂E/∂{name} = {v}"}
         if kind == "update" and name in self.weight_ends:
             return {text_id(name, "w"): f"{name}⁺ = {v}"}
+        if kind == "update" and name in self.biases_drawn:  # the name stays, typeset; only its value changes
+            return {text_id(name, "v"): f"⁺ = {v}"}
         return {}
 
     # ------------------------------------------------------------ building
@@ -243,11 +252,13 @@ class Lecture:
             sets.update(self.sets_of(rec))
         src = self.r.agg if mean else self.r.step
         rows = [(self.inline(self.r.sym(rec.key, src)), self.num(rec.value)) for rec in recs if not rec.is_array]
+        # where the biases are not trained, the picture's biases do not change: the sentence must not say so
+        fixed = "_fixed" if title_key == "lecture_rest_update" and not self.r.spec["update_biases"] else ""
         return Slide(
             key="",
             phase=recs[0].phase,
             title=self.t(title_key, layer=escape(layer)),
-            sentence=self.t(f"{title_key}_sentence"),
+            sentence=self.t(f"{title_key}_sentence{fixed}"),
             table=rows[: TABLE_ROWS * 2],
             more=max(0, len(rows) - TABLE_ROWS * 2),
             focus=self._layer_focus(layer),
@@ -410,19 +421,14 @@ class Lecture:
                     f'<text id="{text_id(n, "d")}" x="{_f(x)}" y="{_f(y + R + 46)}" text-anchor="middle" class="vl dl"></text></g>'
                 )
             if lay.index and lay.bias_name:
-                bias = f"{lay.bias_name} = {self.num(self.r.spec['layers'][lay.index]['bias'])}"
-                body.append(
-                    f'<text x="{_f(100 + lay.index * COL_W)}" y="{_f(26)}" text-anchor="middle" class="bl">{escape(bias)}</text>'
-                )
+                raw_b = self.r.spec["layers"][lay.index]["bias"]
+                body.append(_bias_text(lay.bias_name, self.num(raw_b), 100 + lay.index * COL_W, 26))
             elif lay.index:  # a bias per neuron: each above its own neuron, so none runs off the picture
                 raw = self.r.spec["layers"][lay.index]["bias"]
                 for j in _drawn(lay.size):
                     if j is not None:
                         x, y = pos[lay.neuron(j)]
-                        text = f"{lay.bias(j)} = {self.num(raw[j])}"
-                        body.append(
-                            f'<text x="{_f(x)}" y="{_f(y - R - 8)}" text-anchor="middle" class="bl">{escape(text)}</text>'
-                        )
+                        body.append(_bias_text(lay.bias(j), self.num(raw[j]), x, y - R - 7))
         return (
             f'<svg xmlns="http://www.w3.org/2000/svg" id="net" viewBox="0 0 {_f(width)} {_f(height)}" '
             f'role="img" {FONT}><title>{escape(self.r.t("lecture_picture"))}</title>' + "".join(body) + "</svg>"
@@ -460,6 +466,16 @@ class Lecture:
 
     def _param_count(self) -> int:
         return sum(lay.weight_count + len(lay.biases) for lay in self.layers[1:])
+
+
+def _bias_text(name: str, value: str, x: float, y: float) -> str:
+    """A bias on the picture, b with its subscript set as one (b_h1 → b over h1); the value sits in
+    a text of its own, so a step can replace it without touching the typeset name."""
+    sub_ = name[2:] if name.startswith("b_") else name[1:]
+    return (
+        f'<text x="{_f(x)}" y="{_f(y)}" text-anchor="middle" class="bl">b'
+        f'<tspan class="sub" dy="4">{escape(sub_)}</tspan><tspan dy="-4" id="{text_id(name, "v")}"> = {escape(value)}</tspan></text>'
+    )
 
 
 def _flat(value: Any) -> list[float]:
