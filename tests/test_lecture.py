@@ -248,3 +248,10 @@ def test_a_neurons_values_end_well_above_the_next_neurons_bias(name: str) -> Non
     pairs = [(n, f"{n[:-1]}{int(n[-1]) + 1}") for n in ys if n[-1].isdigit()]
     checked = [bias_y[b] - ys[a] for a, b in pairs if b in bias_y]
     assert checked and min(checked) >= 24  # a clear gap: the bias reads as the lower neuron's
+
+
+def test_an_online_lecture_says_the_samples_come_one_at_a_time() -> None:
+    _, page = _page("online")
+    assert "we follow sample 1 forward" in page and "We follow one sample forward" not in page
+    _, zh = _page("online", "zh")
+    assert "样本逐个处理" in zh

@@ -277,7 +277,9 @@ class Lecture:
             key="",
             phase="given",
             title=escape(r.plain_title),
-            sentence=self.t("lecture_intro_batch" if self.batch else "lecture_intro"),
+            sentence=self.t(
+                "lecture_intro_batch" if self.batch else ("lecture_intro_online" if self.several else "lecture_intro")
+            ),
             table=self._given_rows(),
         )
         intro.more = max(0, self._param_count() - len(intro.table))
