@@ -213,6 +213,16 @@ def _one(args: tuple[Any, ...]) -> list[str]:
     return written
 
 
+def _quiet_worker() -> None:
+    """Signals as a pool worker needs them. A forked worker inherits the command's SIGTERM handler,
+    and the pool stops its workers with SIGTERM when the set is done: each would die printing a
+    traceback. Ctrl-C is the parent's to handle; it stops the pool."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 _env_cache: dict[Any, Any] = {}
 START_METHOD: str | None = None  # None: the platform's default
 
@@ -275,7 +285,7 @@ def _write_set(
 
         # the platform's own start method: fork is unsafe in threaded processes (Python 3.12 warns) and
         # missing on Windows; each variant draws from its own seeded stream, so any method gives the same bytes
-        with multiprocessing.get_context(START_METHOD).Pool(jobs) as pool:
+        with multiprocessing.get_context(START_METHOD).Pool(jobs, initializer=_quiet_worker) as pool:
             for k, paths in enumerate(pool.imap(_one, tasks, chunksize=max(1, count // (4 * jobs))), start=1):
                 written += paths
                 if progress:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -144,6 +146,35 @@ def test_the_pool_uses_any_start_method_and_gives_the_same_bytes(
         warnings.simplefilter("error", DeprecationWarning)  # Python 3.12 warns about fork in threaded processes
         exercises.make_set("article", pooled, 20, 3, jobs=2)
     assert _tree(pooled) == _tree(serial)
+
+
+def _sigterm_is_default(_: int) -> bool:
+    import signal
+
+    return signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_pool_workers_die_quietly_when_the_pool_stops_them() -> None:
+    import multiprocessing
+    import signal
+
+    from bptrace import cli
+
+    # the command installs this handler before it makes a set; a forked worker inherits it, and the pool
+    # ends its workers with SIGTERM, so each printed a traceback as the set finished
+    old = signal.signal(signal.SIGTERM, cli._terminate)
+    try:
+        with multiprocessing.get_context("fork").Pool(2, initializer=exercises._quiet_worker) as pool:
+            assert pool.map(_sigterm_is_default, [0, 1]) == [True, True]
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def test_a_pooled_set_writes_nothing_to_stderr(tmp_path: Path) -> None:
+    for k in range(3):  # the stray tracebacks came in about half of all runs
+        args = ["exercises", "article", "--count", "20", "--seed", "2", "-o", str(tmp_path / str(k)), "--jobs", "2"]
+        r = subprocess.run([sys.executable, "-m", "bptrace", *args, "-q"], capture_output=True, text=True, timeout=120)
+        assert (r.returncode, r.stderr) == (0, "")
 
 
 # ---------------------------------------------------------------- what a sheet asks
