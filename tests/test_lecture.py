@@ -191,10 +191,10 @@ def test_the_last_error_belongs_to_the_update_shown(name: str, expected: float) 
         assert "Sample 2 now starts from these new weights" in then
         assert "“The other samples of this iteration”" in then
     else:
-        assert "1 more follow" in then and "“Repeat”" in then
+        assert "The run has 2 iterations" in then and "“Repeat” gives the error of every iteration" in then
     zh_end, zh_then = _closing(_page(name, "zh")[1])
     assert "用更新后的权重重新计算样本 1 的误差" in zh_end and value in zh_end
-    assert ("样本 2 从这组新权重出发" if name == "online" else "后面还有 1 轮") in zh_then
+    assert ("样本 2 从这组新权重出发" if name == "online" else "整个训练共 2 轮迭代") in zh_then
 
 
 def test_a_single_update_run_ends_without_a_next_slide() -> None:
@@ -213,7 +213,7 @@ def test_a_batch_run_ends_on_the_batch_error_after_its_update() -> None:
     assert tr.first_update["total_error"] == pytest.approx(tr.history[1], rel=1e-12)
     end, then = _closing(render_files(tr, ["lecture"])["lecture.html"])
     assert "The error of the same batch" in end and numfmt.text(tr.first_update["total_error"], 9) in end
-    assert "2 more follow" in then and "Sample" not in then
+    assert "The run has 3 iterations" in then and "Sample" not in then
 
 
 @pytest.mark.parametrize("name", ["online", "iterated"])
@@ -255,3 +255,14 @@ def test_an_online_lecture_says_the_samples_come_one_at_a_time() -> None:
     assert "we follow sample 1 forward" in page and "We follow one sample forward" not in page
     _, zh = _page("online", "zh")
     assert "样本逐个处理" in zh
+
+
+def test_a_mini_batch_lecture_names_the_next_batch_and_no_section_it_lacks() -> None:
+    spec = bptrace.load_spec("article").to_dict()
+    spec.update(mode="batch", batch_size=1)
+    spec["samples"].append({"input": [0.3, 0.8], "target": [0.9, 0.2]})
+    tr = bptrace.trace(spec)
+    assert tr.first_update is not None and tr.first_update["samples"] == [1]
+    end, then = _closing(render_files(tr, ["lecture"])["lecture.html"])
+    assert numfmt.text(tr.first_update["total_error"], 9) in end
+    assert "Sample 2 now starts from these new weights" in then and "section" not in then

@@ -358,15 +358,11 @@ class Lecture:
         said: list[str] = []
         if done < n_samples:
             said.append(self.t("lecture_next_sample", n=str(done + 1)))
-            others = not r.batch and not r.any_big  # the report works the other samples through in a section
-            said.append(
-                self.t("lecture_next_section", section=escape(r.t("other_samples_heading")))
-                if others
-                else self.t("lecture_next_report")
-            )
+            if not r.batch and not r.any_big:  # only then has the report a section on the other samples
+                said.append(self.t("lecture_next_samples_section", section=escape(r.t("other_samples_heading"))))
         if r.spec["iterations"] > 1:
-            said.append(self.t("lecture_next_iterations", more=str(r.spec["iterations"] - 1)))
-            said.append(self.t("lecture_next_section", section=escape(r.t("repeat_heading"))))
+            said.append(self.t("lecture_next_iterations", total=str(r.spec["iterations"])))
+            said.append(self.t("lecture_next_repeat_section", section=escape(r.t("repeat_heading"))))
         if not said:
             return [end]
         then = Slide(key="", phase="end", title=self.t("lecture_next_title"), sentence=" ".join(said))
