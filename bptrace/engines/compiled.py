@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import takewhile
@@ -91,13 +91,13 @@ def source(sample_entries: list[Entry], batch_entries: list[Entry] | None, plan:
             continue
         body.append(f"{ind}{name(e.key)} = {r}({formula.to_python(e.expr, name)})")
     carried = [name(f"param.{p}") for p in params] + [name(k) for k in plan.state]
-    pvars = ", ".join(carried)
+    pvars = _unpack(carried)
     lines = [
         "def run(P, batches, n_iter, hist, eta, S):",
-        f"    {pvars}{',' if len(carried) == 1 else ''} = P",
+        f"    {pvars} = P",
     ]
     if plan.settings:
-        lines.append(f"    {', '.join(name(k) for k in plan.settings)}{',' if len(plan.settings) == 1 else ''} = S")
+        lines.append(f"    {_unpack(name(k) for k in plan.settings)} = S")
     lines += [
         "    N = sum(len(b) for b in batches)",
         "    for _it in range(n_iter):",
@@ -112,11 +112,7 @@ def source(sample_entries: list[Entry], batch_entries: list[Entry] | None, plan:
 
     if not online:
         lines += [f"            a{i} = -0.0" for i in range(len(trainable))]
-    lines += [
-        "            for X, T in samples:",
-        f"{ind}{', '.join(name(f'input.{x}') for x in inputs)}{',' if len(inputs) == 1 else ''} = X",
-        f"{ind}{', '.join(name(f'target.{t}') for t in targets)}{',' if len(targets) == 1 else ''} = T",
-    ]
+    lines += _sample_loop(name, inputs, targets, " " * 12)
     if online:
         lines += new_step(ind)
     lines += body
@@ -160,6 +156,21 @@ def _assigned(body: list[str]) -> list[str]:
     return [line.split(" = ", 1)[0].strip() for line in body]
 
 
+def _unpack(names: Iterable[str]) -> str:
+    """The left side of a tuple assignment: a tuple of one needs its trailing comma."""
+    ns = list(names)
+    return ", ".join(ns) + ("," if len(ns) == 1 else "")
+
+
+def _sample_loop(name: Namer, inputs: list[str], targets: list[str], ind: str = " " * 4) -> list[str]:
+    """The head of a loop over ``samples``, indented by ``ind``, each sample's inputs and targets unpacked."""
+    return [
+        f"{ind}for X, T in samples:",
+        f"{ind}    {_unpack(name(f'input.{x}') for x in inputs)} = X",
+        f"{ind}    {_unpack(name(f'target.{t}') for t in targets)} = T",
+    ]
+
+
 def error_source(sample_entries: list[Entry], params: list[str], inputs: list[str], targets: list[str]) -> str:
     """Python source of ``error(P, samples) -> mean total error``: the forward pass and the loss
     alone, unrounded, in the order the traced step evaluates them (for finite differences)."""
@@ -175,16 +186,14 @@ def error_source(sample_entries: list[Entry], params: list[str], inputs: list[st
             name.map[e.key] = name(e.expr[1])
             continue
         body.append(f"{ind}{name(e.key)} = {formula.to_python(e.expr, name)}")
-    pvars = ", ".join(name(f"param.{p}") for p in params)
+    pvars = _unpack(name(f"param.{p}") for p in params)
     return (
         "\n".join(
             [
                 "def error(P, samples):",
-                f"    {pvars}{',' if len(params) == 1 else ''} = P",
+                f"    {pvars} = P",
                 "    Esum = -0.0",
-                "    for X, T in samples:",
-                f"        {', '.join(name(f'input.{x}') for x in inputs)}{',' if len(inputs) == 1 else ''} = X",
-                f"        {', '.join(name(f'target.{t}') for t in targets)}{',' if len(targets) == 1 else ''} = T",
+                *_sample_loop(name, inputs, targets),
                 *body,
                 f"        Esum = Esum + {name('total_error')}",
                 "    return Esum / len(samples)",
@@ -230,16 +239,14 @@ def final_source(forward: list[Entry], params: list[str], inputs: list[str], tar
             name.map[e.key] = name(e.expr[1])
             continue
         body.append(f"{ind}{name(e.key)} = {r}({formula.to_python(e.expr, name)})")
-    pvars = ", ".join(name(f"param.{p}") for p in params)
+    pvars = _unpack(name(f"param.{p}") for p in params)
     return (
         "\n".join(
             [
                 "def final(P, samples):",
-                f"    {pvars}{',' if len(params) == 1 else ''} = P",
+                f"    {pvars} = P",
                 "    outs, errs = [], []",
-                "    for X, T in samples:",
-                f"        {', '.join(name(f'input.{x}') for x in inputs)}{',' if len(inputs) == 1 else ''} = X",
-                f"        {', '.join(name(f'target.{t}') for t in targets)}{',' if len(targets) == 1 else ''} = T",
+                *_sample_loop(name, inputs, targets),
                 *body,
                 f"        outs.append([{', '.join(name(k) for k in outs)}])",
                 f"        errs.append({name('total_error')})",
