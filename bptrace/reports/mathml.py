@@ -174,8 +174,13 @@ class _Parser:
         if name in _OPS:
             return f"<mo>{_OPS[name]}</mo>"
         if name in _FUNCS:
+            # a script (\tanh^2) belongs to the name alone: taken later by row(), it would make the
+            # name, the application sign and the space one msup base, which browsers draw flat
+            head = f"<mi>{name}</mi>"
+            if self.peek() in ("^", "_"):
+                head = self.scripts(head)
             # the invisible function application, and TeX's thin space before the argument
-            return f'<mi>{name}</mi><mo>&#x2061;</mo><mspace width="0.167em"></mspace>'
+            return head + '<mo>&#x2061;</mo><mspace width="0.167em"></mspace>'
 
         if name in _SPACES:
             return f'<mspace width="{_SPACES[name]}"></mspace>'

@@ -1,0 +1,134 @@
+"""Reports on networks unlike the article's: a tanh hidden layer with a linear output trained online on
+two samples, and a ReLU/sigmoid network with cross-entropy over two iterations. Their wording and their
+mathematics must hold as well as the article's does."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import pytest
+
+import bptrace
+from bptrace import formula
+from bptrace.ops import ACTIVATIONS, v
+from bptrace.reports import make_env, mathml, messages
+
+TANH2: dict[str, Any] = {
+    "title": "Regression with tanh",
+    "learning_rate": 0.1,
+    "mode": "online",
+    "loss": "mse",
+    "layers": [
+        {"name": "x", "size": 2},
+        {
+            "name": "h",
+            "size": 3,
+            "activation": "tanh",
+            "weights": [[0.1, -0.2], [0.4, 0.3], [-0.5, 0.2]],
+            "bias": [0.0, 0.1, -0.1],
+        },
+        {"name": "y", "size": 1, "activation": "linear", "weights": [[0.3, -0.6, 0.5]], "bias": 0.2},
+    ],
+    "samples": [{"input": [1.0, 2.0], "target": [0.5]}, {"input": [-1.0, 0.5], "target": [-0.3]}],
+}
+
+RELU_BCE: dict[str, Any] = {
+    "title": "Is it a cat?",
+    "learning_rate": 0.5,
+    "loss": "cross_entropy",
+    "iterations": 2,
+    "layers": [
+        {"name": "i", "size": 3},
+        {
+            "name": "h",
+            "size": 2,
+            "activation": "relu",
+            "weights": [[0.2, -0.4, 0.1], [0.5, 0.3, -0.2]],
+            "bias": [0.1, -0.1],
+        },
+        {"name": "o", "size": 1, "activation": "sigmoid", "weights": [[0.7, -0.3]], "bias": 0.05},
+    ],
+    "samples": [{"input": [1.0, 0.0, 0.5], "target": [1]}],
+}
+
+# how many children each MathML element with fixed arity must have
+ARITY = {"msup": 2, "msub": 2, "mfrac": 2, "msubsup": 3, "mroot": 2, "munder": 2, "mover": 2}
+
+
+def _misshapen(xml: str) -> list[str]:
+    """Every fixed-arity element of a MathML tree whose child count is wrong, as tag/count."""
+    bad = []
+    for el in ET.fromstring(xml).iter():
+        tag = el.tag.split("}")[-1]
+        if tag in ARITY and len(el) != ARITY[tag]:
+            bad.append(f"{tag}/{len(el)}")
+    return bad
+
+
+def _inline_math(text: str) -> list[str]:
+    return re.findall(r"(?<![$\\])\$([^$\n]+?)\$(?!\$)", text)
+
+
+@pytest.fixture(scope="module")
+def reports() -> dict[tuple[str, str], dict[str, str]]:
+    out = {}
+    for name, spec in (("tanh2", TANH2), ("relu_bce", RELU_BCE)):
+        tr = bptrace.trace(spec)
+        for lang in ("en", "zh"):
+            out[name, lang] = {fmt: bptrace.render(tr, fmt, lang=lang) for fmt in ("md", "html")}  # type: ignore[arg-type]
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_every_activation_typesets_as_well_formed_mathml(name: str) -> None:
+    act = ACTIVATIONS[name]
+    nets = [v("net.a1"), v("net.a2")]
+    outs = [v("out.a1"), v("out.a2")]
+    texs = [formula.latex(act.forward(nets, 0))]
+    if act.derivative is not None:
+        texs.append(formula.latex(act.derivative(nets[0], outs[0])))
+    for lang in ("en", "zh"):
+        cat = messages(make_env(), lang)
+        for key in act.messages.values():
+            texs += _inline_math(cat[key].replace("{{", "{").replace("}}", "}"))
+    for tex in texs:
+        for display in (False, True):
+            out = mathml.convert(tex, display)
+            assert _misshapen(out) == [], (name, tex)
+
+
+def test_a_function_name_carries_its_own_square() -> None:
+    out = mathml.fast(r"1 - \tanh^2(\mathrm{net})", False)
+    assert "<msup><mi>tanh</mi><mn>2</mn></msup><mo>&#x2061;</mo>" in out
+    assert _misshapen(out) == []
+
+
+@pytest.mark.parametrize("name", ["tanh2", "relu_bce"])
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_formula_of_the_report_is_well_formed(reports: Any, name: str, lang: str) -> None:
+    html = reports[name, lang]["html"]
+    maths = re.findall(r"<math .*?</math>", html, flags=re.S)
+    assert len(maths) > 50
+    assert [b for m in maths for b in _misshapen(m)] == []
+
+
+def test_tanh_slope_has_an_argument_and_refers_to_nothing_earlier(reports: Any) -> None:
+    en, zh = reports["tanh2", "en"]["md"], reports["tanh2", "zh"]["md"]
+    assert r"$1 - \tanh^2(\mathrm{net}) = 1 - \mathrm{out}^2$" in en
+    assert r"$1 - \tanh^2(\mathrm{net}) = 1 - \mathrm{out}^2$" in zh
+    slope_en = next(line for line in en.splitlines() if "derivative of tanh" in line)
+    slope_zh = next(line for line in zh.splitlines() if "tanh 的导数" in line)
+    assert "again" not in slope_en and "同样" not in slope_zh
+
+
+def test_sigmoid_cross_entropy_delta_is_derived_not_asserted(reports: Any) -> None:
+    en, zh = reports["relu_bce", "en"]["md"], reports["relu_bce", "zh"]["md"]
+    line = r"-t (1 - o) + (1 - t) o = o - t"
+    assert line in en and line in zh
+    assert "cancel" not in en.split("δ shorthand")[1].split("\n")[0]
+    assert "saturates" not in en and "饱和" not in zh
+    # σ is defined in the same sentence that first uses it
+    assert en.index(r"\sigma(z) = \frac{1}{1 + e^{-z}}") <= en.index(r"\sigma")
+    assert zh.index(r"\sigma(z) = \frac{1}{1 + e^{-z}}") <= zh.index(r"\sigma")
