@@ -132,3 +132,43 @@ def test_sigmoid_cross_entropy_delta_is_derived_not_asserted(reports: Any) -> No
     # σ is defined in the same sentence that first uses it
     assert en.index(r"\sigma(z) = \frac{1}{1 + e^{-z}}") <= en.index(r"\sigma")
     assert zh.index(r"\sigma(z) = \frac{1}{1 + e^{-z}}") <= zh.index(r"\sigma")
+
+
+def test_the_sample_summary_names_this_networks_output_and_can_be_checked(reports: Any) -> None:
+    for lang in ("en", "zh"):
+        md = reports["tanh2", lang]["md"]
+        assert "`sample2.out.y1`" in md and "sample2.out.o1" not in md
+        # sample 2's hidden values, from which a student checks δ_h without redoing the forward pass
+        row = next(line for line in md.splitlines() if line.startswith("| $h_{1}$") and "`sample2.delta.h1`" in line)
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1:6] == ["-0.173468875", "-0.171749589", "0.238627691", "0.970502079", "0.23158867"]
+    en = reports["tanh2", "en"]["md"]
+    assert "Inputs -1, 0.5, target -0.3;" in en and "gives the output 0.577797876" in en
+
+
+def test_the_intro_says_what_is_worked_in_full_and_what_is_summarised(reports: Any) -> None:
+    tanh_en, relu_en = reports["tanh2", "en"]["md"], reports["relu_bce", "en"]["md"]
+    for md in (tanh_en, relu_en):
+        assert "one full training step" not in md and "its first training step, worked in full" in md
+    assert "the other samples of the iteration follow in brief" in tanh_en
+    assert "The later iterations are summarised" in relu_en and "other samples" not in relu_en.split("\n\n")[1]
+    assert (
+        "网络的第一步训练：" in reports["tanh2", "zh"]["md"] and "网络的一步训练" not in reports["relu_bce", "zh"]["md"]
+    )
+    # one iteration: no history to point at
+    assert "error history" not in tanh_en and "误差曲线" not in reports["tanh2", "zh"]["md"]
+    # the per-sample symbol is introduced where the mean uses it
+    assert r"($E^{(k)}_{\mathrm{total}}$ is the error of sample k" in tanh_en
+
+
+def test_several_iterations_end_with_every_final_parameter(reports: Any) -> None:
+    final = {"w1": 0.478842102, "w6": -0.25185623, "b_h1": 0.378842102, "w7": 0.888549533, "b2": 0.430799973}
+    for lang in ("en", "zh"):
+        md = reports["relu_bce", lang]["md"]
+        tail = md.split("## 4.")[1].split("## ")[0]
+        for name, value in final.items():
+            sym = name.replace("_", "")
+            base, sub = sym[0], sym[1:]
+            assert f"| ${base}_{{{sub}}}$ | {value:.9g} |" in tail, name
+    # one iteration: the updates table already holds the last values, so no second table
+    assert "Every weight and bias after" not in reports["tanh2", "en"]["md"]
