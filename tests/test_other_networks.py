@@ -172,3 +172,36 @@ def test_several_iterations_end_with_every_final_parameter(reports: Any) -> None
             assert f"| ${base}_{{{sub}}}$ | {value:.9g} |" in tail, name
     # one iteration: the updates table already holds the last values, so no second table
     assert "Every weight and bias after" not in reports["tanh2", "en"]["md"]
+
+
+def test_gradient_check_names_the_error_it_differentiates(reports: Any) -> None:
+    tanh_en, relu_en = reports["tanh2", "en"]["md"], reports["relu_bce", "en"]["md"]
+    assert r"finite difference of sample 1's error $E^{(1)}_{\mathrm{total}}$ at the initial weights" in tanh_en
+    assert r"finite difference of the error $E_{\mathrm{total}}$ at the initial weights" in relu_en
+    assert "All 13 parameters were checked; the largest relative difference is" in tanh_en
+    assert " of 13 parameters" not in tanh_en
+    zh = reports["tanh2", "zh"]["md"]
+    assert "初始权重下样本 1 的误差" in zh and "全部 13 个参数都已检验，最大相对误差为" in zh and "相对差" not in zh
+
+
+def test_wording_holds_for_one_output_and_reads_naturally(reports: Any) -> None:
+    for name in ("tanh2", "relu_bce"):
+        en, zh = reports[name, "en"]["md"], reports[name, "zh"]["md"]
+        assert "drop out" not in en and "With a single output neuron the total error is the error of" in en
+        assert "and that input is the derivative" not in en and "so the derivative equals that input" in en
+        assert "Every weight $w_{ji}$ into neuron j:" not in en
+        assert "updates: online:" not in en and "linear (identity)" not in en
+        # a lone value is not "put in" a second time: "= (x) = x"
+        assert not re.search(r"= \\left\((-[\d.]+)\\right\) = \1\n", en)
+        assert "偏差" not in zh and "：：" not in zh and "（在线学习）：" not in zh
+        # no space left between two Han characters by a placeholder
+        prose = re.sub(r"\$[^$]*\$|`[^`]*`", "X", zh)
+        assert not re.search(r"[\u4e00-\u9fff] +[\u4e00-\u9fff]", prose), re.findall(
+            r".{6}[\u4e00-\u9fff] +[\u4e00-\u9fff].{6}", prose
+        )
+    zh = reports["tanh2", "zh"]["md"]
+    assert "每轮共 2 个样本" in zh and "（2 个输入）" in zh and "两个样本" not in zh
+    assert "这一层的激活函数是线性函数。" in zh
+    assert "之差的平方的一半" in zh
+    svg = re.findall(r'class="caption">([^<]*)<', reports["tanh2", "zh"]["html"])
+    assert "x：2 个输入" in svg and not [c for c in svg if ": " in c]

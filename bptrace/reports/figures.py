@@ -166,7 +166,7 @@ def network(
     (a layer pair with too many edges to label is drawn without labels).
     """
     widest = max(len(_drawn(lay.size)) for lay in layers[:-1])
-    caps = [text_width(f"{lay.name}: {caption(lay)}", 12) for lay in layers]
+    caps = [text_width(caption(lay), 12) for lay in layers]
     col_w0 = max(230.0, 80.0 * (widest + 1), *((a + b) / 2 + 24 for a, b in itertools.pairwise(caps)))
     labelled = {lay.index for lay in layers[1:] if lay.size * lay.prev_size <= MAX_LABELLED_EDGES}
     while True:
@@ -203,7 +203,7 @@ def _network(
 
     r = max(24.0, *(text_width(_neuron_text(lay.neuron(lay.size - 1)), 15, True) / 2 + 5 for lay in layers))
     rows = max(len(_drawn(lay.size)) for lay in layers)
-    captions = [f"{lay.name}: {caption(lay)}" for lay in layers]
+    captions = [caption(lay) for lay in layers]
     margin = max(80.0, r + 12, *(text_width(captions[k], 12) / 2 + 8 for k in (0, -1)))
     top = 76.0
     width = col_w * (len(layers) - 1) + 2 * margin

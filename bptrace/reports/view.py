@@ -21,6 +21,10 @@ from .md_html import FIGURE
 # what one sample's pass computes: in batch mode its symbols carry the sample's number
 _PER_SAMPLE = frozenset({"net", "out", "error", "delta", "partial", "input", "target"})
 _SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+# Chinese sets no space between two Han characters (or full-width punctuation); a placeholder that
+# sits behind a space for a Latin or numeric value ("是 {act}") must not leave one before Han text
+_HAN = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+_HAN_GAP = re.compile(f"(?<=[{_HAN}]) +(?=[{_HAN}])")
 LONG_EQUATION = 150  # LaTeX characters; longer chains break into aligned lines
 # column heads of the optimizer's table, by key prefix
 STATE_HEADER = {
@@ -199,7 +203,10 @@ class Report:
 
     def t(self, key: str, **kw: Any) -> str:
         text = self.msgs[key]
-        return text.format(**kw) if kw else text
+        if not kw:
+            return text
+        text = text.format(**kw)
+        return _HAN_GAP.sub("", text) if self.lang == "zh" else text
 
     def count(self, noun: str, n: int) -> str:
         """A number with its noun, in the catalogue's form for it: count_NOUN_one, _two (English
@@ -342,7 +349,9 @@ class Report:
         if rec.expr is not None:
             out.append(formula.latex(rec.expr, symbol=self.symbols(step)))
             sub = formula.latex(rec.expr, self.tex)
-            if sub != out[-1]:
+            # a lone value put in is the result again, only bracketed when negative: no step
+            bare = sub.removeprefix(r"\left(").removesuffix(r"\right)")
+            if sub != out[-1] and not (isinstance(rec.value, float) and bare == self.tex(rec.value)):
                 out.append(sub)
         elif rec.formula:
             out.append(rec.formula.split(" = ", 1)[-1])
@@ -486,8 +495,12 @@ class Report:
             return self.count("input", lay.size)
         return self.t("layer_desc", neurons=self.count("neuron", lay.size), act=self.act_t(lay))
 
+    def figure_caption(self, lay: names.LayerLayout) -> str:
+        """A layer's line under the network figure: its name, the language's colon, what it holds."""
+        return f"{lay.name}{self.t('colon')}{self.layer_caption(lay)}"
+
     def network_figure(self) -> str:
-        svg = drawing.network(self.layers, self.spec, self.digits, self.t("fig_network_title"), self.layer_caption)
+        svg = drawing.network(self.layers, self.spec, self.digits, self.t("fig_network_title"), self.figure_caption)
         return self._figure("network", svg, self.t("fig_network"))
 
     def chain_figure(self, layer_index: int) -> str:
