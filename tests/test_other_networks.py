@@ -187,7 +187,7 @@ def test_gradient_check_names_the_error_it_differentiates(reports: Any) -> None:
 def test_wording_holds_for_one_output_and_reads_naturally(reports: Any) -> None:
     for name in ("tanh2", "relu_bce"):
         en, zh = reports[name, "en"]["md"], reports[name, "zh"]["md"]
-        assert "drop out" not in en and "With a single output neuron the total error is the error of" in en
+        assert "drop out" not in en and "With a single output neuron the total error has only one part" in en
         assert "and that input is the derivative" not in en and "so the derivative equals that input" in en
         assert "Every weight $w_{ji}$ into neuron j:" not in en
         assert "updates: online:" not in en and "linear (identity)" not in en
