@@ -205,3 +205,17 @@ def test_wording_holds_for_one_output_and_reads_naturally(reports: Any) -> None:
     assert "之差的平方的一半" in zh
     svg = re.findall(r'class="caption">([^<]*)<', reports["tanh2", "zh"]["html"])
     assert "x：2 个输入" in svg and not [c for c in svg if ": " in c]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_gradient_check_of_a_batch_names_the_batch_it_differentiates(lang: str) -> None:
+    # a full batch has no "first batch"; a mini-batch run checks the error of its first batch
+    full = {**TANH2, "mode": "batch"}
+    mini = {**full, "samples": [*TANH2["samples"], {"input": [0.5, 0.5], "target": [0.1]}], "batch_size": 2}
+    whole, first = (bptrace.render(bptrace.trace(s), "md", lang=lang) for s in (full, mini))
+    said = {
+        "en": ("the batch's error over all its samples", "the first batch's error"),
+        "zh": ("整批样本合起来的误差", "第一批样本的误差"),
+    }
+    assert said[lang][0] in whole and said[lang][1] not in whole
+    assert said[lang][1] in first and said[lang][0] not in first
