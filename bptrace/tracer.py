@@ -77,7 +77,7 @@ def trace(
     result = _trace(spec, n_detail, progress, matrix_threshold)
     first_done = result.diverged is None or result.diverged["iteration"] > 1
     if result.steps and result.steps[0].iteration == 1 and first_done:
-        result.first_update = first_update(spec, limits, matrix_threshold)
+        result.first_update = first_update(spec, limits, matrix_threshold, result)
     if spec.rounding_mode is not None:
         exact_spec = load_spec(spec, rounding="exact", limits=limits)
         exact = _trace(exact_spec, n_detail, None, matrix_threshold)
@@ -86,12 +86,21 @@ def trace(
     return result
 
 
-def first_update(spec: Spec, limits: bool, threshold: int) -> dict[str, Any] | None:
+def first_update(spec: Spec, limits: bool, threshold: int, done: Trace | None = None) -> dict[str, Any] | None:
     """The error of the samples the first update used, measured again with the parameters that
     update made: what a worked example of that one update ends on. Neither the history (each
     sample measured before its own update) nor ``final`` (after the whole run) holds it once a run
     has several samples online or several iterations."""
     first = batches(spec.data)[0]
+    whole = len(first) == len(spec.data["samples"])
+    if done is not None and done.diverged is None and whole and spec.rounding_mode is None:
+        # one batch holds every sample: the run itself measured that error, at its end after one
+        # iteration, or as the next iteration's error; a second engine would cost more than the trace.
+        # (Carried rounding rounds the next iteration's mean, and that one the end does not.)
+        if spec["iterations"] == 1 and done.final is not None:
+            return {"samples": [s + 1 for s in first], "total_error": done.final["total_error"]}
+        if len(done.history) > 1:
+            return {"samples": [s + 1 for s in first], "total_error": done.history[1]}
     # that one update alone: the same network and settings, only the first batch's samples, once
     alone = load_spec(spec, samples=[spec.data["samples"][s] for s in first], iterations=1, limits=limits)
     engine = make_engine(alone, threshold)

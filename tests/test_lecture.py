@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import bptrace
-from bptrace import numfmt
+from bptrace import names, numfmt
 from bptrace.reports import render_files
 
 from lecture_specs import LECTURE_SPECS
@@ -195,6 +195,30 @@ def test_the_last_error_belongs_to_the_update_shown(name: str, expected: float) 
     zh_end, zh_then = _closing(_page(name, "zh")[1])
     assert "用更新后的权重重新计算样本 1 的误差" in zh_end and value in zh_end
     assert ("样本 2 从这组新权重出发" if name == "online" else "整个训练共 2 轮迭代") in zh_then
+
+
+@pytest.mark.parametrize(
+    ("source", "overrides"),
+    [
+        ("article", {}),  # one update in all: the run's end is that error
+        ("xor", {"iterations": 3}),  # one batch of every sample: iteration 2 starts from it
+        ("article", {"iterations": 2, "optimizer": {"name": "adam"}}),
+        ("softmax", {"iterations": 2}),
+    ],
+)
+def test_a_run_of_one_batch_takes_the_first_update_from_its_own_values(
+    source: str, overrides: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bptrace import tracer
+    from bptrace.spec import load_spec
+
+    spec = load_spec(source, **overrides)
+    again = tracer.first_update(spec, True, names.SCALAR_LIMIT)  # the update run once more, alone
+    made = []
+    real = tracer.make_engine
+    monkeypatch.setattr(tracer, "make_engine", lambda *a: made.append(a) or real(*a))
+    assert bptrace.trace(spec).first_update == again  # the same value, to the bit
+    assert len(made) == 1  # and no second engine built for it
 
 
 def test_a_single_update_run_ends_without_a_next_slide() -> None:
