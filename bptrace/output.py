@@ -12,6 +12,7 @@ file switched at a time, until the next run replaces them all (tested at every r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -136,8 +137,7 @@ def write_run(folder: Path, files: dict[str, str | Iterable[str]]) -> list[str]:
             _clean_stale(folder, files)
             stage = Path(tempfile.mkdtemp(prefix=STAGING, dir=folder))
             try:
-                for name, data in files.items():
-                    _write_file(stage / name, data)
+                digests = {name: _write_file(stage / name, data) for name, data in files.items()}
                 before = _previous_files(folder)
                 with _signals_held():
                     for name in files:
@@ -146,7 +146,8 @@ def write_run(folder: Path, files: dict[str, str | Iterable[str]]) -> list[str]:
                     for name in before:
                         if name not in files:
                             (folder / name).unlink(missing_ok=True)
-                    write_atomic(folder / MANIFEST, json.dumps({"files": sorted(files)}) + "\n")
+                    manifest = {"files": sorted(files), "sha256": dict(sorted(digests.items()))}
+                    write_atomic(folder / MANIFEST, json.dumps(manifest) + "\n")
             finally:
                 shutil.rmtree(stage, ignore_errors=True)
     except OSError as e:
@@ -180,15 +181,33 @@ def staged(folder: Path, parts: Iterable[str]) -> Iterator[Path]:
         raise SpecError(f"cannot write: {e.strerror or e}", source=where) from None
 
 
-def _write_file(path: Path, data: str | Iterable[str]) -> None:
+def _write_file(path: Path, data: str | Iterable[str]) -> str:
+    """Write a staged file; its SHA-256, for the manifest."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        if isinstance(data, str):
-            f.write(data)
-        else:
-            f.writelines(data)
+    digest = hashlib.sha256()
+    with open(path, "wb") as f:
+        for part in [data] if isinstance(data, str) else data:
+            b = part.encode("utf-8")
+            digest.update(b)
+            f.write(b)
         f.flush()
         os.fsync(f.fileno())  # on disk before the rename, so not even a power cut leaves it empty
+    return digest.hexdigest()
+
+
+def is_whole(folder: Path) -> bool:
+    """Whether folder holds exactly the files of one run, as its manifest names them.
+
+    A run killed (SIGKILL) between two of its renames leaves files of two runs side by side, and
+    the manifest it did not get to write still names the previous run's contents: the mix shows
+    here, until the next run into the folder replaces it."""
+    try:
+        sha = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["sha256"]
+        if not sha or any(".." in Path(n).parts or Path(n).is_absolute() for n in sha):
+            return False
+        return all(hashlib.sha256((folder / n).read_bytes()).hexdigest() == h for n, h in sha.items())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
 
 
 def write_all(folder: Path | None, files: dict[str, str | Iterable[str]]) -> list[str]:

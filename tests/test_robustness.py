@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bptrace
-from bptrace import ops
+from bptrace import ops, output
 
 from conftest import run_cli
 
@@ -383,6 +383,8 @@ def test_a_run_killed_at_any_point_of_the_switch_is_cleaned_up_by_the_next(tmp_p
         clean[name] = _run_files(tmp_path / name)
     renames = None
     left: dict[int, dict[str, bytes]] = {}
+    whole: dict[int, bool] = {}
+    assert all(output.is_whole(tmp_path / name) for name in clean)
     for k in range(64):
         out = tmp_path / f"k{k}"
         shutil.copytree(tmp_path / "old", out)
@@ -393,15 +395,21 @@ def test_a_run_killed_at_any_point_of_the_switch_is_cleaned_up_by_the_next(tmp_p
             break
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
         left[k] = _visible(_run_files(out))
+        whole[k] = output.is_whole(out)
         # whatever the kill left, the next run leaves exactly its own files and no temporary
         assert run_cli(*last_args, "-o", str(out)).code == 0
         assert _run_files(out) == clean["last"], k
+        assert output.is_whole(out), k
     assert renames is not None and renames >= 4  # report.md, trace.json, the figures, the manifest
     # killed before its first rename, the old run stands whole; killed as it renames its manifest,
     # the new run does (with what the old one wrote and it did not removed). Killed between, a
     # folder holds some files of each until the next run: renames switch one file at a time.
     assert left[0] == _visible(clean["old"])
     assert left[renames - 1] == _visible(clean["new"])
+    # the manifest, written last with every file's digest, tells a whole run from a mix: a folder
+    # passes exactly when it still is the old run; the kill at the manifest's own rename fails safe
+    assert whole[0] and not any(whole[k] for k in range(1, renames))
+    assert whole == {k: left[k] == _visible(clean["old"]) for k in range(renames)}
 
 
 # ---------------------------------------------------------------- determinism
