@@ -12,34 +12,52 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
 
-@lru_cache(maxsize=16)
-def _quantum(digits: int) -> Decimal:
+@lru_cache(maxsize=64)
+def _quantum(exponent: int) -> Decimal:
     from decimal import Decimal  # decimal is imported only by runs that round (exact is the default)
 
-    return Decimal(1).scaleb(-digits)
+    return Decimal(1).scaleb(exponent)
+
+
+# A float sum or product of short decimals misses the decimal result by an ulp or so
+# (0.35 + 0.00625 is 0.35624999999999996), which sits exactly on a tie. A calculator, working in
+# decimal, shows 0.35625. The float's decimal form is therefore first cut to this many significant
+# figures, far above any carried precision and far below float noise, before the tie is decided.
+_SHOWN = 12
+
+
+def _decimal(x: float, kept: int) -> Decimal:
+    """x as a calculator shows it, when `kept` significant figures of it are then kept."""
+    from decimal import Decimal
+
+    shown = max(_SHOWN, kept + 3)
+    # formatting rounds the float's exact binary value, which is within an ulp of repr's
+    return Decimal(repr(x) if shown >= 17 else f"{x:.{shown - 1}e}")
 
 
 def hand_round(x: float, digits: int) -> float:
-    """Round half away from zero on the decimal digits a calculator shows (0.00125 -> 0.0013).
+    """Round to `digits` decimal places, halves away from zero, on the decimal value a calculator
+    shows: 0.00125 -> 0.0013, and 0.35 + 0.00625 -> 0.3563 although the float sum is 0.356249999...
 
     Python's round() works on the binary value and rounds half to even, which is not what a
     student writing 4 decimals does.
     """
-    if not math.isfinite(x):
+    if not math.isfinite(x) or x == 0:
         return x
-    from decimal import ROUND_HALF_UP, Decimal
+    from decimal import ROUND_HALF_UP
 
-    return float(Decimal(repr(x)).quantize(_quantum(digits), rounding=ROUND_HALF_UP))
+    kept = digits + 1 + math.floor(math.log10(abs(x)))
+    return float(_decimal(x, kept).quantize(_quantum(-digits), rounding=ROUND_HALF_UP))
 
 
 def sig_round(x: float, figures: int) -> float:
     """Round half away from zero to significant figures: 0.000438568 -> 0.0004386 at 4."""
     if not math.isfinite(x) or x == 0:
         return x
-    from decimal import ROUND_HALF_UP, Decimal
+    from decimal import ROUND_HALF_UP
 
-    d = Decimal(repr(x))
-    return float(d.quantize(Decimal(1).scaleb(d.adjusted() - figures + 1), rounding=ROUND_HALF_UP))
+    d = _decimal(x, figures)
+    return float(d.quantize(_quantum(d.adjusted() - figures + 1), rounding=ROUND_HALF_UP))
 
 
 @lru_cache(maxsize=32)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 import bptrace
 
@@ -139,3 +143,115 @@ def test_a_sig_trace_meets_the_schema() -> None:
 
     schema = json.loads((Path(bptrace.__file__).parent / "schema" / "trace.schema.json").read_text(encoding="utf-8"))
     jsonschema.validate(json.loads(bptrace.trace("article", rounding="sig:3").to_json()), schema)
+
+
+# A 2-2-2-1 network (leaky ReLU, tanh, sigmoid) whose updates land on ties: b1 = 0.35 - 0.5 ·
+# (-0.0125) = 0.35625 exactly, although the float sum is 0.356249999... A student rounding half
+# up writes 0.3563; so must the trace.
+TIES = {
+    "learning_rate": 0.5,
+    "rounding": "hand:4",
+    "layers": [
+        {"name": "i", "size": 2},
+        {"name": "h", "size": 2, "activation": "leaky_relu", "weights": [[0.15, -0.2], [0.25, 0.3]], "bias": 0.35},
+        {"name": "g", "size": 2, "activation": "tanh", "weights": [[0.4, 0.45], [-0.5, 0.55]], "bias": 0.6},
+        {"name": "o", "size": 1, "activation": "sigmoid", "weights": [[0.3, -0.2]], "bias": 0.1},
+    ],
+    "samples": [{"input": [0.05, 0.1], "target": [0.99]}],
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("update.w1", 0.1504),  # 0.15 + 0.00035
+        ("update.b1", 0.3563),  # 0.35 + 0.00625
+        ("update.b2", 0.6005),  # 0.6 + 0.00045
+        ("update.w9", 0.3393),  # 0.3385 + 0.00075, not half to even (0.3392)
+        ("update.w10", -0.1691),  # -0.2 + 0.03095
+        ("update.w3", 0.25),  # grad 0.0001 (exact 0.0000525) moves nothing at 4 places
+    ],
+)
+def test_ties_round_half_away_from_zero_on_another_network(key: str, value: float) -> None:
+    assert bptrace.trace(TIES).value(key) == value
+
+
+def test_ties_at_significant_figures() -> None:
+    from bptrace.rounding import hand_round, sig_round
+
+    assert [hand_round(x, 4) for x in (0.15 + 0.00035, 0.35 + 0.00625, 0.6 + 0.00045, -0.2 + 0.03095)] == [
+        0.1504, 0.3563, 0.6005, -0.1691,
+    ]  # fmt: skip
+    assert [sig_round(x, 4) for x in (0.35 + 0.00625, 1.0 + 0.00045 - 0.00005, -(0.0125 + 0.000035))] == [
+        0.3563, 1.0, -0.01254,
+    ]  # fmt: skip
+    tr = bptrace.trace({**TIES, "rounding": "sig:4"})
+    assert tr.value("update.b1") == 0.3563 and tr.value("update.w3") == 0.25
+
+
+def _half_up(d: Decimal, exponent: int) -> float:
+    return float(d.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_UP))
+
+
+@given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), st.integers(min_value=1, max_value=10))
+def test_the_carrier_is_decimal_half_up_on_repr(x: float, n: int) -> None:
+    """Away from the float noise around a tie, carrying is Decimal half-up on the shortest decimal
+    form, in both modes."""
+    from bptrace.rounding import carrier
+
+    d = Decimal(repr(x))
+    for mode, exponent in ((f"hand:{n}", -n), (f"sig:{n}", d.adjusted() - n + 1 if x else 0)):
+        unit = Decimal(1).scaleb(exponent)
+        near_tie = abs((abs(d) / unit) % 1 - Decimal("0.5")) < Decimal("1e-9")
+        carry = carrier(mode)
+        assert carry is not None
+        if x and not near_tie:
+            assert carry(x) == _half_up(d, exponent), mode
+
+
+@given(
+    st.decimals(min_value=-10, max_value=10, places=6, allow_nan=False, allow_infinity=False),
+    st.decimals(min_value=-10, max_value=10, places=6, allow_nan=False, allow_infinity=False),
+    st.sampled_from([Decimal("0.5"), Decimal("0.1"), Decimal("0.05"), Decimal("1.5")]),
+    st.integers(min_value=1, max_value=6),
+)
+@example(Decimal("0.35"), Decimal("-0.0125"), Decimal("0.5"), 4)
+@example(Decimal("0.15"), Decimal("-0.0007"), Decimal("0.5"), 4)
+def test_an_update_rounds_as_in_decimal(w: Decimal, g: Decimal, eta: Decimal, n: int) -> None:
+    """w - η·g worked in float64 is carried as the same expression worked in decimal, ties included."""
+    from bptrace.rounding import hand_round, sig_round
+
+    x = float(w) - float(eta) * float(g)
+    exact = w - eta * g
+    assert hand_round(x, n) == _half_up(exact, -n)
+    if exact:
+        assert sig_round(x, n) == _half_up(exact, exact.adjusted() - n + 1)
+
+
+def test_check_grades_a_tie_as_a_student_rounds_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from conftest import run_cli
+
+    spec = tmp_path / "ties.json"
+    spec.write_text(json.dumps(TIES), encoding="utf-8")
+    right = tmp_path / "right.toml"
+    right.write_text('"update.b1" = 0.3563\n"update.w1" = 0.1504\n"update.w10" = -0.1691\n', encoding="utf-8")
+    r = run_cli("check", str(spec), str(right))
+    assert r.code == 0 and "3 of 3 right." in r.out
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text('"update.b1" = 0.3562\n', encoding="utf-8")
+    r = run_cli("check", str(spec), str(wrong))
+    assert "0 of 1 right." in r.out and "expected 0.3563" in r.out
+
+
+def test_the_settings_state_how_ties_are_rounded() -> None:
+    tr = bptrace.trace(TIES)
+    assert "- rounding: every value carried at 4 decimal places, halves rounded away from zero" in bptrace.render(
+        tr, "md"
+    )
+    zh = bptrace.render(tr, "md", lang="zh")
+    assert "- 舍入：每个值保留 4 位小数，四舍五入，负数按绝对值舍入" in zh
+    sig = bptrace.render(bptrace.trace({**TIES, "rounding": "sig:3"}), "md")
+    assert "- rounding: every value carried at 3 significant figures, halves rounded away from zero" in sig
+    assert "- rounding:" not in bptrace.render(bptrace.trace({**TIES, "rounding": "exact"}), "md")
