@@ -237,7 +237,7 @@ def _md(spec: Any, lang: str, **kw: Any) -> str:
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_adam_report_derives_steps_one_and_two(lang: str) -> None:
     md = _md("article", lang, optimizer={"name": "adam"}, iterations=3, update_biases=True)
-    heading = "Step t = " if lang == "en" else "第 t = "
+    heading = "#### Step t = " if lang == "en" else "#### 第 t = "
     assert md.count(heading) == 2
     assert r"\hat{m}^{(t)}_{w_{5}}" in md and r"1 - 0.9^{2}" in md  # step 2's bias correction, with numbers
     assert "{" + "param" not in md and "{settings}" not in md
@@ -249,10 +249,10 @@ def test_adam_report_derives_steps_one_and_two(lang: str) -> None:
 def test_minibatch_report_names_its_batch(lang: str) -> None:
     md = _md(_xor(batch_size=2, batch_reduction="sum", optimizer={"name": "momentum"}), lang)
     if lang == "en":
-        assert "The first batch holds samples 1 to 2" in md and "Summing over the mini-batch" in md
+        assert "The first batch holds samples 1 and 2" in md and "Summing over the mini-batch" in md
         assert "mini-batches of 2 samples" in md
     else:
-        assert "第一批包含第 1 到第 2 个样本" in md and "对小批量求和" in md
+        assert "第一批包含样本 1 和样本 2" in md and "对小批量求和" in md
     assert md.count("| 1 |") >= 1
 
 

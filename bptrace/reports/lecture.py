@@ -119,6 +119,7 @@ class Lecture:
         self.slides: list[Slide] = []
         self.batch = report.batch
         self.several = len(report.spec["samples"]) > 1
+        self.state_told = False  # the optimizer's state is defined on the first update slide that uses it
 
     # ------------------------------------------------------------ words and math
 
@@ -213,6 +214,8 @@ class Lecture:
             sentence_key = "lecture_update_optimizer"  # not plain η × gradient: say so, not the SGD rule
         elif rec.kind == "delta" and isinstance(rec.expr, list) and rec.expr[:1] == ["sub"]:
             sentence_key = "lecture_delta_fused"  # cross-entropy on sigmoid or softmax: out − target
+        elif rec.kind == "out" and neuron in self.owner and not self.r.elementwise(self.owner[neuron].index):
+            sentence_key = "lecture_out_softmax"  # every net input of the layer, not its own alone
         if rec.is_array:
             sentence_key = (
                 f"lecture_array_{rec.kind}" if f"lecture_array_{rec.kind}" in self.r.msgs else "lecture_array"
@@ -229,6 +232,11 @@ class Lecture:
             focus=self.focus_of(rec.key) if not rec.is_array else self._layer_focus(rec.layer),
             sets=self.sets_of(rec),
         )
+        state_key = f"lecture_state_{self.r.optimizer['name']}" if self.r.optimizer is not None else ""
+        if rec.kind == "update" and state_key in self.r.msgs and not self.state_told:
+            # the update's formula names v (m, s, ...): say what it is where it first appears
+            slide.sentence += self.r.t("sentence_gap") + self.t(state_key)
+            self.state_told = True
         if rec.is_array:
             slide.equations = [self.block(rec.formula)] if rec.formula else []
             flat = _flat(rec.value)

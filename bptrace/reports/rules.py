@@ -119,16 +119,22 @@ def weight_rule(plain: bool = True, batch: str | None = None) -> str:
         grad = r"\frac{\partial E^{(n)}_{\mathrm{total}}}{\partial w_{ji}} = \delta^{(n)}_{j} \, a^{(n)}_{i}"
         mean = r"\frac{1}{N} " if batch == "mean" else ""
         step = mean + r"\sum_{n=1}^{N} \frac{\partial E^{(n)}_{\mathrm{total}}}{\partial w_{ji}}"
-    if not plain:
+    if not plain and batch is None:
         return grad
+    if not plain:
+        # an optimizer works from the batch's gradient, so the box defines it (and with it N)
+        return grad + r", \qquad \frac{\partial E_{\mathrm{total}}}{\partial w_{ji}} = " + step
     return grad + r", \qquad w_{ji}^{+} = w_{ji} - \eta \, " + step
 
 
-def bias_rule(lay: LayerLayout) -> str:
+def bias_rule(lay: LayerLayout, batch: bool = False) -> str:
+    """A bias's gradient; in a batch it is one sample's, marked (n) as the weight rule's is."""
+    e = r"E^{(n)}_{\mathrm{total}}" if batch else r"E_{\mathrm{total}}"
+    d = r"\delta^{(n)}_{j}" if batch else r"\delta_{j}"
     if lay.bias_name:
         b = names.param_symbol(lay.bias_name)
-        return rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {b}}} = \sum_{{j}} \delta_{{j}}"
-    return r"\frac{\partial E_{\mathrm{total}}}{\partial b_{j}} = \delta_{j}"
+        return rf"\frac{{\partial {e}}}{{\partial {b}}} = \sum_{{j}} {d}"
+    return rf"\frac{{\partial {e}}}{{\partial b_{{j}}}} = {d}"
 
 
 # ---------------------------------------------------------------- the matrix form

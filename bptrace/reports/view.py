@@ -172,13 +172,68 @@ class Report:
         k = self.trace.steps.index(step)
         return next((s.sample for s in reversed(self.trace.steps[:k]) if s.sample), 0)
 
+    def updates_per_iteration(self) -> int:
+        """How many updates one pass over the samples makes: one per sample online, one per batch."""
+        n = len(self.spec["samples"])
+        if self.spec["mode"] == "online":
+            return n
+        size = self.spec.get("batch_size") or n
+        return -(-n // size)
+
+    @property
+    def several_batches(self) -> bool:
+        """Mini-batches that split the samples, so one iteration makes more than one update."""
+        return self.mode_variant.startswith("minibatch") and self.updates_per_iteration() > 1
+
+    def iteration_updates(self) -> str:
+        """The settings line that counts the updates: per iteration, t over the run, which are worked."""
+        per = self.updates_per_iteration()
+        total = per * self.spec["iterations"]
+        worked = len(self.update_steps(2)) if self.optimizer else 1
+        return self.t(
+            "iteration_updates",
+            per=per,
+            samples=self.count("sample", len(self.spec["samples"])),
+            total=total,
+            iterations=self.spec["iterations"],
+            worked=self.t("iteration_updates_worked_" + ("two" if worked > 1 else "one")),
+        )
+
+    def batch_samples(self, last: int) -> list[int]:
+        """The samples of the batch that ends with sample `last` (batches run in order)."""
+        size = self.spec.get("batch_size") or len(self.spec["samples"])
+        first = (last - 1) // size * size + 1
+        return list(range(first, last + 1))
+
+    def sample_list(self, nums: Sequence[int]) -> str:
+        """Samples by number as a reader says them: "samples 1 and 2", "samples 1 to 4"."""
+        if len(nums) == 1:
+            return self.t("samples_one", n=nums[0])
+        key = "samples_two" if len(nums) == 2 else "samples_range"
+        return self.t(key, first=nums[0], last=nums[-1])
+
+    def weights_used(self, sample_step: Step) -> str:
+        """Which weights a sample's forward pass used: the initial ones, or those after update t."""
+        k = self.trace.steps.index(sample_step)
+        done = sum(1 for s in self.trace.steps[:k] if any(r.kind == "update" for r in s.records))
+        return self.t("weights_after", t=done) if done else self.t("weights_initial")
+
+    @property
+    def uneven_weights(self) -> bool:
+        """Whether the samples of the first iteration saw different weights (Appendix B says which)."""
+        return len({self.weights_used(s) for s in self.sample_steps}) > 1
+
     def batch_intro(self) -> str:
         key = ("minibatch_intro" if "batch_size" in self.spec else "batch_intro") + (
             "_sum" if self.spec.get("batch_reduction") == "sum" else ""
         )
-        nums = [s.sample for s in self.agg_steps]
+        nums = [s.sample for s in self.agg_steps if s.sample]
         return self.t(
-            key, samples=self.count("sample_all", len(nums)), first=nums[0] if nums else 0, last=nums[-1] if nums else 0
+            key,
+            samples=self.count("sample_all", len(nums)),
+            listed=self.sample_list(nums) if nums else "",
+            first=nums[0] if nums else 0,
+            last=nums[-1] if nums else 0,
         )
 
     def summed(self, key: str) -> str:
