@@ -179,3 +179,30 @@ def test_lecture_says_what_softmax_and_the_velocity_are(trace: Any, lang: str) -
     # said on the first update slide, before any other update slide
     first_update = re.search(r'data-key="update\.[^"]+"', page)
     assert first_update is None or page.index(first_update.group(0)) < page.index("v = μ·v + g")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_without_an_optimizer_the_updates_are_counted_without_t(lang: str) -> None:
+    spec = {k: v for k, v in SPEC.items() if k != "optimizer"}
+    md = _md(bptrace.trace(spec), lang)
+    appendix = md.split("## Appendix B" if lang == "en" else "## 附录 B", 1)[1]
+    if lang == "en":
+        assert "- updates per iteration: 3, one per batch of the 5 samples, 6 in all over the 2 iterations" in md
+        assert "t = 1" not in md and "| after update 2 |" in appendix
+    else:
+        assert "- 每轮更新次数：3（5 个样本每批更新一次），2 轮共 6 次更新；下文完整演算第 1 次" in md
+        assert "t = 1" not in md and "| 第 2 次更新之后 |" in appendix
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_online_runs_say_each_sample_saw_the_updates_before_it(lang: str) -> None:
+    spec = {k: v for k, v in SPEC.items() if k not in ("optimizer", "batch_size")} | {"mode": "online"}
+    md = _md(bptrace.trace(spec), lang)
+    assert "updates per iteration" not in md and "每轮更新次数" not in md  # the mode line counts them already
+    if lang == "en":
+        assert "Each sample sees the weights left by the updates of the samples before it" in md
+        assert "| 5 | 0.2, 0.8 |" in md and "| after update 4 |" in md
+        assert "each measured just before that sample's own update." in md
+    else:
+        assert "每个样本用的是它之前各样本更新后的权重" in md and "| 第 4 次更新之后 |" in md
+        assert "每个样本的误差都在它自己那次更新之前测得" in md

@@ -191,7 +191,7 @@ class Report:
         total = per * self.spec["iterations"]
         worked = len(self.update_steps(2)) if self.optimizer else 1
         return self.t(
-            "iteration_updates",
+            "iteration_updates" if self.optimizer else "iteration_updates_plain",  # only an optimizer's steps carry t
             per=per,
             samples=self.count("sample", len(self.spec["samples"])),
             total=total,
@@ -216,7 +216,10 @@ class Report:
         """Which weights a sample's forward pass used: the initial ones, or those after update t."""
         k = self.trace.steps.index(sample_step)
         done = sum(1 for s in self.trace.steps[:k] if any(r.kind == "update" for r in s.records))
-        return self.t("weights_after", t=done) if done else self.t("weights_initial")
+        if not done:
+            return self.t("weights_initial")
+        # t numbers an optimizer's steps; without one the report has no t to refer to
+        return self.t("weights_after" if self.optimizer else "weights_after_update", t=done)
 
     @property
     def uneven_weights(self) -> bool:
