@@ -148,6 +148,8 @@ def test_jacobian_rows_are_outputs_and_the_wording_is_plain(trace: Any, lang: st
     md = _md(trace, lang)
     assert r"$\frac{\partial \mathrm{out}}{\partial \mathrm{net}_{o2}}$" in md
     assert r"$\frac{\partial \mathrm{out}_{o2}}{\partial \mathrm{net}}$" not in md
+    # the matrix form defines J before its first line uses it
+    assert md.index(r"J_{o} = \frac{\partial \mathbf{out}_{o}}") < md.index(r"J_{o}^{\top}")
     assert "bptrace computes" not in md and "程序直接" not in md
     if lang == "en":
         assert "one row per output as in the matrix form" in md
