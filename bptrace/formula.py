@@ -6,6 +6,7 @@ fast path all come from the same tree, so they cannot disagree about the order o
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -106,17 +107,27 @@ def latex(
     max_terms: int = MAX_TERMS,
     symbol: Callable[[str], str] = names.symbol,
     times: str = r"\cdot",
+    number_of: Callable[[str, float], str] | None = None,
 ) -> str:
     """The tree as LaTeX: symbols when number is None, else each variable's value put in.
 
-    ``symbol`` and ``times`` let the same tree print in vector form (bold symbols, ⊙).
+    ``symbol`` and ``times`` let the same tree print in vector form (bold symbols, ⊙);
+    ``number_of`` (key, value) prints a variable's value by what it is, over ``number``.
     """
-    return _latex(node, _Style(number, max_terms, symbol, times))[0]
+    return _latex(node, _Style(number, max_terms, symbol, times, number_of))[0]
 
 
 class _Style:
-    def __init__(self, number: Numbers | None, max_terms: int, symbol: Callable[[str], str], times: str) -> None:
+    def __init__(
+        self,
+        number: Numbers | None,
+        max_terms: int,
+        symbol: Callable[[str], str],
+        times: str,
+        number_of: Callable[[str, float], str] | None = None,
+    ) -> None:
         self.number, self.max_terms, self.symbol, self.times = number, max_terms, symbol, times
+        self.number_of = number_of
 
 
 def _wrap(part: tuple[str, int], need: int) -> str:
@@ -131,7 +142,8 @@ def _latex(node: Node, st: _Style) -> tuple[str, int]:
     if op == "v":
         if st.number is None:
             return st.symbol(node[1]), _ATOM
-        return _number(node[2], st.number)
+        number = st.number if st.number_of is None else functools.partial(st.number_of, node[1])
+        return _number(node[2], number)
     operands = node[2:] if op == "fn" else node[1:]
     if op == "add" and len(operands) > st.max_terms:
         # a long sum shows its first terms and its last; the rest is never printed, so never built

@@ -31,11 +31,29 @@ def split(x: float, digits: int = DEFAULT_DIGITS) -> tuple[str, int | None]:
     return _strip(mant), int(exp)
 
 
-def text(x: float, digits: int = DEFAULT_DIGITS) -> str:
-    """A value for prose and tables: 0.75136507, 3.51085481×10⁻⁵."""
+def carried(x: float, unit: str, n: int) -> tuple[str, int | None] | None:
+    """(mantissa, exponent) of a value carried at n decimal places (unit "places") or n significant
+    figures ("figures"), trailing zeros kept so the rounding shows (0.2500, 0.005000); None when x
+    is not such a value (an exact one, a difference of two)."""
+    from .rounding import hand_round, sig_round
+
+    if not math.isfinite(x):
+        return None
+    if unit == "places":
+        return (f"{x:.{n}f}", None) if hand_round(x, n) == x and abs(x) < 1e15 else None
+    if x == 0 or sig_round(x, n) != x:
+        return None
+    if 1e-4 <= abs(x) < 10.0**n:
+        return f"{x:.{max(n - 1 - math.floor(math.log10(abs(x))), 0)}f}", None
+    mant, exp = f"{x:.{n - 1}e}".split("e")
+    return mant, int(exp)
+
+
+def text(x: float, digits: int = DEFAULT_DIGITS, carry: tuple[str, int] | None = None) -> str:
+    """A value for prose and tables: 0.75136507, 3.51085481×10⁻⁵; a carried value as carried."""
     if not math.isfinite(x):
         return "NaN" if x != x else ("∞" if x > 0 else "-∞")
-    mant, exp = split(x, digits)
+    mant, exp = (carry and carried(x, *carry)) or split(x, digits)
     return mant if exp is None else f"{mant}×10{str(exp).translate(_SUPERSCRIPT)}"
 
 
@@ -47,11 +65,11 @@ def plain(x: float, digits: int = DEFAULT_DIGITS) -> str:
     return mant if exp is None else f"{mant}e{exp:+03d}"
 
 
-def latex(x: float, digits: int = DEFAULT_DIGITS) -> str:
-    """A value inside a formula: 0.75136507, 3.51085481 \\times 10^{-5}."""
+def latex(x: float, digits: int = DEFAULT_DIGITS, carry: tuple[str, int] | None = None) -> str:
+    """A value inside a formula: 0.75136507, 3.51085481 \\times 10^{-5}; a carried value as carried."""
     if not math.isfinite(x):
         return r"\mathrm{NaN}" if x != x else (r"\infty" if x > 0 else r"-\infty")
-    mant, exp = split(x, digits)
+    mant, exp = (carry and carried(x, *carry)) or split(x, digits)
     return mant if exp is None else rf"{mant} \times 10^{{{exp}}}"
 
 

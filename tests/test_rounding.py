@@ -76,7 +76,7 @@ def test_the_report_says_so(carried: bptrace.Trace) -> None:
     md = bptrace.render(carried, "md")
     assert "rounded to 4 decimal places before it is used again" in md
     assert "## Appendix B: carried values and exact values" in md
-    assert "| `partial.dE_o2/dout_h1` | -0.0191 | -0.019049118 | -5.08817417×10⁻⁵ |" in md
+    assert "| `partial.dE_o2/dout_h1` | -0.0191 | -0.019049118 | -5.1×10⁻⁵ |" in md
 
 
 def test_the_command_line_option(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -130,7 +130,7 @@ def test_the_gradient_check_shows_the_values_the_body_used(carried: bptrace.Trac
     assert "| parameter | carried | traced exactly | finite difference | relative difference |" in appendix
     assert "| $w_{1}$ | 0.0004 | 0.000438568 | 0.000438568 |" in appendix
     body = md[: md.index("## Appendix A")]
-    assert "| $w_{1}$ | $0.0088 \\cdot 0.05$ | 0.0004 |" in body
+    assert "| $w_{1}$ | $0.0088 \\cdot 0.0500$ | 0.0004 |" in body
     exact = bptrace.render(bptrace.trace("article"), "md")
     assert "| parameter | traced | finite difference | relative difference |" in exact
 
@@ -255,3 +255,61 @@ def test_the_settings_state_how_ties_are_rounded() -> None:
     sig = bptrace.render(bptrace.trace({**TIES, "rounding": "sig:3"}), "md")
     assert "- rounding: every value carried at 3 significant figures, halves rounded away from zero" in sig
     assert "- rounding:" not in bptrace.render(bptrace.trace({**TIES, "rounding": "exact"}), "md")
+
+
+def test_carried_values_show_their_places_and_given_ones_stay_as_written() -> None:
+    md = bptrace.render(bptrace.trace(TIES), "md")
+    assert "| $w_{3}$ | `update.w3` | 0.2500 | 0.0001 | 0.2500 |" in md
+    assert "| $w_{7}$ | `update.w7` | -0.5000 | 0.0050 | -0.5025 |" in md
+    assert "| 1 | 0.05 | 0.1 | 0.99 |" in md  # the spec's inputs and target, as the spec gives them
+    assert "$\\eta = 0.5$" in md
+    # section 4 reports the error carried at 4 places, not the 9 digits of an exact sum
+    repeat = md[md.index("## 4.") : md.index("## Appendix A")]
+    assert "| 1 | $o_{1}$ | 0.5755 | 0.99 | 0.0859 |" in repeat and "0.085905125" not in repeat
+    sig = bptrace.render(bptrace.trace({**TIES, "rounding": "sig:3"}), "md")
+    assert "| $w_{7}$ | `update.w7` | -0.500 |" in sig
+
+
+def test_an_update_lost_to_rounding_is_explained_in_both_languages() -> None:
+    tr = bptrace.trace(TIES)
+    en = bptrace.render(tr, "md")
+    assert "Rounding swallows the change to $w_{3}$, $w_{4}$:" in en
+    assert "keeps more digits for gradients and updates" in en
+    zh = bptrace.render(tr, "md", lang="zh")
+    assert "$w_{3}$，$w_{4}$ 的更新被舍入吞掉了" in zh and "手算时梯度和更新量通常要比其他值多保留几位" in zh
+    exact = bptrace.render(bptrace.trace({**TIES, "rounding": "exact"}), "md")
+    assert "Rounding swallows" not in exact
+    assert "Rounding swallows" not in bptrace.render(bptrace.trace({**TIES, "rounding": "hand:6"}), "md")
+
+
+def test_the_appendices_of_a_carried_run_in_chinese() -> None:
+    tr = bptrace.trace(TIES)
+    zh = bptrace.render(tr, "md", lang="zh")
+    b = zh[zh.index("## 附录 B") : zh.index("## 附录 C")]
+    assert "| 键 | 4 位小数值 | 精确值 | 与精确值之差 |" in b
+    assert "| `out.g1` | 0.7219 | 0.721911289 | -1.1×10⁻⁵ |" in b  # the difference to 2 figures
+    assert "累积误差" not in zh and "保留位数后" not in zh
+    a = zh[zh.index("## 附录 A") : zh.index("## 附录 B")]
+    assert "| 参数 | 4 位小数值 | 精确计算值 | 有限差分 | 相对误差 |" in a
+    en = bptrace.render(tr, "md")
+    a = en[en.index("## Appendix A") : en.index("## Appendix B")]
+    # one sentence ends in a colon, the one the table follows
+    colon_lines = [line for line in a.splitlines() if line.endswith(":")]
+    assert len(colon_lines) == 1 and colon_lines[0].endswith("divided by 2ε:")
+
+
+def test_the_lecture_says_values_are_rounded_on_its_first_slide() -> None:
+    import re
+
+    from bptrace.reports import render_files
+
+    tr = bptrace.trace(TIES)
+    for lang, phrase in (
+        ("en", "Every value is rounded to 4 decimal places, halves away from zero"),
+        ("zh", "保留 4 位小数（四舍五入）"),
+    ):
+        page = render_files(tr, ["lecture"], lang=lang)["lecture.html"]
+        slides = re.split(r'<section class="slide', page)
+        assert phrase in slides[1], lang
+    exact = render_files(bptrace.trace({**TIES, "rounding": "exact"}), ["lecture"])["lecture.html"]
+    assert "halves away from zero" not in exact

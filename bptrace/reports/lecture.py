@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from .. import names, numfmt
+from .. import names
 from ..tracedata import Record, Step
 from . import mathml
 from .figures import FONT, _drawn, _f
@@ -135,7 +135,7 @@ class Lecture:
         return mathml.convert(tex, True)
 
     def num(self, x: float) -> str:
-        return numfmt.text(x, self.digits)
+        return self.r.num(x)
 
     # ------------------------------------------------------------ what a record puts on the picture
 
@@ -290,6 +290,11 @@ class Lecture:
             ),
             table=self._given_rows(),
         )
+        rounding = r.spec.get("rounding", "exact")
+        if rounding != "exact":  # else a carried 0.9116 for an exact 0.911625 looks like a slip
+            kind, _, digits = rounding.partition(":")
+            note = self.t("lecture_rounding_sig" if kind == "sig" else "lecture_rounding", digits=digits)
+            intro.sentence += r.t("sentence_sep") + note
         intro.more = max(0, self._param_count() - len(intro.table))
         self.slides = [intro]
         if step is None or r.broken:
@@ -353,13 +358,11 @@ class Lecture:
             end.sentence = (
                 self.t("lecture_end_sample", n=str(used[0])) if len(used) == 1 else self.t("lecture_end_batch")
             )
-            end.equations = [self.block(r"E_{\mathrm{total}}^{+} = " + numfmt.latex(first["total_error"], self.digits))]
+            end.equations = [self.block(r"E_{\mathrm{total}}^{+} = " + self.r.tex(first["total_error"]))]
             done = len(used)
         elif r.trace.final is not None:  # a trace written before first_update: say the value is the run's end
             end.sentence = self.t("lecture_end_run")
-            end.equations = [
-                self.block(r"E_{\mathrm{total}} = " + numfmt.latex(r.trace.final["total_error"], self.digits))
-            ]
+            end.equations = [self.block(r"E_{\mathrm{total}} = " + r.tex(r.trace.final["total_error"]))]
             return [end]
         else:
             return [end]

@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import formula, names, numfmt, titles
 from ..ops import ACTIVATIONS, LOSSES
+from ..rounding import describe
 from ..spec import reduction
 from ..tracedata import Record, Step, Trace, element
 from . import figures as drawing
@@ -50,6 +51,9 @@ class Report:
         self.lang = lang
         self.digits = digits or numfmt.DEFAULT_DIGITS
         self.msgs = msgs
+        rounding = self.spec.get("rounding", "exact")
+        # a carried value keeps its trailing zeros, so a reader sees it was rounded (0.2500)
+        self.carry: tuple[str, int] | None = None if rounding == "exact" else describe(rounding)
         self.figures: dict[str, tuple[str, str]] = {}
         self.layers = names.layout(self.spec)
         # the title in the report's language (escaped for Markdown); plain_title for HTML, escaped there
@@ -278,10 +282,25 @@ class Report:
     # ------------------------------------------------------------ numbers
 
     def num(self, x: float) -> str:
-        return numfmt.text(x, self.digits)
+        return numfmt.text(x, self.digits, self.carry)
 
     def tex(self, x: float) -> str:
+        return numfmt.latex(x, self.digits, self.carry)
+
+    def given(self, x: float) -> str:
+        """A value nobody rounded (the spec's inputs, targets and η, an exact value): as it is."""
+        return numfmt.text(x, self.digits)
+
+    def given_tex(self, x: float) -> str:
         return numfmt.latex(x, self.digits)
+
+    def tex_of(self, key: str, x: float) -> str:
+        """A variable's value in a formula: the spec's own inputs, targets and η as given."""
+        return self.given_tex(x) if key == "eta" or key.startswith(("input.", "target.")) else self.tex(x)
+
+    def drift(self, x: float) -> str:
+        """A carried value minus the exact one: its size matters, not its ninth digit."""
+        return numfmt.text(x, 2)
 
     def rec(self, key: str, step: Step | None = None) -> Record | None:
         s = step or self.step
@@ -357,13 +376,16 @@ class Report:
         """The error of one sample's outputs, as the loss table defines it (for the final outputs,
         whose per-sample errors the trace keeps only as their mean)."""
         from ..ops import LOSSES
+        from ..rounding import carrier
 
         form = LOSSES[self.spec["loss"]].form(self.layers[-1].activation or "sigmoid")
         assert form is not None
+        # a hand-rounded run carries each part and their sum, as the trace's own errors are
+        carry = carrier(self.spec.get("rounding", "exact")) or float
         total = 0.0
         for j, (o, t) in enumerate(zip(outputs, self.spec["samples"][sample]["target"])):
-            e = formula.evaluate(form.error(["v", "t"], ["v", "o"]), {"t": t, "o": o})
-            total = e if j == 0 else total + e
+            e = carry(formula.evaluate(form.error(["v", "t"], ["v", "o"]), {"t": t, "o": o}))
+            total = e if j == 0 else carry(total + e)
         return total
 
     def iteration_error(self) -> str:
@@ -406,7 +428,7 @@ class Report:
         out = [lhs]
         if rec.expr is not None:
             out.append(formula.latex(rec.expr, symbol=self.symbols(step)))
-            sub = formula.latex(rec.expr, self.tex)
+            sub = formula.latex(rec.expr, self.tex, number_of=self.tex_of)
             # a lone value put in is the result again, only bracketed when negative: no step
             bare = sub.removeprefix(r"\left(").removesuffix(r"\right)")
             if sub != out[-1] and not (isinstance(rec.value, float) and bare == self.tex(rec.value)):
@@ -414,6 +436,8 @@ class Report:
         elif rec.formula:
             out.append(rec.formula.split(" = ", 1)[-1])
         result = self.tex(rec.value) if not isinstance(rec.value, list) else None
+        if rec.expr is not None and rec.expr[0] == "v" and rec.expr[2] == rec.value:
+            result = out[-1]  # a lone given value (an input) is not written again as a carried one
         if result is not None and result != out[-1]:
             out.append(result)
         return out
@@ -497,7 +521,16 @@ class Report:
         rec = self.rec(key, step)
         if rec is None or rec.expr is None:
             return ""
-        return "$" + formula.latex(rec.expr, self.tex if numbers else None, symbol=self.symbols(step)) + "$"
+        return (
+            "$"
+            + formula.latex(
+                rec.expr,
+                self.tex if numbers else None,
+                symbol=self.symbols(step),
+                number_of=self.tex_of if numbers else None,
+            )
+            + "$"
+        )
 
     def product(self, factors: Sequence[str], result: str, step: Step | None = None) -> str:
         """grad = f1 · f2 · f3 with symbols, then numbers, then the value."""
@@ -510,6 +543,18 @@ class Report:
         if s is None:
             return []
         return [r for r in s.records if r.kind == kind and (layer is None or r.layer == layer)]
+
+    def lost_updates(self, step: Step | None = None) -> str:
+        """The parameters whose carried value an update leaves unchanged although the exact run
+        moves them, as inline math joined for a sentence ("" when none, or nothing is carried)."""
+        if self.carry is None:
+            return ""
+        lost = [
+            f"${self.name_sym(u.name)}$"
+            for u in self.records("update", step=step)
+            if not u.is_array and u.new == u.old and u.exact is not None and u.exact != u.old
+        ]
+        return self.t("list_sep").join(lost)
 
     # ------------------------------------------------------------ figures
 
