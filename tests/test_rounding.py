@@ -273,13 +273,13 @@ def test_carried_values_show_their_places_and_given_ones_stay_as_written() -> No
 def test_an_update_lost_to_rounding_is_explained_in_both_languages() -> None:
     tr = bptrace.trace(TIES)
     en = bptrace.render(tr, "md")
-    assert "Rounding swallows the change to $w_{3}$, $w_{4}$:" in en
+    assert "Rounding leaves $w_{3}$, $w_{4}$ unchanged:" in en
     assert "keeps more digits for gradients and updates" in en
     zh = bptrace.render(tr, "md", lang="zh")
     assert "$w_{3}$，$w_{4}$ 的更新被舍入吞掉了" in zh and "手算时梯度和更新量通常要比其他值多保留几位" in zh
     exact = bptrace.render(bptrace.trace({**TIES, "rounding": "exact"}), "md")
-    assert "Rounding swallows" not in exact
-    assert "Rounding swallows" not in bptrace.render(bptrace.trace({**TIES, "rounding": "hand:6"}), "md")
+    assert "Rounding leaves" not in exact
+    assert "Rounding leaves" not in bptrace.render(bptrace.trace({**TIES, "rounding": "hand:6"}), "md")
 
 
 def test_the_appendices_of_a_carried_run_in_chinese() -> None:

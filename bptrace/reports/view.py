@@ -436,8 +436,8 @@ class Report:
         elif rec.formula:
             out.append(rec.formula.split(" = ", 1)[-1])
         result = self.tex(rec.value) if not isinstance(rec.value, list) else None
-        if rec.expr is not None and rec.expr[0] == "v" and rec.expr[2] == rec.value:
-            result = out[-1]  # a lone given value (an input) is not written again as a carried one
+        if isinstance(rec.expr, list) and rec.expr[0] == "v" and rec.expr[2] == rec.value:
+            result = self.tex_of(rec.expr[1], rec.value)  # a lone input stays as given, not padded
         if result is not None and result != out[-1]:
             out.append(result)
         return out
