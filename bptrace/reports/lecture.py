@@ -431,13 +431,13 @@ class Lecture:
                 )
             if lay.index and lay.bias_name:
                 raw_b = self.r.spec["layers"][lay.index]["bias"]
-                body.append(_bias_text(lay.bias_name, self.num(raw_b), 100 + lay.index * COL_W, 26))
+                body.append(_bias_text(lay.bias_name, self.r.given(raw_b), 100 + lay.index * COL_W, 26))
             elif lay.index:  # a bias per neuron: each above its own neuron, so none runs off the picture
                 raw = self.r.spec["layers"][lay.index]["bias"]
                 for j in _drawn(lay.size):
                     if j is not None:
                         x, y = pos[lay.neuron(j)]
-                        body.append(_bias_text(lay.bias(j), self.num(raw[j]), x, y - R - 7))
+                        body.append(_bias_text(lay.bias(j), self.r.given(raw[j]), x, y - R - 7))
         return (
             f'<svg xmlns="http://www.w3.org/2000/svg" id="net" viewBox="0 0 {_f(width)} {_f(height)}" '
             f'role="img" {FONT}><title>{escape(self.r.t("lecture_picture"))}</title>' + "".join(body) + "</svg>"
@@ -448,13 +448,13 @@ class Lecture:
         spec = self.r.spec
         out = {}
         for n, x in zip(self.layers[0].neurons, spec["samples"][0]["input"]):
-            out[n] = f"{n} = {self.num(x)}"
+            out[n] = f"{n} = {self.r.given(x)}"
         for lay in self.layers[1:]:
             raw = spec["layers"][lay.index]["weights"]
             for w in self.weight_ends:
                 pos = lay.weight_position(w)
                 if pos is not None:
-                    out[w] = f"{w} = {self.num(raw[pos[0]][pos[1]])}"
+                    out[w] = f"{w} = {self.r.given(raw[pos[0]][pos[1]])}"
         return out
 
     def _given_rows(self) -> list[tuple[str, str]]:
@@ -465,12 +465,12 @@ class Lecture:
                 rows.append(
                     (
                         self.inline(names.param_symbol(w)),
-                        self.num(raw["weights"][k // lay.prev_size][k % lay.prev_size]),
+                        self.r.given(raw["weights"][k // lay.prev_size][k % lay.prev_size]),
                     )
                 )
             biases = [raw["bias"]] if lay.bias_name else raw["bias"]
             for b, x in zip(lay.biases, biases):
-                rows.append((self.inline(names.param_symbol(b)), self.num(x)))
+                rows.append((self.inline(names.param_symbol(b)), self.r.given(x)))
         return rows[: TABLE_ROWS * 2]
 
     def _param_count(self) -> int:
