@@ -313,3 +313,23 @@ def test_the_lecture_says_values_are_rounded_on_its_first_slide() -> None:
         assert phrase in slides[1], lang
     exact = render_files(bptrace.trace({**TIES, "rounding": "exact"}), ["lecture"])["lecture.html"]
     assert "halves away from zero" not in exact
+
+
+def test_section_4_error_of_two_outputs_is_the_carried_sum() -> None:
+    spec = {
+        "learning_rate": 0.3,
+        "rounding": "hand:3",
+        "layers": [
+            {"name": "x", "size": 2},
+            {"name": "h", "size": 2, "activation": "tanh", "weights": [[0.1, 0.2], [-0.3, 0.4]], "bias": 0.05},
+            {"name": "y", "size": 2, "activation": "sigmoid", "weights": [[0.5, -0.6], [0.7, 0.8]], "bias": -0.1},
+        ],
+        "samples": [{"input": [1.0, 0.5], "target": [0.0, 1.0]}],
+    }
+    tr = bptrace.trace(spec)
+    assert tr.final is not None
+    final = tr.final["total_error"]
+    assert final == round(final, 3)  # carried, as every value of the run
+    md = bptrace.render(tr, "md")
+    repeat = md[md.index("## 4.") : md.index("## Appendix A")]
+    assert f"| 1 | $y_{{1}}$ | {tr.final['outputs'][0][0]:.3f} | 0 | {final:.3f} |" in repeat
