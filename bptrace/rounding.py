@@ -35,6 +35,13 @@ def _decimal(x: float, kept: int) -> Decimal:
     return Decimal(repr(x) if shown >= 17 else f"{x:.{shown - 1}e}")
 
 
+def _clear_of_a_tie(scaled: float) -> bool:
+    """Whether |x|·10^k lies so far from a half, beyond any float noise, that Python's round(),
+    correctly rounded on the binary value, keeps the same decimals as the calculator's rule:
+    most values take this quick way, only those near a tie need decimal arithmetic."""
+    return scaled < 1e9 and abs(scaled - math.floor(scaled) - 0.5) > 1e-6
+
+
 def hand_round(x: float, digits: int) -> float:
     """Round to `digits` decimal places, halves away from zero, on the decimal value a calculator
     shows: 0.00125 -> 0.0013, and 0.35 + 0.00625 -> 0.3563 although the float sum is 0.356249999...
@@ -44,6 +51,8 @@ def hand_round(x: float, digits: int) -> float:
     """
     if not math.isfinite(x) or x == 0:
         return x
+    if digits <= 15 and _clear_of_a_tie(abs(x) * 10.0**digits):
+        return round(x, digits)
     from decimal import ROUND_HALF_UP
 
     kept = digits + 1 + math.floor(math.log10(abs(x)))
@@ -54,6 +63,12 @@ def sig_round(x: float, figures: int) -> float:
     """Round half away from zero to significant figures: 0.000438568 -> 0.0004386 at 4."""
     if not math.isfinite(x) or x == 0:
         return x
+    places = figures - 1 - math.floor(math.log10(abs(x)))
+    if -280 < places < 280:
+        scaled = abs(x) * 10.0**places
+        # the log10 of a value just below a power of ten can land on it: then the decimal way
+        if 10.0 ** (figures - 1) <= scaled < 10.0**figures and _clear_of_a_tie(scaled):
+            return round(x, places)
     from decimal import ROUND_HALF_UP
 
     d = _decimal(x, figures)
