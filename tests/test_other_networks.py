@@ -219,3 +219,15 @@ def test_gradient_check_of_a_batch_names_the_batch_it_differentiates(lang: str) 
     }
     assert said[lang][0] in whole and said[lang][1] not in whole
     assert said[lang][1] in first and said[lang][0] not in first
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_sign_note_states_the_update_the_run_makes(lang: str) -> None:
+    said = {
+        "en": ("subtracts η·δ·input", "the mean of δ·input over the batch's samples", "the sum of δ·input over"),
+        "zh": ("减去 η·δ·输入", "批内各样本 δ·输入 的平均值", "批内各样本 δ·输入 之和"),
+    }[lang]
+    runs = [TANH2, {**TANH2, "mode": "batch"}, {**TANH2, "mode": "batch", "batch_reduction": "sum"}]
+    for k, spec in enumerate(runs):
+        md = bptrace.render(bptrace.trace(spec), "md", lang=lang)
+        assert [s in md for s in said] == [j == k for j in range(3)], k
