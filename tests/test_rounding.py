@@ -276,7 +276,7 @@ def test_an_update_lost_to_rounding_is_explained_in_both_languages() -> None:
     assert "Rounding leaves $w_{3}$, $w_{4}$ unchanged:" in en
     assert "keeps more digits for gradients and updates" in en
     zh = bptrace.render(tr, "md", lang="zh")
-    assert "$w_{3}$，$w_{4}$ 的更新被舍入吞掉了" in zh and "手算时梯度和更新量通常要比其他值多保留几位" in zh
+    assert "$w_{3}$、$w_{4}$ 的更新被舍入吞掉了" in zh and "手算时梯度和更新量通常要比其他值多保留几位" in zh
     exact = bptrace.render(bptrace.trace({**TIES, "rounding": "exact"}), "md")
     assert "Rounding leaves" not in exact
     assert "Rounding leaves" not in bptrace.render(bptrace.trace({**TIES, "rounding": "hand:6"}), "md")

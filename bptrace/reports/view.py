@@ -554,7 +554,7 @@ class Report:
             for u in self.records("update", step=step)
             if not u.is_array and u.new == u.old and u.exact is not None and u.exact != u.old
         ]
-        return self.t("list_sep").join(lost)
+        return self.t("enum_sep").join(lost)  # symbols: 、 in Chinese, as any list of names
 
     # ------------------------------------------------------------ figures
 
