@@ -215,3 +215,19 @@ def test_network_labels_sit_on_their_own_edge() -> None:
         assert ax < cx < bx
         assert math.isclose(ay + (by - ay) * (cx - ax) / (bx - ax), cy, abs_tol=0.3)
         assert re.fullmatch(r"w\d+ = -?[\d.]+", _flat(lab))
+
+
+@pytest.mark.parametrize(
+    "history", [[1.104535538, 1.061541739], [0.3, 0.2, 0.25, 0.1], [0.9 - 0.001 * k for k in range(500)]]
+)
+def test_a_loss_curve_labels_a_line_above_its_highest_point_and_dots_a_short_history(history: list[float]) -> None:
+    from bptrace.reports.figures import MARKED, loss_curve
+
+    root = ET.fromstring(loss_curve(history, "loss", "iteration", "total error"))
+    ns = "{http://www.w3.org/2000/svg}"
+    # the value axis's labels are the right-aligned ones (the iteration axis's are centred)
+    labels = [float(t.text or "") for t in root.iter(f"{ns}text") if t.get("text-anchor") == "end"]
+    assert len(labels) >= 3
+    assert max(labels) >= max(history)  # the points do not run along the frame above the last tick
+    dots = [c for c in root.iter(f"{ns}circle")]
+    assert len(dots) == (len(history) if len(history) <= MARKED else 0)

@@ -545,6 +545,9 @@ def _positive_range(values: Sequence[float]) -> tuple[float | None, float | None
     return lo, hi
 
 
+MARKED = 40  # histories this short get a dot on every iteration
+
+
 def loss_curve(values: Sequence[float], title: str, x_label: str, y_label: str) -> str:
     width, height = 640.0, 320.0
     left, right, top, bottom = 78.0, 20.0, 20.0, 48.0
@@ -563,6 +566,8 @@ def loss_curve(values: Sequence[float], title: str, x_label: str, y_label: str) 
 
     else:
         ticks = _nice_ticks(0.0, hi * 1.05)
+        if len(ticks) > 1 and ticks[-1] < hi:  # a labelled line above the highest point, not the frame
+            ticks.append(ticks[-1] + (ticks[-1] - ticks[-2]))
         top_v = max(ticks[-1], hi)
 
         def ymap(v: float) -> float:
@@ -588,6 +593,8 @@ def loss_curve(values: Sequence[float], title: str, x_label: str, y_label: str) 
     path = " ".join(f"{_f(xmap(k))},{_f(ymap(v))}" for k, v in pts)
     body.append(f'<rect x="{_f(left)}" y="{_f(top)}" width="{_f(pw)}" height="{_f(ph)}" fill="none" stroke="#9ca3af"/>')
     body.append(f'<polyline points="{path}" fill="none" stroke="#dc2626" stroke-width="1.8"/>')
+    if n <= MARKED:  # a few iterations are a few measurements: dots say where the values are
+        body += [f'<circle cx="{_f(xmap(k))}" cy="{_f(ymap(v))}" r="3.5" fill="#dc2626"/>' for k, v in pts]
     body.append(_text(left + pw / 2, height - 8, x_label, 12))
     body.append(
         f'<text x="16" y="{_f(top + ph / 2)}" font-size="12" text-anchor="middle" transform="rotate(-90 16 {_f(top + ph / 2)})">'
