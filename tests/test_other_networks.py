@@ -15,43 +15,11 @@ from bptrace import formula
 from bptrace.ops import ACTIVATIONS, v
 from bptrace.reports import make_env, mathml, messages
 
-TANH2: dict[str, Any] = {
-    "title": "Regression with tanh",
-    "learning_rate": 0.1,
-    "mode": "online",
-    "loss": "mse",
-    "layers": [
-        {"name": "x", "size": 2},
-        {
-            "name": "h",
-            "size": 3,
-            "activation": "tanh",
-            "weights": [[0.1, -0.2], [0.4, 0.3], [-0.5, 0.2]],
-            "bias": [0.0, 0.1, -0.1],
-        },
-        {"name": "y", "size": 1, "activation": "linear", "weights": [[0.3, -0.6, 0.5]], "bias": 0.2},
-    ],
-    "samples": [{"input": [1.0, 2.0], "target": [0.5]}, {"input": [-1.0, 0.5], "target": [-0.3]}],
-}
+from lecture_specs import ITERATED, ONLINE
 
-RELU_BCE: dict[str, Any] = {
-    "title": "Is it a cat?",
-    "learning_rate": 0.5,
-    "loss": "cross_entropy",
-    "iterations": 2,
-    "layers": [
-        {"name": "i", "size": 3},
-        {
-            "name": "h",
-            "size": 2,
-            "activation": "relu",
-            "weights": [[0.2, -0.4, 0.1], [0.5, 0.3, -0.2]],
-            "bias": [0.1, -0.1],
-        },
-        {"name": "o", "size": 1, "activation": "sigmoid", "weights": [[0.7, -0.3]], "bias": 0.05},
-    ],
-    "samples": [{"input": [1.0, 0.0, 0.5], "target": [1]}],
-}
+# the lecture's networks, titled in one language (the zh title would name its sample count in words)
+TANH2: dict[str, Any] = {**ONLINE, "title": "Regression with tanh"}
+RELU_BCE: dict[str, Any] = {**ITERATED, "title": "Is it a cat?"}
 
 # how many children each MathML element with fixed arity must have
 ARITY = {"msup": 2, "msub": 2, "mfrac": 2, "msubsup": 3, "mroot": 2, "munder": 2, "mover": 2}
