@@ -171,21 +171,28 @@ def _sample_loop(name: Namer, inputs: list[str], targets: list[str], ind: str = 
     ]
 
 
+def _forward_body(name: Namer, forward: list[Entry], wanted: set[str], rounding: bool) -> list[str]:
+    """The loop body computing ``wanted`` from one sample: only the entries they need, each value
+    carried (rounded) when ``rounding``; a plain copy becomes another name for its source."""
+    need = _needed(forward, wanted)
+    r = "R" if rounding else ""
+    body = []
+    for e in forward:
+        if e.key not in need:
+            continue
+        if not rounding and isinstance(e.expr, list) and e.expr[0] == "v":
+            name.map[e.key] = name(e.expr[1])
+            continue
+        body.append(f"        {name(e.key)} = {r}({formula.to_python(e.expr, name)})")
+    return body
+
+
 def error_source(sample_entries: list[Entry], params: list[str], inputs: list[str], targets: list[str]) -> str:
     """Python source of ``error(P, samples) -> mean total error``: the forward pass and the loss
     alone, unrounded, in the order the traced step evaluates them (for finite differences)."""
     name = Namer(params, inputs, targets)
     entries = list(takewhile(lambda e: e.phase in ("forward", "loss"), sample_entries))
-    need = _needed(entries, {"total_error"})
-    ind = " " * 8
-    body = []
-    for e in entries:
-        if e.key not in need:
-            continue
-        if isinstance(e.expr, list) and e.expr[0] == "v":
-            name.map[e.key] = name(e.expr[1])
-            continue
-        body.append(f"{ind}{name(e.key)} = {formula.to_python(e.expr, name)}")
+    body = _forward_body(name, entries, {"total_error"}, rounding=False)
     pvars = _unpack(name(f"param.{p}") for p in params)
     return (
         "\n".join(
@@ -206,21 +213,28 @@ def error_source(sample_entries: list[Entry], params: list[str], inputs: list[st
 def error_function(
     sample_entries: list[Entry], params: list[str], inputs: list[str], targets: list[str]
 ) -> Callable[[list[float], list[tuple[tuple[float, ...], tuple[float, ...]]]], float]:
-    # writing the source costs as much as the finite differences themselves; the same network
-    # traced again (an exercise set, a notebook) has the same entries, which JSON spells out
-    # exactly and at C speed
+    # writing the source costs as much as the finite differences themselves
     forward = list(takewhile(lambda e: e.phase in ("forward", "loss"), sample_entries))
-    key = json.dumps([[[e.key, e.expr] for e in forward], params, inputs, targets])
-    src = _SOURCES.get(key)
-    if src is None:
-        src = error_source(forward, params, inputs, targets)
-        if len(_SOURCES) >= 32:
-            _SOURCES.clear()
-        _SOURCES[key] = src
+    src = _source("error", forward, params, inputs, targets, lambda: error_source(forward, params, inputs, targets))
     return _compile(src, None, "error")
 
 
 _SOURCES: dict[str, str] = {}
+
+
+def _source(
+    kind: str, forward: list[Entry], params: list[str], inputs: list[str], targets: list[str], write: Callable[[], str]
+) -> str:
+    """A generated source, written once per network: the same network traced again (an exercise
+    set, a notebook) has the same entries, which JSON spells out exactly and at C speed."""
+    key = json.dumps([kind, [[e.key, e.expr] for e in forward], params, inputs, targets])
+    src = _SOURCES.get(key)
+    if src is None:
+        src = write()
+        if len(_SOURCES) >= 32:
+            _SOURCES.clear()
+        _SOURCES[key] = src
+    return src
 
 
 def final_source(forward: list[Entry], params: list[str], inputs: list[str], targets: list[str], rounding: bool) -> str:
@@ -228,17 +242,7 @@ def final_source(forward: list[Entry], params: list[str], inputs: list[str], tar
     error with the final parameters, each value carried (rounded) as the traced step carries it."""
     name = Namer(params, inputs, targets)
     outs = [f"out.{t}" for t in targets]
-    need = _needed(forward, {"total_error", *outs})
-    r = "R" if rounding else ""
-    ind = " " * 8
-    body = []
-    for e in forward:
-        if e.key not in need:
-            continue
-        if not rounding and isinstance(e.expr, list) and e.expr[0] == "v":
-            name.map[e.key] = name(e.expr[1])
-            continue
-        body.append(f"{ind}{name(e.key)} = {r}({formula.to_python(e.expr, name)})")
+    body = _forward_body(name, forward, {"total_error", *outs}, rounding)
     pvars = _unpack(name(f"param.{p}") for p in params)
     return (
         "\n".join(
@@ -266,7 +270,11 @@ def final_function(
     float32: bool,
 ) -> Callable[..., tuple[list[list[float]], list[float]]]:
     forward = list(takewhile(lambda e: e.phase in ("forward", "loss"), sample_entries))
-    src = final_source(forward, params, inputs, targets, round_mode is not None)
+    rounding = round_mode is not None
+    kind = "final, rounded" if rounding else "final"
+    src = _source(
+        kind, forward, params, inputs, targets, lambda: final_source(forward, params, inputs, targets, rounding)
+    )
     return _compile(src, round_mode, "final", float32)
 
 
