@@ -354,7 +354,7 @@ E_TOTAL = "E_{total}"
 def chain(step: Step, lay: LayerLayout, down: list[LayerLayout], j: int, i: int, digits: int, title: str) -> str:
     """The path from one weight to E_total, each edge labelled with its local derivative.
 
-    An output weight: w -> net -> out -> E_k -> E_total; with softmax, net_j reaches E_total through
+    An output weight: w -> net -> out -> E_total; with softmax, net_j reaches E_total through
     every output out_k (that coupling is the softmax Jacobian). A hidden weight fans out through
     every neuron of the next layer, whose edge to E_total carries that neuron's delta.
     """
@@ -381,10 +381,11 @@ def chain(step: Step, lay: LayerLayout, down: list[LayerLayout], j: int, i: int,
             edges.append((_q("net", n), _q("out", m), _d(_q("out", m), _q("net", n)), jac))
             edges.append((_q("out", m), E_TOTAL, _d(E_TOTAL, _q("out", m)), val(f"partial.dE_total/dout_{m}")))
     elif not down:
-        columns += [[_q("out", n)], [_q("E", n)], [E_TOTAL]]
+        # three arrows for the three factors the text multiplies: out_k reaches E_total through its
+        # own term E_k alone, and an arrow E_k -> E_total (derivative 1) would be a fourth
+        columns += [[_q("out", n)], [E_TOTAL]]
         edges.append((_q("net", n), _q("out", n), _d(_q("out", n), _q("net", n)), val(f"partial.dout_{n}/dnet_{n}")))
-        edges.append((_q("out", n), _q("E", n), _d(_q("E", n), _q("out", n)), val(f"partial.dE_total/dout_{n}")))
-        edges.append((_q("E", n), E_TOTAL, _d(E_TOTAL, _q("E", n)), 1.0))
+        edges.append((_q("out", n), E_TOTAL, _d(E_TOTAL, _q("out", n)), val(f"partial.dE_total/dout_{n}")))
     else:
         nxt = down[0]
         columns.append([_q("out", n)])

@@ -614,7 +614,12 @@ class Report:
         w, _, step = self.derived(layer_index)
         j, i = lay.weight_position(w) or (0, 0)
         svg = drawing.chain(step, lay, down, j, i, self.digits, self.t("fig_chain_title", weight=w))
-        return self._figure(f"chain-{w}", svg, self.t("fig_chain", weight=w))
+        # the caption tells which arrows make which factor of the text, as the figure is drawn
+        if down:
+            key = "fig_chain_hidden" if down[0].size > 1 else "fig_chain_hidden_one"
+        else:
+            key = "fig_chain" if lay.activation != "softmax" else "fig_chain_softmax"
+        return self._figure(f"chain-{w}", svg, self.t(key, weight=w))
 
     def loss_figure(self) -> str:
         svg = drawing.loss_curve(
