@@ -254,6 +254,28 @@ def test_a_template_cannot_reach_python(tmp_path: Path, article: bptrace.Trace) 
     assert r.code == 2 and "pwned" not in r.out + r.err and not (tmp_path / "out").exists()
 
 
+def test_a_users_folder_stays_sandboxed_beside_cached_built_ins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, article: bptrace.Trace
+) -> None:
+    """The built-in templates render in a plain environment and a user's folder in the sandbox;
+    both compile into one cache folder, and neither may load the other's compiled code."""
+    monkeypatch.delenv("BPTRACE_NO_TEMPLATE_CACHE", raising=False)
+    plain = render(article, "md")  # no cache yet: compiled afresh
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    block = '{% extends "default/report.md.j2" %}{% block intro %}Our own opening.{% endblock %}\n'
+    folder = _templates(tmp_path, block)
+    extended = render(article, "md", templates=folder)  # the sandbox compiles the built-ins it imports
+    assert "Our own opening." in extended and extended.count("$$") == plain.count("$$")
+    assert render(article, "md") == plain  # a plain environment, beside the sandbox's compiled files
+    (folder / "report.md.j2").write_text(
+        block.replace("Our own opening.", "{{ r.__init__.__globals__['os'].getcwd() }}"), encoding="utf-8"
+    )
+    with pytest.raises(bptrace.SpecError) as e:
+        render(article, templates=folder)
+    assert e.value.source == str(folder) and "SecurityError" in str(e.value)
+    assert render(article, "md") == plain  # the built-ins again, from the cache
+
+
 def test_a_template_that_raises_is_bad_input(tmp_path: Path) -> None:
     folder = _templates(tmp_path, "{{ 1 / 0 }}\n")
     r = run_cli("run", "--templates", str(folder), "-o", str(tmp_path / "out"))

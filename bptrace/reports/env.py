@@ -31,11 +31,14 @@ def make_env(templates: str | os.PathLike[str] | None = None) -> jinja2.Environm
             raise SpecError("not a folder of templates", "templates", os.fspath(templates))
         loaders.append(jinja2.FileSystemLoader(os.fspath(templates)))
     loaders += [jinja2.PrefixLoader({"default": builtin}), builtin]
-    # sandboxed: a template folder is text a teacher may have been handed, and in a plain
-    # environment {{ r.__init__.__globals__ }} reaches os and runs anything
-    env = _Sandbox(
+    # a user's folder is sandboxed: it is text a teacher may have been handed, and in a plain
+    # environment {{ r.__init__.__globals__ }} reaches os and runs anything. The built-in templates
+    # ship with the package, like its code; the sandbox's check on every attribute and call would
+    # cost them a tenth of their rendering time and guard against nothing.
+    kind = _Sandbox if templates is not None else jinja2.Environment
+    env = kind(
         loader=jinja2.ChoiceLoader(loaders),
-        bytecode_cache=_bytecode_cache(),
+        bytecode_cache=_bytecode_cache("sandboxed" if templates is not None else "builtin"),
         extensions=[DefaultMacroExtension],
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         undefined=jinja2.StrictUndefined,
@@ -87,12 +90,13 @@ def _cache_dir() -> Path:
     return Path(base) / "bptrace" / "templates"
 
 
-def _bytecode_cache() -> jinja2.BytecodeCache | None:
+def _bytecode_cache(kind: str) -> jinja2.BytecodeCache | None:
     """Compiled templates kept between runs: compiling the report templates costs more than
     rendering them. Keyed by each template's source, so an edited template is compiled again.
     The cache lives in the user's own cache folder (not a shared temporary folder, where another
     user could plant a link or a file of compiled code); one that is not a private folder of
-    this user is not used."""
+    this user is not used. Sandboxed and plain environments compile a template to different code,
+    and Jinja's cache key knows only the template, so each kind keeps its own files."""
     if os.environ.get("BPTRACE_NO_TEMPLATE_CACHE"):
         return None
     folder = _cache_dir()
@@ -103,7 +107,7 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
             return None
         if st.st_mode & 0o077:
             os.chmod(folder, 0o700)
-        return _QuietCache(str(folder))
+        return _QuietCache(str(folder), f"{kind}-%s.cache")
     except OSError:
         return None
 
