@@ -50,6 +50,24 @@ class Unsupported(ValueError):
     """The formula uses LaTeX this converter does not know; latex2mathml takes it."""
 
 
+# A hole stands for a run of digits in a formula: Arabic-Indic digits (its number) closed by an
+# extended Arabic-Indic zero. Both are digits to the tokenizer, so a formula with holes converts
+# exactly as with its numbers, and the numbers go back into the holes afterwards: the variants of
+# an exercise, which differ only in their numbers, convert once. The closing digit keeps two
+# holes apart where the output runs them together.
+HOLE = re.compile("([\u0660-\u0669]+)\u06f0")
+_HOLE_CHAR = re.compile("[\u0660-\u0669\u06f0]")
+_HOLE_DIGITS = str.maketrans("0123456789", "".join(map(chr, range(0x660, 0x66A))))
+
+
+def hole(k: int) -> str:
+    return str(k).translate(_HOLE_DIGITS) + "\u06f0"
+
+
+def has_holes(text: str) -> bool:
+    return _HOLE_CHAR.search(text) is not None
+
+
 def _tokens(tex: str) -> list[str]:
     out = []
     end = 0
@@ -285,6 +303,8 @@ def convert(tex: str, display: bool) -> str:
     try:
         return fast(tex, display)
     except Unsupported:
+        if has_holes(tex):  # latex2mathml reads digits of its own way; it gets the numbers themselves
+            raise
         from latex2mathml.converter import convert as l2m
 
         return _L2M_PRIME.sub(r"\1" + PRIME, l2m(tex.strip(), display="block" if display else "inline"))

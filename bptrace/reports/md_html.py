@@ -56,6 +56,9 @@ def _markdown() -> Any:
 _DOCUMENT_WIDE = re.compile(r"^ {0,3}\[[^\]]+\]:", re.M)  # reference links need the whole document
 
 
+_OPEN, _CLOSE = re.compile(r"^<details\b", re.M), re.compile(r"^</details>", re.M)
+
+
 def _units(text: str) -> list[str]:
     """The document cut at blank lines into parts Python-Markdown converts independently: a
     <details> element with its Markdown inside stays whole."""
@@ -66,8 +69,9 @@ def _units(text: str) -> list[str]:
             units[-1] += "\n\n" + block
         else:
             units.append(block)
-        depth += len(re.findall(r"^<details\b", block, re.M)) - len(re.findall(r"^</details>", block, re.M))
-        depth = max(depth, 0)
+        if "details" in block:
+            depth += len(_OPEN.findall(block)) - len(_CLOSE.findall(block))
+            depth = max(depth, 0)
     return units
 
 
@@ -195,10 +199,48 @@ def _display(unit: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=8192)  # headings and explanations repeat from page to page and variant to variant
+_RUNS = re.compile(r"([0-9]+)")
+_HOLES = [mathml.hole(k) for k in range(2000)]
+
+
 def direct(unit: str) -> str | None:
     """The HTML of one block of a report without Python-Markdown, or None for a block shape it
-    does not take (which Python-Markdown converts)."""
+    does not take (which Python-Markdown converts).
+
+    Converted with its numbers taken out (see mathml.HOLE) and put back: no step below reads a
+    digit's value, only that it is a digit, so a block converts as its numbers' skeleton does,
+    and the skeleton is remembered across renders and variants. A character reference keeps its
+    digits (the inline pattern reads them)."""
+    parts = _RUNS.split(unit)
+    runs = parts[1::2]
+    if not runs or len(runs) > len(_HOLES) or "&#" in unit or mathml.has_holes(unit):
+        return _direct(unit)
+    parts[1::2] = _HOLES[: len(runs)]
+    try:
+        shape = _skeleton("".join(parts))
+    except mathml.Unsupported:  # a formula for latex2mathml, which must see its numbers
+        return _direct(unit)
+    if shape is None:
+        return None
+    texts, order = shape
+    out = [texts[0]]
+    for k, text in zip(order, texts[1:]):
+        out += (runs[k], text)
+    return "".join(out)
+
+
+@lru_cache(maxsize=8192)
+def _skeleton(unit: str) -> tuple[list[str], list[int]] | None:
+    """A block of holes converted: the HTML between the holes, and which number fills each."""
+    out = _direct(unit)
+    if out is None:
+        return None
+    pieces = mathml.HOLE.split(out)
+    return pieces[::2], [int(k) for k in pieces[1::2]]
+
+
+@lru_cache(maxsize=8192)  # headings and explanations repeat from page to page and variant to variant
+def _direct(unit: str) -> str | None:
     first = unit[:1]
     if first == "|":
         return _simple_table(unit)
