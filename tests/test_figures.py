@@ -231,3 +231,31 @@ def test_a_loss_curve_labels_a_line_above_its_highest_point_and_dots_a_short_his
     assert max(labels) >= max(history)  # the points do not run along the frame above the last tick
     dots = [c for c in root.iter(f"{ns}circle")]
     assert len(dots) == (len(history) if len(history) <= MARKED else 0)
+
+
+def test_the_network_figure_is_drawn_once_for_the_pages_of_one_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exercise's question and answer show one picture, drawn once; a change of any number,
+    of the rounding or of the language draws it afresh."""
+    from bptrace.reports import figures, view
+
+    drawn: list[str] = []
+    real = figures.network
+
+    def counting(*a: Any, **k: Any) -> str:
+        svg = real(*a, **k)
+        drawn.append(svg)
+        return svg
+
+    monkeypatch.setattr(figures, "network", counting)
+    view._NETWORK_SVGS.clear()
+    spec = bptrace.load_spec("article").to_dict()
+    tr = bptrace.trace(spec)
+    question = bptrace.reports.render_files(tr, ["md"], template="question", context={"sheet": True})
+    answer = bptrace.reports.render_files(tr, ["md"])
+    assert len(drawn) == 1 and question["figures/network.svg"] == answer["figures/network.svg"] == drawn[0] + "\n"
+    spec["layers"][1]["weights"][0][0] = 0.625
+    changed = bptrace.reports.render_files(bptrace.trace(spec), ["md"])["figures/network.svg"]
+    assert len(drawn) == 2 and "0.625" in changed and "0.625" not in drawn[0]
+    bptrace.reports.render_files(tr, ["md"], digits=3)
+    bptrace.reports.render_files(tr, ["md"], lang="zh")
+    assert len(drawn) == 4

@@ -603,7 +603,8 @@ class Report:
         return f"{lay.name}{self.t('colon')}{self.layer_caption(lay)}"
 
     def network_figure(self) -> str:
-        svg = drawing.network(self.layers, self.spec, self.digits, self.t("fig_network_title"), self.figure_caption)
+        title, captions = self.t("fig_network_title"), tuple(self.figure_caption(lay) for lay in self.layers)
+        svg = _network_svg(repr(self.spec), self.digits, title, captions, self)
         return self._figure("network", svg, self.t("fig_network"))
 
     def chain_figure(self, layer_index: int) -> str:
@@ -678,3 +679,19 @@ def _sum(terms: list[str]) -> str:
 
 def _paren_neg(s: str) -> str:
     return rf"\left({s}\right)" if s.startswith("-") or r"\times" in s else s
+
+
+_NETWORK_SVGS: dict[tuple[str, int, str, tuple[str, ...]], str] = {}
+
+
+def _network_svg(spec: str, digits: int, title: str, captions: tuple[str, ...], rep: Report) -> str:
+    """The network figure, drawn once for the pages of one run (an exercise's question and answer
+    show the same picture). Keyed by what the picture shows: the spec as text, the rounding and
+    the words."""
+    key = (spec, digits, title, captions)
+    svg = _NETWORK_SVGS.get(key)
+    if svg is None:
+        if len(_NETWORK_SVGS) >= 4:
+            _NETWORK_SVGS.clear()
+        svg = _NETWORK_SVGS[key] = drawing.network(rep.layers, rep.spec, digits, title, lambda lay: captions[lay.index])
+    return svg
