@@ -12,9 +12,7 @@ import math
 import os
 import re
 import stat
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +21,13 @@ from .errors import SpecError
 from .fields import choice, integer, list_of, number, require, short, table, text, type_name, vector
 from .names import split_neuron
 from .ops import ACTIVATIONS, LOSSES, OPTIMIZERS
+from .valueclass import FrozenFields
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
+# every built-in example as parsed, one JSON object by name: a run of one reads no TOML, and
+# Python's TOML parser costs more to load (its patterns compile at import) than the run spends
+# on the example itself. The TOML files stay what users read and copy; a test keeps the two equal.
+EXAMPLES_PARSED = EXAMPLES_DIR / "parsed.json"
 
 MAX_SPREAD = 100.0  # vary.spread: numbers drawn further than this from the spec's are no exercise
 MAX_VARY = 1e6  # the ends of a vary range
@@ -71,8 +74,7 @@ _RESERVED = re.compile(r"[wb]\d*")  # w5 and b1 name a weight and a shared bias
 _ROUNDING = re.compile(r"exact|(?:hand|sig):([0-9]{1,2})", re.ASCII)
 
 
-@dataclass(frozen=True)
-class Spec:
+class Spec(FrozenFields):
     """A validated spec.
 
     ``data`` is the normalised form with every weight explicit; ``to_dict()`` is what a trace
@@ -82,7 +84,11 @@ class Spec:
 
     data: dict[str, Any]
     source: str
-    drawn: tuple[int, ...] = ()  # layers whose weights came from init
+    drawn: tuple[int, ...]  # layers whose weights came from init
+    _fields = ("data", "source", "drawn")
+
+    def __init__(self, data: dict[str, Any], source: str, drawn: tuple[int, ...] = ()) -> None:
+        self._set(data=data, source=source, drawn=drawn)
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
@@ -113,6 +119,11 @@ def portable(full: dict[str, Any], drawn: tuple[int, ...]) -> dict[str, Any]:
 
 def example_names() -> list[str]:
     return sorted(p.stem for p in EXAMPLES_DIR.glob("*.toml"))
+
+
+def example_data(name: str) -> Any:
+    """A built-in example as its TOML file parses."""
+    return json.loads(EXAMPLES_PARSED.read_text(encoding="utf-8"))[name]
 
 
 def example_text(name: str) -> str:
@@ -190,6 +201,8 @@ def number_too_long(e: ValueError) -> str:
 
 
 def _parse_toml(text: str, source: str) -> Any:
+    import tomllib
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -231,7 +244,7 @@ def load_spec(
             if is_trace(data):  # a trace.json holds the spec it ran, normalised: run that again
                 data = data["spec"]
         elif text in example_names():
-            data, name = tomllib.loads(example_text(text)), text
+            data, name = example_data(text), text
         else:
             known = ", ".join(example_names())
             raise SpecError(f"no such file, and no built-in example of that name (built-ins: {known})", source=text)

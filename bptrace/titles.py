@@ -7,7 +7,6 @@ loading the renderer.
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -65,6 +64,8 @@ def text_in(title: Title, lang: str, default: str | None = None) -> str:
 
 @cache
 def builtin_default(lang: str) -> str:
+    import tomllib  # only a spec without a title needs the catalogue
+
     path = _CATALOGUES / f"{lang if lang in LANGS else 'en'}.toml"
     return str(tomllib.loads(path.read_text(encoding="utf-8"))["default_title"])
 

@@ -41,6 +41,22 @@ def test_path_like_specs(make: type) -> None:
     assert isinstance(PurePath(os.fspath(path)), PurePath)
 
 
+def test_built_in_examples_are_stored_as_their_toml_parses() -> None:
+    # a run of a built-in reads the parsed form; the TOML is what users read: they must say the same
+    import json
+    import tomllib
+
+    from bptrace.spec import EXAMPLES_PARSED, example_data, example_names
+
+    parsed = {n: tomllib.loads((EXAMPLES / f"{n}.toml").read_text(encoding="utf-8")) for n in example_names()}
+    assert set(parsed) == {"article", "softmax", "xor"}
+    # the file is exactly this, so it is rewritten by running these two lines after editing a TOML file
+    text = json.dumps(parsed, ensure_ascii=False, indent=1) + "\n"
+    assert EXAMPLES_PARSED.read_text(encoding="utf-8") == text, "parsed.json is older than the TOML examples"
+    assert all(example_data(n) == parsed[n] for n in parsed)
+    assert bptrace.load_spec("xor").data == bptrace.load_spec(EXAMPLES / "xor.toml").data
+
+
 def test_rows_are_flat_and_one_per_quantity(article: bptrace.Trace) -> None:
     rows = list(article.rows())
     assert rows[0] == Row(1, 1, "forward", "net", "h1", "net.h1", 0.3775)
