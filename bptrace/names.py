@@ -9,12 +9,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
+from .valueclass import FrozenFields
 
-@dataclass(frozen=True)
-class LayerLayout:
+
+class LayerLayout(FrozenFields):
     index: int  # 0 = input layer
     name: str
     size: int
@@ -22,6 +22,22 @@ class LayerLayout:
     prev_size: int
     weight_offset: int  # w(offset + 1) is this layer's first weight
     bias_name: str | None  # the shared bias (b1, b2, ...)
+    _fields = ("index", "name", "size", "activation", "prev_size", "weight_offset", "bias_name")
+
+    def __init__(
+        self,
+        index: int,
+        name: str,
+        size: int,
+        activation: str | None,
+        prev_size: int,
+        weight_offset: int,
+        bias_name: str | None,
+    ) -> None:
+        self._set(
+            index=index, name=name, size=size, activation=activation, prev_size=prev_size,
+            weight_offset=weight_offset, bias_name=bias_name,
+        )  # fmt: skip
 
     def neuron(self, j: int) -> str:
         return neuron_name(self.name, j)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from .valueclass import FrozenFields
 
 if TYPE_CHECKING:
     import numpy as np
@@ -110,17 +111,26 @@ def _nan_safe(f: Callable[..., float]) -> Callable[..., float]:
     return g
 
 
-@dataclass(frozen=True)
-class Function:
+class Function(FrozenFields):
     """A named function inside expressions: its value on floats and its LaTeX."""
 
     scalar: Callable[..., float]
     latex: Callable[..., str]
     # whether the LaTeX needs its arguments parenthesised when they are not atoms
-    wants_atoms: bool = True
+    wants_atoms: bool
     # the same computation as Python source over one variable name, for the compiled fast path
     # (it must do exactly what scalar does, operation for operation)
-    inline: Callable[[str], str] | None = None
+    inline: Callable[[str], str] | None
+    _fields = ("scalar", "latex", "wants_atoms", "inline")
+
+    def __init__(
+        self,
+        scalar: Callable[..., float],
+        latex: Callable[..., str],
+        wants_atoms: bool = True,
+        inline: Callable[[str], str] | None = None,
+    ) -> None:
+        self._set(scalar=scalar, latex=latex, wants_atoms=wants_atoms, inline=inline)
 
 
 # Each function passes NaN through (so divergence is seen) without a wrapper on the hot path:
@@ -226,8 +236,7 @@ def _v_clip(x: np.ndarray) -> Any:
 # ---------------------------------------------------------------- activations
 
 
-@dataclass(frozen=True)
-class Activation:
+class Activation(FrozenFields):
     name: str
     latex_name: str
     # out_k as an expression of the layer's net nodes
@@ -237,7 +246,23 @@ class Activation:
     vforward: Callable[[np.ndarray], np.ndarray]
     # elementwise d out / d net from (net, out); unused when derivative is None
     vderivative: Callable[[np.ndarray, np.ndarray], np.ndarray] | None
-    hidden_ok: bool = True
+    hidden_ok: bool
+    _fields = ("name", "latex_name", "forward", "derivative", "vforward", "vderivative", "hidden_ok")
+
+    def __init__(
+        self,
+        name: str,
+        latex_name: str,
+        forward: Callable[[list[Node], int], Node],
+        derivative: Callable[[Node, Node], Node] | None,
+        vforward: Callable[[np.ndarray], np.ndarray],
+        vderivative: Callable[[np.ndarray, np.ndarray], np.ndarray] | None,
+        hidden_ok: bool = True,
+    ) -> None:
+        self._set(
+            name=name, latex_name=latex_name, forward=forward, derivative=derivative,
+            vforward=vforward, vderivative=vderivative, hidden_ok=hidden_ok,
+        )  # fmt: skip
 
     @property
     def elementwise(self) -> bool:
@@ -325,8 +350,7 @@ ACTIVATIONS: dict[str, Activation] = {
 # ---------------------------------------------------------------- losses
 
 
-@dataclass(frozen=True)
-class LossForm:
+class LossForm(FrozenFields):
     """One loss as it applies to one kind of output layer."""
 
     # E_k from (target_k, out_k)
@@ -337,19 +361,38 @@ class LossForm:
     vdout: Callable[[np.ndarray, np.ndarray], np.ndarray]
     # delta_k = out_k - target_k, used instead of the product of the factors because it stays
     # exact where the factors saturate (dE/dout -> huge, dout/dnet -> 0)
-    fused_delta: bool = False
+    fused_delta: bool
     # the fused delta of a loss averaged over K outputs is (out_k - target_k) / K
-    delta_divisor: int = 1
+    delta_divisor: int
+    _fields = ("error", "dout", "verror", "vdout", "fused_delta", "delta_divisor")
+
+    def __init__(
+        self,
+        error: Callable[[Node, Node], Node],
+        dout: Callable[[Node, Node], Node],
+        verror: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        vdout: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        fused_delta: bool = False,
+        delta_divisor: int = 1,
+    ) -> None:
+        self._set(
+            error=error, dout=dout, verror=verror, vdout=vdout, fused_delta=fused_delta, delta_divisor=delta_divisor
+        )
 
 
-@dataclass(frozen=True)
-class Loss:
+class Loss(FrozenFields):
     name: str
     # the form for each output activation; "*" fits any activation not named
     forms: dict[str, LossForm]
     # how the parts of the K outputs combine into one sample's error (the first is the default),
     # each turning the default form into its own
     reductions: dict[str, Callable[[LossForm, int], LossForm]]
+    _fields = ("name", "forms", "reductions")
+
+    def __init__(
+        self, name: str, forms: dict[str, LossForm], reductions: dict[str, Callable[[LossForm, int], LossForm]]
+    ) -> None:
+        self._set(name=name, forms=forms, reductions=reductions)
 
     @property
     def default_reduction(self) -> str:
@@ -432,8 +475,7 @@ LOSSES: dict[str, Loss] = {
 # ---------------------------------------------------------------- optimizers
 
 
-@dataclass(frozen=True)
-class Optimizer:
+class Optimizer(FrozenFields):
     """One update rule in PyTorch's conventions (torch.optim gives the same numbers in float64).
 
     ``steps`` builds one parameter's update after its gradient: (kind, key prefix, expression)
@@ -446,6 +488,16 @@ class Optimizer:
     settings: dict[str, float]  # every setting with its default
     state: tuple[str, ...]  # key prefixes of the variables carried from step to step
     steps: Callable[[str, Node], list[tuple[str, str, Node]]]
+    _fields = ("name", "settings", "state", "steps")
+
+    def __init__(
+        self,
+        name: str,
+        settings: dict[str, float],
+        state: tuple[str, ...],
+        steps: Callable[[str, Node], list[tuple[str, str, Node]]],
+    ) -> None:
+        self._set(name=name, settings=settings, state=state, steps=steps)
 
 
 def _o(name: str) -> Node:

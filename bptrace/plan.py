@@ -9,23 +9,28 @@ records, and the fast path compiles the very same expressions into Python.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from .names import LayerLayout, param_names, per_output_errors, record_key, share_id
 from .ops import ACTIVATIONS, DECAY, LOSSES, OPTIMIZERS, Node, add, mul, sub, v
 from .spec import optimizer, reduction
+from .valueclass import FrozenFields
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(FrozenFields):
     phase: str
     kind: str
     name: str
     layer: str | None
     expr: Node
     # for a batch step: the value combines this key over the batch's samples (its mean or sum)
-    mean_of: str | None = None
+    mean_of: str | None
+    _fields = ("phase", "kind", "name", "layer", "expr", "mean_of")
+
+    def __init__(
+        self, phase: str, kind: str, name: str, layer: str | None, expr: Node, mean_of: str | None = None
+    ) -> None:
+        self._set(phase=phase, kind=kind, name=name, layer=layer, expr=expr, mean_of=mean_of)
 
     @property
     def key(self) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
 
 from . import names, titles, tracejson
 from .tracejson import FORMAT_VERSION, pack_large
+from .valueclass import Fields
 
 Value = Any  # float, or nested lists of floats for an array record
 
@@ -31,21 +31,54 @@ Value = Any  # float, or nested lists of floats for an array record
 NOTEBOOK_VIEWS: dict[str, Callable[..., Any]] = {}
 
 
-@dataclass
-class Record:
+class Record(Fields):
     phase: str
     kind: str
     name: str
     value: Value
-    formula: str = ""
-    substituted: str = ""
-    layer: str | None = None
-    expr: Any = None
-    old: Value = None
-    grad: Value = None
-    new: Value = None
-    shape: list[int] | None = None
-    exact: Value = None
+    formula: str
+    substituted: str
+    layer: str | None
+    expr: Any
+    old: Value
+    grad: Value
+    new: Value
+    shape: list[int] | None
+    exact: Value
+    _fields = (
+        "phase", "kind", "name", "value", "formula", "substituted", "layer", "expr", "old", "grad", "new", "shape",
+        "exact",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        phase: str,
+        kind: str,
+        name: str,
+        value: Value,
+        formula: str = "",
+        substituted: str = "",
+        layer: str | None = None,
+        expr: Any = None,
+        old: Value = None,
+        grad: Value = None,
+        new: Value = None,
+        shape: list[int] | None = None,
+        exact: Value = None,
+    ) -> None:
+        self.phase = phase
+        self.kind = kind
+        self.name = name
+        self.value = value
+        self.formula = formula
+        self.substituted = substituted
+        self.layer = layer
+        self.expr = expr
+        self.old = old
+        self.grad = grad
+        self.new = new
+        self.shape = shape
+        self.exact = exact
 
     @property
     def key(self) -> str:
@@ -75,11 +108,16 @@ class Record:
         return d
 
 
-@dataclass
-class Step:
+class Step(Fields):
     iteration: int
     sample: int | None  # None: the batch step that averages the samples and updates
-    records: list[Record] = field(default_factory=list)
+    records: list[Record]
+    _fields = ("iteration", "sample", "records")
+
+    def __init__(self, iteration: int, sample: int | None, records: list[Record] | None = None) -> None:
+        self.iteration = iteration
+        self.sample = sample
+        self.records = [] if records is None else records
 
     def get(self, key: str) -> Record | None:
         """The record of a key; the index is rebuilt when records were added since."""
@@ -105,19 +143,46 @@ class Row(NamedTuple):
     value: float
 
 
-@dataclass
-class Trace:
+class Trace(Fields):
     spec: dict[str, Any]
     steps: list[Step]
     history: array[float]
     final: dict[str, Any] | None
     gradcheck: dict[str, Any] | None
-    diverged: dict[str, Any] | None = None
+    diverged: dict[str, Any] | None
     # the error of the samples the first update used, again after that update (see tracer)
-    first_update: dict[str, Any] | None = None
-    network: dict[str, Any] = field(default_factory=dict)
-    generator: str = "bptrace"
-    format_version: int = FORMAT_VERSION
+    first_update: dict[str, Any] | None
+    network: dict[str, Any]
+    generator: str
+    format_version: int
+    _fields = (
+        "spec", "steps", "history", "final", "gradcheck", "diverged", "first_update", "network", "generator",
+        "format_version",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        steps: list[Step],
+        history: array[float],
+        final: dict[str, Any] | None,
+        gradcheck: dict[str, Any] | None,
+        diverged: dict[str, Any] | None = None,
+        first_update: dict[str, Any] | None = None,
+        network: dict[str, Any] | None = None,
+        generator: str = "bptrace",
+        format_version: int = FORMAT_VERSION,
+    ) -> None:
+        self.spec = spec
+        self.steps = steps
+        self.history = history
+        self.final = final
+        self.gradcheck = gradcheck
+        self.diverged = diverged
+        self.first_update = first_update
+        self.network = {} if network is None else network
+        self.generator = generator
+        self.format_version = format_version
 
     # ------------------------------------------------------------ access
 

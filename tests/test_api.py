@@ -57,6 +57,38 @@ def test_built_in_examples_are_stored_as_their_toml_parses() -> None:
     assert bptrace.load_spec("xor").data == bptrace.load_spec(EXAMPLES / "xor.toml").data
 
 
+def test_specs_records_and_traces_are_values() -> None:
+    # equal when their fields are; a spec is read-only (and so hashable when its fields are); the
+    # repr names each field
+    a, b = bptrace.load_spec("article"), bptrace.load_spec("article")
+    assert a == b and a is not b and a != bptrace.load_spec("xor") and a != a.data
+    with pytest.raises(AttributeError, match="source"):
+        a.source = "other"  # type: ignore[misc]
+    assert a.source == "article"
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(a)  # its data is a dict
+    assert repr(a).startswith("Spec(data={'title': ") and repr(a).endswith(", source='article', drawn=())")
+    r = bptrace.Record("forward", "net", "h1", 0.5)
+    assert r == bptrace.Record("forward", "net", "h1", 0.5, formula="") != bptrace.Record("forward", "net", "h1", 0.25)
+    assert repr(r) == (
+        "Record(phase='forward', kind='net', name='h1', value=0.5, formula='', substituted='', layer=None, "
+        "expr=None, old=None, grad=None, new=None, shape=None, exact=None)"
+    )
+    r.value = 0.25  # records are mutable, and so not hashable
+    assert r == bptrace.Record("forward", "net", "h1", 0.25)
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(r)
+    step = bptrace.Step(1, 1)
+    assert step.records == [] and step.records is not bptrace.Step(1, 1).records
+    tr = bptrace.trace("article")
+    back = bptrace.Trace.from_dict(tr.to_dict())
+    assert back == bptrace.Trace.from_dict(tr.to_dict()) != bptrace.Trace.from_dict(tr.to_dict() | {"final": None})
+    from bptrace.names import LayerLayout
+
+    layout = LayerLayout(1, "h", 2, "sigmoid", 2, 0, "b1")
+    assert {layout: 1}[LayerLayout(1, "h", 2, "sigmoid", 2, 0, "b1")] == 1
+
+
 def test_rows_are_flat_and_one_per_quantity(article: bptrace.Trace) -> None:
     rows = list(article.rows())
     assert rows[0] == Row(1, 1, "forward", "net", "h1", "net.h1", 0.3775)

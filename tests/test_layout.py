@@ -111,9 +111,13 @@ _LOADED = (
     "import sys; from bptrace.cli import cli; code = cli(sys.argv[1:]); "
     "print(' '.join(sorted({m.split('.')[0] for m in sys.modules}))); sys.exit(code)"
 )
+# standard modules that cost a command-line run more than its own work: a json run of a
+# built-in example needs none of them (the TOML parser compiles its patterns as it loads;
+# dataclasses loads inspect, which loads ast, dis and tokenize)
+_HEAVY_STDLIB = {"tomllib", "dataclasses", "inspect", "ast", "dis", "tokenize"}
 
 
-def _third_party_loaded(tmp_path: Path, *args: str) -> set[str]:
+def _loaded(tmp_path: Path, *args: str) -> set[str]:
     import subprocess
     import sys
 
@@ -121,11 +125,26 @@ def _third_party_loaded(tmp_path: Path, *args: str) -> set[str]:
         [sys.executable, "-c", _LOADED, "run", "-q", "-o", str(tmp_path / "out"), *args],
         capture_output=True, text=True, check=True, cwd=tmp_path,
     )  # fmt: skip
-    return set(p.stdout.split()) & {"jinja2", "markdown", "pymdownx", "latex2mathml", "numpy", "tqdm"}
+    return set(p.stdout.split())
+
+
+def _third_party_loaded(tmp_path: Path, *args: str) -> set[str]:
+    return _loaded(tmp_path, *args) & {"jinja2", "markdown", "pymdownx", "latex2mathml", "numpy", "tqdm"}
 
 
 def test_a_json_run_loads_no_renderer(tmp_path: Path) -> None:
     assert _third_party_loaded(tmp_path, "--format", "json") == set()
+
+
+def test_a_json_run_of_a_built_in_loads_no_heavy_standard_module(tmp_path: Path) -> None:
+    loaded = _loaded(tmp_path, "--format", "json")
+    assert "bptrace" in loaded and "json" in loaded  # the list is of this run's modules
+    assert loaded & _HEAVY_STDLIB == set()
+    # a TOML spec of one's own loads the parser, and only then
+    from bptrace.spec import example_text
+
+    (tmp_path / "mine.toml").write_text(example_text("xor"), encoding="utf-8")
+    assert "tomllib" in _loaded(tmp_path, "mine.toml", "--format", "json")
 
 
 def test_built_in_reports_need_no_markdown_library(tmp_path: Path) -> None:

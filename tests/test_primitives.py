@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -84,12 +83,14 @@ def test_a_report_names_each_activation_in_both_languages(name: str) -> None:
 def test_a_new_activation_is_one_entry_plus_its_words(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """softplus, added as a table entry only: the contract names the missing words, and once a
     catalogue supplies them a report renders with the new activation."""
-    softplus = replace(
-        ops.ACTIVATIONS["tanh"],
-        name="softplus",
-        latex_name=r"\mathrm{softplus}",
-        forward=lambda nets, k: ops.fn("ln1pexp", nets[k]),
-        derivative=lambda n, o: ops.fn("sigmoid", n),
+    tanh = ops.ACTIVATIONS["tanh"]
+    softplus = ops.Activation(
+        "softplus",
+        r"\mathrm{softplus}",
+        lambda nets, k: ops.fn("ln1pexp", nets[k]),
+        lambda n, o: ops.fn("sigmoid", n),
+        tanh.vforward,
+        tanh.vderivative,
     )
     monkeypatch.setitem(ops.ACTIVATIONS, "softplus", softplus)
     monkeypatch.setitem(

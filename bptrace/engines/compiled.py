@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import takewhile
 from typing import Any
 
 from .. import formula
 from ..plan import Entry
+from ..valueclass import FrozenFields
 
 
 def _needed(entries: list[Entry], roots: set[str]) -> set[str]:
@@ -47,18 +47,34 @@ class Namer:
         return self.map[key]
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(FrozenFields):
     """What the generated function needs to know besides the entries."""
 
     params: list[str]  # every parameter, trainable or not
     trainable: list[str]
     inputs: list[str]
     targets: list[str]
-    state: list[str] = field(default_factory=list)  # optimizer state keys (m.w5), then opt.t
-    settings: list[str] = field(default_factory=list)  # optimizer setting keys (opt.beta1)
-    batch_sum: bool = False  # a batch's gradient is the sum of its samples' (else the mean)
-    mean_error: bool = True  # the iteration's error is the batch step's rounded mean (one full batch)
+    state: list[str]  # optimizer state keys (m.w5), then opt.t
+    settings: list[str]  # optimizer setting keys (opt.beta1)
+    batch_sum: bool  # a batch's gradient is the sum of its samples' (else the mean)
+    mean_error: bool  # the iteration's error is the batch step's rounded mean (one full batch)
+    _fields = ("params", "trainable", "inputs", "targets", "state", "settings", "batch_sum", "mean_error")
+
+    def __init__(
+        self,
+        params: list[str],
+        trainable: list[str],
+        inputs: list[str],
+        targets: list[str],
+        state: list[str] | None = None,
+        settings: list[str] | None = None,
+        batch_sum: bool = False,
+        mean_error: bool = True,
+    ) -> None:
+        self._set(
+            params=params, trainable=trainable, inputs=inputs, targets=targets, state=[] if state is None else state,
+            settings=[] if settings is None else settings, batch_sum=batch_sum, mean_error=mean_error,
+        )  # fmt: skip
 
 
 def source(sample_entries: list[Entry], batch_entries: list[Entry] | None, plan: Plan, rounding: bool) -> str:
