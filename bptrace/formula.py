@@ -135,6 +135,15 @@ def _wrap(part: tuple[str, int], need: int) -> str:
     return rf"\left({s}\right)" if prec < need else s
 
 
+def _base_need(base: str) -> int:
+    """How tightly a power's base must bind. A fraction (a gradient's symbol) is bracketed, so the
+    power is not read as its denominator's; so is a symbol with a superscript of its own (a sample's
+    mark, out^(1)), which a second superscript would make a double one."""
+    if base.startswith(r"\frac") or ("^" in base and not base.endswith(r"\right)")):
+        return _ATOM + 1
+    return _ATOM
+
+
 def _latex(node: Node, st: _Style) -> tuple[str, int]:
     if not isinstance(node, list):
         return _const(node), _ATOM
@@ -165,13 +174,11 @@ def _latex(node: Node, st: _Style) -> tuple[str, int]:
     if op == "half":
         return rf"\frac{{1}}{{2}} {_wrap(sub[0], _PRODUCT)}", _PRODUCT
     if op == "sq":
-        # a fraction (a gradient's symbol) squared is bracketed, so the square is not read as its denominator's
-        need = _ATOM + 1 if sub[0][0].startswith(r"\frac") else _ATOM
-        return f"{_wrap(sub[0], need)}^{{2}}", _POWER
+        return f"{_wrap(sub[0], _base_need(sub[0][0]))}^{{2}}", _POWER
     if op == "div":
         return rf"\frac{{{sub[0][0]}}}{{{sub[1][0]}}}", _ATOM
     if op == "pow":
-        return f"{_wrap(sub[0], _ATOM)}^{{{sub[1][0]}}}", _POWER
+        return f"{_wrap(sub[0], _base_need(sub[0][0]))}^{{{sub[1][0]}}}", _POWER
     raise ValueError(f"unknown operation {op!r}")
 
 

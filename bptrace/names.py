@@ -180,15 +180,17 @@ def param_symbol(name: str) -> str:
     return _ident(name)
 
 
-def _quantity(name: str) -> str:
-    """A name inside a partial id: E_total, E_o1, out_h1, net_o1, or a parameter."""
+def _quantity(name: str, sample: str = "") -> str:
+    """A name inside a partial id: E_total, E_o1, out_h1, net_o1, or a parameter. A sample's mark goes
+    on every value of that sample, numerator and denominator alike; a parameter is shared by all
+    samples and has none."""
     if name == "E_total":
-        return r"E_{\mathrm{total}}"
+        return sample_mark(r"E_{\mathrm{total}}", sample)
     for prefix, sym in (("E_", "E"), ("out_", r"\mathrm{out}"), ("net_", r"\mathrm{net}")):
         if name.startswith(prefix):
-            return f"{sym}_{{{subscript(name[len(prefix) :])}}}"
+            return sample_mark(f"{sym}_{{{subscript(name[len(prefix) :])}}}", sample)
     if name.startswith("in_"):  # an input neuron: dE_total/din_i1
-        return neuron_value_symbol(name[3:])
+        return sample_mark(neuron_value_symbol(name[3:]), sample)
     return param_symbol(name)
 
 
@@ -227,10 +229,7 @@ def partial_symbol(pid: str, sample: str = "") -> str:
     if "*" in pid:
         return r" \cdot ".join(partial_symbol(part, sample) for part in pid.split("*"))
     top, bottom = pid.split("/", 1)
-    num = _quantity(top[1:])
-    if sample and num.startswith("E_"):
-        num = f"E^{{({sample})}}" + num[1:]
-    return rf"\frac{{\partial {num}}}{{\partial {_quantity(bottom[1:])}}}"
+    return rf"\frac{{\partial {_quantity(top[1:], sample)}}}{{\partial {_quantity(bottom[1:], sample)}}}"
 
 
 _SIMPLE = {
@@ -270,7 +269,7 @@ def symbol(key: str) -> str:
     key, _, sample = key.partition("@")
     kind, _, name = key.partition(".")
     if kind in _SIMPLE:
-        return _sample_mark(_SIMPLE[kind] % subscript(name), sample)
+        return sample_mark(_SIMPLE[kind] % subscript(name), sample)
     if kind in _STATE_SYMBOL:
         return rf"{_STATE_SYMBOL[kind]}^{{(t)}}_{{{param_symbol(name)}}}"
     if kind.startswith("prev_") and kind[5:] in _STATE_SYMBOL:
@@ -280,7 +279,7 @@ def symbol(key: str) -> str:
     if kind == "opt":
         return SETTING_SYMBOL[name]
     if kind == "input":
-        return _sample_mark(neuron_value_symbol(name), sample)
+        return sample_mark(neuron_value_symbol(name), sample)
     if kind == "param":
         return param_symbol(name)
     if kind == "update":
@@ -296,7 +295,7 @@ def symbol(key: str) -> str:
     raise KeyError(key)
 
 
-def _sample_mark(sym: str, sample: str) -> str:
+def sample_mark(sym: str, sample: str) -> str:
     """out_{h1} -> out^{(1)}_{h1}: the sample a value belongs to, above its subscript."""
     if not sample:
         return sym

@@ -121,6 +121,59 @@ def test_rule_boxes_define_the_batch_gradient_and_mark_the_bias(trace: Any, lang
         assert "更新时减去 η·δ·输入" not in md and "所以梯度是 δ·输入；优化器" in md
 
 
+def _unmarked_sample_values(tex: str) -> list[str]:
+    """Per-sample symbols written without a sample mark: out_{o1}, net_{h1}, E_{total}, δ_j, a_i."""
+    pattern = r"(\\mathrm\{(?:out|net|target)\}|E|\\delta)_\{|\\mathrm\{(?:out|net)\}\}|\\cdot a\$"
+    return [m.group(0) for m in re.finditer(pattern, tex)]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_one_samples_derivation_marks_every_value_of_that_sample(trace: Any, lang: str) -> None:
+    """Section 2 says a symbol without the mark stands for the batch, so sample 1's worked derivation
+    (3.2 to 3.3) and the tables under it mark every per-sample quantity, the partials' denominators
+    and numerators too; only the weights, shared by every sample, go unmarked."""
+    md = _md(trace, lang)
+    worked = md.split("### 3.2", 1)[1].split("### 3.4", 1)[0]
+    maths = [a or b for a, b in re.findall(r"\$\$(.*?)\$\$|\$([^$\n]+)\$", worked, re.S)]
+    # unmarked are only the identity every softmax obeys (free indices k and j) and the batch mean
+    # the rule boxes define, where the plain symbol is meant
+    kron = r"\frac{\partial \mathrm{out}_{k}}{\partial \mathrm{net}_{j}} = \mathrm{out}_{k}"
+    mean = r"\sum_{n=1}^{N}"
+    bad = [u for m in maths if kron not in m and mean not in m for u in _unmarked_sample_values(m)]
+    assert bad == [], bad[:5]
+    assert r"\frac{\partial \mathrm{out}^{(1)}_{o1}}{\partial \mathrm{net}^{(1)}_{o1}}" in worked
+    assert r"\frac{\partial \mathrm{net}^{(1)}_{o1}}{\partial w_{5}}" in worked
+    assert r"\frac{\partial E^{(1)}_{\mathrm{total}}}{\partial \mathrm{out}^{(1)}_{h1}}" in worked
+    assert r"\delta^{(1)} \cdot a^{(1)}" in worked
+    # the rule boxes state the rule for any one sample n, and say so before they use the mark
+    assert (
+        worked.count(r"\delta^{(n)}_{j} = \frac{\partial E^{(n)}_{\mathrm{total}}}{\partial \mathrm{net}^{(n)}_{j}}")
+        == 1
+    )
+    assert worked.count(r"\delta^{(n)}_{j} = f'\left(\mathrm{net}^{(n)}_{j}\right)") == 1
+    said = "every sample n of the batch" if lang == "en" else "批中的每个样本 n"
+    assert worked.index(said) < worked.index(r"\delta^{(n)}_{j}")
+    assert r"$+\partial E^{(n)}_{\mathrm{total}} / \partial \mathrm{net}^{(n)}$" in worked
+    # the batch's own values stay unmarked: the mean in 3.5
+    assert r"\frac{\partial E_{\mathrm{total}}}{\partial w_{5}} &= \frac{\frac{\partial E^{(1)}_{\mathrm{total}}}" in md
+
+
+def test_an_online_run_keeps_its_symbols_unmarked() -> None:
+    md = bptrace.render(
+        bptrace.trace({k: v for k, v in SPEC.items() if k != "batch_size"} | {"mode": "online"}), "md", figures="files"
+    )
+    assert r"\frac{\partial \mathrm{out}_{o1}}{\partial \mathrm{net}_{o1}}" in md
+    assert r"\mathrm{net}^{(1)}" not in md and r"\delta^{(n)}" not in md
+    assert r"$+\partial E_{\mathrm{total}} / \partial \mathrm{net}$" in md
+
+
+def test_a_marked_value_squared_is_bracketed_not_double_superscripted(trace: Any) -> None:
+    md = _md(trace, "en")  # tanh hidden layer: its slope squares a marked output
+    assert r"1 - \left(\mathrm{out}^{(1)}_{h1}\right)^{2}" in md
+    assert r"\left(1 - \left(\mathrm{out}^{(n)}_{j}\right)^{2}\right)" in md
+    assert not re.search(r"\^\{[^{}]*\}_\{[^{}]*\}\^", md)  # x^{a}_{b}^{c}: a double superscript
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_step_two_and_the_update_table_name_their_step(trace: Any, lang: str) -> None:
     md = _md(trace, lang)
@@ -146,8 +199,8 @@ def test_step_two_and_the_update_table_name_their_step(trace: Any, lang: str) ->
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_jacobian_rows_are_outputs_and_the_wording_is_plain(trace: Any, lang: str) -> None:
     md = _md(trace, lang)
-    assert r"$\frac{\partial \mathrm{out}}{\partial \mathrm{net}_{o2}}$" in md
-    assert r"$\frac{\partial \mathrm{out}_{o2}}{\partial \mathrm{net}}$" not in md
+    assert r"$\frac{\partial \mathrm{out}^{(1)}}{\partial \mathrm{net}^{(1)}_{o2}}$" in md
+    assert r"$\frac{\partial \mathrm{out}^{(1)}_{o2}}{\partial \mathrm{net}^{(1)}}$" not in md
     # the matrix form defines J before its first line uses it
     assert md.index(r"J_{o} = \frac{\partial \mathbf{out}_{o}}") < md.index(r"J_{o}^{\top}")
     assert "bptrace computes" not in md and "程序直接" not in md

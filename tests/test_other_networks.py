@@ -193,7 +193,7 @@ def test_gradient_check_of_a_batch_names_the_batch_it_differentiates(lang: str) 
 def test_the_sign_note_states_the_update_the_run_makes(lang: str) -> None:
     said = {
         "en": ("subtracts η·δ·input", "the mean of δ·input over the batch's samples", "the sum of δ·input over"),
-        "zh": ("减去 η·δ·输入", "批内各样本 δ·输入 的平均值", "批内各样本 δ·输入 之和"),
+        "zh": ("减去 η·δ·输入", "批内各样本 δ·输入的平均值", "批内各样本 δ·输入之和"),
     }[lang]
     runs = [TANH2, {**TANH2, "mode": "batch"}, {**TANH2, "mode": "batch", "batch_reduction": "sum"}]
     for k, spec in enumerate(runs):

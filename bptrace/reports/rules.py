@@ -65,47 +65,51 @@ def kronecker_rule() -> str:
     )
 
 
-def output_delta(loss: str, activation: str, reduction: str | None = None, outputs: int = 1) -> str:
+def _marker(sample: str) -> tuple[Callable[[str], str], Callable[[str], str]]:
+    """How a rule writes one sample's values: a symbol by key, and a symbol written out. In a batch
+    every per-sample quantity carries the mark (n), as the worked values carry (1): a symbol without
+    it stands for the batch."""
+    if not sample:
+        return names.symbol, lambda tex: tex
+    return (lambda key: names.symbol(f"{key}@{sample}")), (lambda tex: names.sample_mark(tex, sample))
+
+
+def output_delta(loss: str, activation: str, reduction: str | None = None, outputs: int = 1, sample: str = "") -> str:
     """δ_j = ∂E_total/∂net_j for a neuron j of the output layer, for this loss (with its reduction
-    over the outputs) and activation."""
+    over the outputs) and activation; ``sample`` marks every per-sample quantity, as (n)."""
     form = LOSSES[loss].form(activation, reduction, outputs)
     assert form is not None
+    sym, mk = _marker(sample)
+    E, out_k, out_j = mk(r"E_{\mathrm{total}}"), mk(r"\mathrm{out}_{k}"), mk(r"\mathrm{out}_{j}")
     per = "" if form.delta_divisor == 1 else f"\\frac{{1}}{{{form.delta_divisor}}} "
-    head = r"\delta_{j} = \frac{\partial E_{\mathrm{total}}}{\partial \mathrm{net}_{j}} = "
-    dE_k = formula.latex(form.dout(_generic("target", "k"), _generic("out", "k")))
+    d_j, net_j, target_j = mk(r"\delta_{j}"), mk(r"\mathrm{net}_{j}"), mk(r"\mathrm{target}_{j}")
+    head = rf"{d_j} = \frac{{\partial {E}}}{{\partial {net_j}}} = "
+    dE_k = formula.latex(form.dout(_generic("target", "k"), _generic("out", "k")), symbol=sym)
     if activation == "softmax":
-        total = (
-            r"\sum_{k} \frac{\partial E_{\mathrm{total}}}{\partial \mathrm{out}_{k}} "
-            r"\mathrm{out}_{k} \left([k = j] - \mathrm{out}_{j}\right)"
-        )
+        total = rf"\sum_{{k}} \frac{{\partial {E}}}{{\partial {out_k}}} {out_k} \left([k = j] - {out_j}\right)"
         if form.fused_delta:
-            diff = r"\mathrm{out}_{j} - \mathrm{target}_{j}"
+            diff = rf"{out_j} - {target_j}"
             return head + total + " = " + (rf"{per}\left({diff}\right)" if per else diff)
-        return (
-            head
-            + total
-            + rf", \quad \frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial \mathrm{{out}}_{{k}}}} = {dE_k}"
-        )
+        return head + total + rf", \quad \frac{{\partial {E}}}{{\partial {out_k}}} = {dE_k}"
     if form.fused_delta:
-        diff = formula.latex(sub(_generic("out", "j"), _generic("target", "j")))
+        diff = formula.latex(sub(_generic("out", "j"), _generic("target", "j")), symbol=sym)
         return head + (rf"{per}\left({diff}\right)" if per else diff)
     dE_j = form.dout(_generic("target", "j"), _generic("out", "j"))
     act = ACTIVATIONS[activation]
     assert act.derivative is not None
-    return head + product_latex([dE_j, act.derivative(_generic("net", "j"), _generic("out", "j"))])
+    return head + product_latex([dE_j, act.derivative(_generic("net", "j"), _generic("out", "j"))], sym)
 
 
-def hidden_delta(activation: str) -> str:
-    """The δ recursion for a neuron j of a hidden layer."""
+def hidden_delta(activation: str, sample: str = "") -> str:
+    """The δ recursion for a neuron j of a hidden layer; ``sample`` marks the per-sample quantities."""
     act = ACTIVATIONS[activation]
     assert act.derivative is not None
+    sym, mk = _marker(sample)
     node = act.derivative(_generic("net", "j"), _generic("out", "j"))
-    f = formula.latex(node)
+    f = formula.latex(node, symbol=sym)
     wrapped = rf"\left({f}\right)" if isinstance(node, list) and node[0] in ("add", "sub") else f
-    return (
-        r"\delta_{j} = f'\left(\mathrm{net}_{j}\right) \sum_{k} w_{kj} \, \delta_{k} = "
-        rf"{wrapped} \sum_{{k}} w_{{kj}} \, \delta_{{k}}"
-    )
+    d_j, d_k, net_j = mk(r"\delta_{j}"), mk(r"\delta_{k}"), mk(r"\mathrm{net}_{j}")
+    return rf"{d_j} = f'\left({net_j}\right) \sum_{{k}} w_{{kj}} \, {d_k} = {wrapped} \sum_{{k}} w_{{kj}} \, {d_k}"
 
 
 def weight_rule(plain: bool = True, batch: str | None = None) -> str:

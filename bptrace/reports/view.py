@@ -122,17 +122,23 @@ class Report:
             rf"{_paren_neg(self.tex(self.val(a, s)))} \cdot {_paren_neg(self.tex(self.val(b, s)))}" for a, b in pairs
         )
         total = sum(self.val(a, s) * self.val(b, s) for a, b in pairs)
-        lhs = rf"{self.sym('delta.' + n, s)} = \sum_{{k}} \frac{{\partial {self.etotal(s)}}}{{\partial \mathrm{{out}}_{{k}}}} \frac{{\partial \mathrm{{out}}_{{k}}}}{{\partial \mathrm{{net}}_{{{n}}}}}"
+        out_k, net_n = self.marked(r"\mathrm{out}_{k}", s), self.marked(rf"\mathrm{{net}}_{{{n}}}", s)
+        lhs = rf"{self.sym('delta.' + n, s)} = \sum_{{k}} \frac{{\partial {self.etotal(s)}}}{{\partial {out_k}}} \frac{{\partial {out_k}}}{{\partial {net_n}}}"
         return self.chain([lhs, syms, nums, self.tex(total)])
 
-    def softmax_collapse(self, n: str) -> str:
+    def softmax_collapse(self, n: str, step: Step | None = None) -> str:
         """Why softmax with cross-entropy gives δ = out − target, for neuron n."""
-        o, t = rf"\mathrm{{out}}_{{{n}}}", rf"\mathrm{{target}}_{{{n}}}"
+
+        def mk(tex: str) -> str:
+            return self.marked(tex, step)
+
+        o, t = mk(rf"\mathrm{{out}}_{{{n}}}"), mk(rf"\mathrm{{target}}_{{{n}}}")
+        out_k, target_k = mk(r"\mathrm{out}_{k}"), mk(r"\mathrm{target}_{k}")
         return self.chain(
             [
-                rf"\delta_{{{n}}}",
-                rf"\sum_{{k}} \left(-\frac{{\mathrm{{target}}_{{k}}}}{{\mathrm{{out}}_{{k}}}}\right) \mathrm{{out}}_{{k}} \left([k = {n}] - {o}\right)",
-                rf"-{t} + {o} \sum_{{k}} \mathrm{{target}}_{{k}}",
+                mk(rf"\delta_{{{n}}}"),
+                rf"\sum_{{k}} \left(-\frac{{{target_k}}}{{{out_k}}}\right) {out_k} \left([k = {n}] - {o}\right)",
+                rf"-{t} + {o} \sum_{{k}} {target_k}",
                 rf"{o} - {t}",
             ]
         )
@@ -341,6 +347,16 @@ class Report:
     def symbols(self, step: Step | None = None) -> Callable[[str], str]:
         """sym for one step, as the formula printer takes it."""
         return lambda key: self.sym(key, step)
+
+    def marked(self, tex: str, step: Step | None = None) -> str:
+        """A symbol a template writes itself (\\mathrm{out}, a), with the sample mark that sym() gives
+        one sample's values in batch mode, so that a column head reads like the values under it."""
+        s = step if step is not None else self.step
+        return names.sample_mark(tex, str(s.sample)) if self.batch and s is not None and s.sample else tex
+
+    def rule_marked(self, tex: str) -> str:
+        """A symbol of a general rule: in batch mode any one sample's, marked (n)."""
+        return names.sample_mark(tex, "n") if self.batch else tex
 
     def unmarked(self, key: str) -> str:
         """A quantity's symbol with no sample mark (a column head over every sample)."""
