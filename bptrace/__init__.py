@@ -8,8 +8,6 @@ md = bptrace.render(tr, "md", lang="zh")
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from ._version import __version__
 from .errors import Diverged, SpecError
 from .spec import Spec, load_spec
@@ -29,7 +27,10 @@ __all__ = [
     "trace",
 ]
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .reports import render
     from .torch_model import from_torch
     from .tracer import trace

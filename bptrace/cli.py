@@ -12,7 +12,6 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import titles
 from ._version import __version__
@@ -107,7 +106,10 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     _Commands = argparse._SubParsersAction[_Parser]  # argparse names no public type for it
 
 

@@ -14,12 +14,14 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import formula
 from .errors import SpecError
-from .ops import Node
 from .tracedata import Record, Trace
+
+if TYPE_CHECKING:
+    from .ops import Node
 
 TABLE = Path(__file__).with_name("misconceptions.toml")
 _WAYS = ("spec", "rename", "drop", "drop_one", "other_step")
@@ -128,7 +130,8 @@ class NotApplicable(Exception):
     """A rewrite that does not fit this quantity (it reads a variable that is not there)."""
 
 
-Rewrite = Callable[[str, Record, Node], Node]
+if TYPE_CHECKING:
+    Rewrite = Callable[[str, Record, Node], Node]
 
 
 class Run:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
 
 from .errors import SpecError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def type_name(val: Any) -> str:

@@ -9,10 +9,15 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
 
 from . import names, numfmt
-from .ops import FUNCTIONS, Node
+from .ops import FUNCTIONS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .ops import Node
 
 # Precedence when printing: an operand is parenthesised when its own precedence is lower than
 # what its position needs.

@@ -3,9 +3,11 @@ differences of the error, for any engine."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from .tracedata import Step
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 GRADCHECK_EPS = 1e-6
 GRADCHECK_MAX_PARAMS = 64  # larger networks check an evenly spread sample of parameters

@@ -15,12 +15,16 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from .valueclass import FrozenFields
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     import numpy as np
+
+    Node = Any  # list | float | int
 else:
 
     class _LazyNumpy:
@@ -32,8 +36,6 @@ else:
             return found
 
     np = _LazyNumpy()
-
-Node = Any  # list | float | int
 
 # ln(x) and 1/x in cross-entropy see x clipped to [CLIP, 1 - CLIP], so a saturated output gives a
 # large finite loss instead of log(0) = -inf.  The same bound is used by the vector forms.

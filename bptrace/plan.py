@@ -9,12 +9,17 @@ records, and the fast path compiles the very same expressions into Python.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from .names import LayerLayout, param_names, per_output_errors, record_key, share_id
-from .ops import ACTIVATIONS, DECAY, LOSSES, OPTIMIZERS, Node, add, mul, sub, v
+from .ops import ACTIVATIONS, DECAY, LOSSES, OPTIMIZERS, add, mul, sub, v
 from .spec import optimizer, reduction
 from .valueclass import FrozenFields
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .ops import Node
 
 
 class Entry(FrozenFields):

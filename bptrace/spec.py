@@ -14,7 +14,6 @@ import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from . import titles
 from .errors import SpecError
@@ -22,6 +21,10 @@ from .fields import choice, integer, list_of, number, require, short, table, tex
 from .names import split_neuron
 from .ops import ACTIVATIONS, LOSSES, OPTIMIZERS
 from .valueclass import FrozenFields
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 # every built-in example as parsed, one JSON object by name: a run of one reads no TOML, and
@@ -216,7 +219,8 @@ def _parse_toml(text: str, source: str) -> Any:
         raise SpecError(f"invalid TOML: {number_too_long(e)}", source=source) from None
 
 
-SpecSource = str | os.PathLike[str] | Mapping[str, Any] | Spec  # what load_spec() and trace() take
+if TYPE_CHECKING:
+    SpecSource = str | os.PathLike[str] | Mapping[str, Any] | Spec  # what load_spec() and trace() take
 
 
 def load_spec(

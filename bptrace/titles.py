@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from .errors import SpecError
 from .fields import text, type_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 LANGS = ("en", "zh")
 MAX_TITLE = 300

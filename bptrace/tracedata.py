@@ -9,21 +9,24 @@ The JSON form is built and read in ``tracejson``.
 from __future__ import annotations
 
 from array import array
+from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from itertools import chain
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
-
-if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-
-    from .reports.notebook import FullReport
 
 from . import names, titles, tracejson
 from .tracejson import FORMAT_VERSION, pack_large
 from .valueclass import Fields
 
-Value = Any  # float, or nested lists of floats for an array record
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Literal, NamedTuple
+
+    import numpy as np
+    import numpy.typing as npt
+
+    from .reports.notebook import FullReport
+
+    Value = Any  # float, or nested lists of floats for an array record
 
 # How a Trace shows itself in a notebook: views by MIME type ("text/html", "text/markdown"), and
 # "report", which makes the full report. The renderer lives downstream of this module (it reads
@@ -131,16 +134,20 @@ class Step(Fields):
         return index[1].get(key)
 
 
-class Row(NamedTuple):
-    """One number of a detailed step, flat: what ``Trace.rows()`` yields (pandas takes them as columns)."""
+if TYPE_CHECKING:
 
-    iteration: int
-    sample: int | None  # None: the batch step
-    phase: str
-    kind: str
-    name: str
-    key: str
-    value: float
+    class Row(NamedTuple):  # what mypy reads; the namedtuple below is the same at run time
+        iteration: int
+        sample: int | None  # None: the batch step
+        phase: str
+        kind: str
+        name: str
+        key: str
+        value: float
+
+else:  # collections' namedtuple: typing's would load the typing module for this one class
+    Row = namedtuple("Row", ["iteration", "sample", "phase", "kind", "name", "key", "value"])
+    Row.__doc__ = "One number of a detailed step, flat: what ``Trace.rows()`` yields (pandas takes them as columns)."
 
 
 class Trace(Fields):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 from array import array
 from collections.abc import Callable
-from typing import Any, Literal
 
 from . import names
 from ._version import __version__
@@ -17,10 +16,16 @@ from .engines import make_engine, uses_matrix
 from .errors import Diverged, SpecError
 from .gradcheck import gradient_check
 from .guard import check_resources
-from .spec import Spec, SpecSource, batches, load_spec
+from .spec import Spec, batches, load_spec
 from .tracedata import Step, Trace
 from .tracejson.fit import network_summary
 from .tracejson.format import version_for
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    from .spec import SpecSource
 
 Progress = Callable[[int], None]
 

@@ -113,8 +113,9 @@ _LOADED = (
 )
 # standard modules that cost a command-line run more than its own work: a json run of a
 # built-in example needs none of them (the TOML parser compiles its patterns as it loads;
-# dataclasses loads inspect, which loads ast, dis and tokenize)
-_HEAVY_STDLIB = {"tomllib", "dataclasses", "inspect", "ast", "dis", "tokenize"}
+# dataclasses loads inspect, which loads ast, dis and tokenize; typing is needed only by the
+# type checker, which reads it under TYPE_CHECKING)
+_HEAVY_STDLIB = {"tomllib", "dataclasses", "inspect", "ast", "dis", "tokenize", "typing"}
 
 
 def _loaded(tmp_path: Path, *args: str) -> set[str]:

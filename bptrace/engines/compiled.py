@@ -13,11 +13,14 @@ import math
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from itertools import takewhile
-from typing import Any
 
 from .. import formula
 from ..plan import Entry
 from ..valueclass import FrozenFields
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _needed(entries: list[Entry], roots: set[str]) -> set[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from .. import formula, names
 from ..errors import Diverged
@@ -16,6 +15,10 @@ from ..spec import Spec, batches
 from ..tracedata import Record, Step, mean
 from .base import EngineBase
 from .compiled import Plan, error_function, final_function, runner
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ScalarEngine(EngineBase):

@@ -6,12 +6,15 @@ trees, so the rules shown always belong to the network's activations and loss.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import formula, names
 from ..names import LayerLayout
-from ..ops import ACTIVATIONS, LOSSES, Node, mul, neg, sub, v
+from ..ops import ACTIVATIONS, LOSSES, mul, neg, sub, v
 from ..tracedata import Step
+
+if TYPE_CHECKING:
+    from ..ops import Node
 
 
 def expand(node: Node, step: Step, inline: tuple[str, ...] = ("partial.",)) -> Node:

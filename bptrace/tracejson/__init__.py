@@ -11,13 +11,15 @@ import json
 import math
 from array import array
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
 from .format import EXTENSION_PREFIX, FORMAT_VERSION, KINDS, PACK_LIMIT, PHASES, SCHEMA_ID, pack_large, unpack
 from .validate import check_trace
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..tracedata import Trace
 
 __all__ = [

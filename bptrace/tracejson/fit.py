@@ -13,13 +13,16 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import Any
 
 from .. import formula, names
 from ..errors import Diverged, SpecError
 from ..fields import short
 from ..ops import ACTIVATIONS
 from ..rounding import carrier
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _KEY_KINDS = ("net", "out", "error", "delta", "partial", "grad", "update", "input", "target", "param")
 # LaTeX a formula without an expression tree (the vector form of a whole layer) may use

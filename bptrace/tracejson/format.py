@@ -31,7 +31,10 @@ import math
 import sys
 from array import array
 from itertools import chain
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT_VERSION = 2  # the newest format this bptrace writes and reads
 READS = (1, 2)

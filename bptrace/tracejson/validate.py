@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import Any
 
 from ..errors import SpecError
 from ..fields import integer, list_of, table, text, type_name
 from ..spec import normalise_full, portable
 from .fit import check_fit
 from .format import EXTENSION_PREFIX, KINDS, KINDS_V1, PHASES, READS, unpack, version_for
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 TOP = ("format_version", "generator", "spec", "network", "steps", "history", "final", "gradcheck", "diverged")
 OPTIONAL_TOP = ("first_update",)
