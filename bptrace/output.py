@@ -12,18 +12,23 @@ file switched at a time, until the next run replaces them all (tested at every r
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
-import shutil
 import signal
 import sys
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import SpecError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 
 def check_target(out: str, n_files: int) -> Path | None:
@@ -44,6 +49,33 @@ def _umask() -> int:
     return mask
 
 
+def _new_entry(folder: Path, prefix: str, suffix: str, make: Callable[[Path], T]) -> tuple[Path, T]:
+    """A name in folder that nothing has yet, and what ``make`` returns for it; ``make`` refuses
+    a name that exists. What tempfile does, without loading it: with the random and weakref
+    modules it comes to a tenth of a json run of the article."""
+    for _ in range(100):
+        path = folder / f"{prefix}{os.urandom(6).hex()}{suffix}"
+        try:
+            return path, make(path)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary name", str(folder))
+
+
+def _make_staging(folder: Path) -> Path:
+    return _new_entry(folder, STAGING, "", lambda p: os.mkdir(p, 0o700))[0]
+
+
+def _remove_staging(stage: Path) -> None:
+    """A run that went well has moved everything out of its staging folder."""
+    try:
+        os.rmdir(stage)
+    except OSError:
+        import shutil
+
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def write_atomic(path: Path, data: str | Iterable[str], durable: bool = True) -> None:
     """Write through a temporary file in the same folder and rename it into place.
 
@@ -51,9 +83,10 @@ def write_atomic(path: Path, data: str | Iterable[str], durable: bool = True) ->
     never half of one.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    tmp, fd = _new_entry(path.parent, f".{path.name}.", ".tmp", lambda p: os.open(p, flags, 0o600))
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
+        os.chmod(tmp, 0o666 & ~_umask())  # made 0600, as by mkstemp; a report is an ordinary file
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             if isinstance(data, str):
                 f.write(data)
@@ -120,6 +153,8 @@ def _clean_stale(folder: Path, names: Iterable[str]) -> None:
     """Staging folders and temporary files a killed run left behind (the lock says none is live)."""
     for entry in folder.iterdir():
         if entry.name.startswith(STAGING) and entry.is_dir() and not entry.is_symlink():
+            import shutil
+
             shutil.rmtree(entry, ignore_errors=True)
     # the manifest's own temporary too: a run killed as it switched the manifest in leaves one
     for name in {*names, *_previous_files(folder), MANIFEST}:
@@ -135,7 +170,7 @@ def write_run(folder: Path, files: dict[str, str | Iterable[str]]) -> list[str]:
         folder.mkdir(parents=True, exist_ok=True)
         with _locked(folder):
             _clean_stale(folder, files)
-            stage = Path(tempfile.mkdtemp(prefix=STAGING, dir=folder))
+            stage = _make_staging(folder)
             try:
                 digests = {name: _write_file(stage / name, data) for name, data in files.items()}
                 before = _previous_files(folder)
@@ -149,7 +184,7 @@ def write_run(folder: Path, files: dict[str, str | Iterable[str]]) -> list[str]:
                     manifest = {"files": sorted(files), "sha256": dict(sorted(digests.items()))}
                     write_atomic(folder / MANIFEST, json.dumps(manifest) + "\n")
             finally:
-                shutil.rmtree(stage, ignore_errors=True)
+                _remove_staging(stage)
     except OSError as e:
         where = os.fsdecode(e.filename) if e.filename else str(folder)
         raise SpecError(f"cannot write: {e.strerror or e}", source=where) from None
@@ -164,7 +199,7 @@ def staged(folder: Path, parts: Iterable[str]) -> Iterator[Path]:
         folder.mkdir(parents=True, exist_ok=True)
         with _locked(folder):
             _clean_stale(folder, ())
-            stage = Path(tempfile.mkdtemp(prefix=STAGING, dir=folder))
+            stage = _make_staging(folder)
             try:
                 yield stage
                 with _signals_held():
@@ -175,7 +210,7 @@ def staged(folder: Path, parts: Iterable[str]) -> Iterator[Path]:
                             os.replace(folder / part, stage / f".previous-{part}")
                         os.replace(stage / part, folder / part)
             finally:
-                shutil.rmtree(stage, ignore_errors=True)
+                _remove_staging(stage)
     except OSError as e:
         where = os.fsdecode(e.filename) if e.filename else str(folder)
         raise SpecError(f"cannot write: {e.strerror or e}", source=where) from None
