@@ -99,6 +99,32 @@ EPILOG_EXPORT = """examples:
 """
 
 
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size() gives it: COLUMNS, else the terminal
+    of standard output, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter, told its width: argparse makes one for every option it adds, and
+    left to find the width itself it loads shutil, which loads zlib, bz2 and lzma, in a run that
+    prints no help."""
+
+    def __init__(
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None
+    ) -> None:
+        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # one line, like every other bad input
@@ -186,7 +212,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="bptrace",
         description="Backpropagation made visible: trace a small network and render a worked example.",
         epilog=EPILOG_MAIN,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     p.add_argument("--version", action="version", version=f"bptrace {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -201,7 +227,7 @@ def _run_command(sub: _Commands) -> None:
         "run",
         help="trace a spec and write the reports",
         epilog=EPILOG_RUN,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     run.add_argument(
         "spec",
@@ -241,7 +267,7 @@ def _render_command(sub: _Commands) -> None:
         "render",
         help="render reports from a saved trace.json",
         epilog=EPILOG_RENDER,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     ren.add_argument("trace", help="a trace.json written by bptrace run")
     _report_options(ren, FORMATS, "md,html")
@@ -252,7 +278,7 @@ def _examples_command(sub: _Commands) -> None:
         "examples",
         help="list the built-in specs, or print one as TOML",
         epilog=EPILOG_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     ex.add_argument("name", nargs="?", help="the example to print as TOML (default: list them all)")
 
@@ -262,7 +288,7 @@ def _check_command(sub: _Commands) -> None:
         "check",
         help="grade a student's values and explain every mistake",
         epilog=EPILOG_CHECK,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     chk.add_argument(
         "spec",
@@ -303,7 +329,7 @@ def _exercises_command(sub: _Commands) -> None:
         "exercises",
         help="write N variants of a spec with questions, answers and keys",
         epilog=EPILOG_EXERCISES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     exe.add_argument(
         "spec", nargs="?", default="article", help="a TOML/JSON spec, a built-in name, or - for stdin (default article)"
@@ -345,7 +371,7 @@ def _validate_command(sub: _Commands) -> None:
         "validate",
         help="check a spec and say what is wrong",
         epilog=EPILOG_VALIDATE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     val.add_argument("spec", help="a TOML/JSON spec, a built-in name, or - for stdin")
     val.add_argument("--no-limit", action="store_true", help="lift the resource limits (default: limits on)")
@@ -359,7 +385,7 @@ def _export_command(sub: _Commands) -> None:
         "export",
         help="write a spec as a runnable PyTorch script",
         epilog=EPILOG_EXPORT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     exp.add_argument("target", choices=("torch",), help="what to write: torch (a PyTorch training script)")
     exp.add_argument("spec", help="a TOML/JSON spec or a built-in name")
@@ -371,7 +397,7 @@ def _schema_command(sub: _Commands) -> None:
         "schema",
         help="print the JSON Schema of a spec or of a trace",
         epilog=EPILOG_SCHEMA,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     sch.add_argument("which", choices=("spec", "trace"), help="spec (for editors) or trace (trace.json)")
 
@@ -381,7 +407,7 @@ def _completion_command(sub: _Commands) -> None:
         "completion",
         help="print a shell completion script",
         epilog=EPILOG_COMPLETION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     comp.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
 
