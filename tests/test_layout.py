@@ -114,8 +114,10 @@ _LOADED = (
 # standard modules that cost a command-line run more than its own work: a json run of a
 # built-in example needs none of them (the TOML parser compiles its patterns as it loads;
 # dataclasses loads inspect, which loads ast, dis and tokenize; typing is needed only by the
-# type checker, which reads it under TYPE_CHECKING)
+# type checker, which reads it under TYPE_CHECKING; tempfile loads random and shutil, and shutil
+# loads bz2 and lzma)
 _HEAVY_STDLIB = {"tomllib", "dataclasses", "inspect", "ast", "dis", "tokenize", "typing"}
+_HEAVY_STDLIB |= {"tempfile", "random", "shutil", "bz2", "lzma"}
 
 
 def _loaded(tmp_path: Path, *args: str) -> set[str]:
