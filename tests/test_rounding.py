@@ -130,7 +130,7 @@ def test_the_gradient_check_shows_the_values_the_body_used(carried: bptrace.Trac
     assert "| parameter | carried | traced exactly | finite difference | relative difference |" in appendix
     assert "| $w_{1}$ | 0.0004 | 0.000438568 | 0.000438568 |" in appendix
     body = md[: md.index("## Appendix A")]
-    assert "| $w_{1}$ | $0.0088 \\cdot 0.0500$ | 0.0004 |" in body
+    assert "| $w_{1}$ | $0.0088 \\cdot 0.05$ | 0.0004 |" in body  # the input as given
     exact = bptrace.render(bptrace.trace("article"), "md")
     assert "| parameter | traced | finite difference | relative difference |" in exact
 
@@ -259,15 +259,50 @@ def test_the_settings_state_how_ties_are_rounded() -> None:
 
 def test_carried_values_show_their_places_and_given_ones_stay_as_written() -> None:
     md = bptrace.render(bptrace.trace(TIES), "md")
-    assert "| $w_{3}$ | `update.w3` | 0.2500 | 0.0001 | 0.2500 |" in md
-    assert "| $w_{7}$ | `update.w7` | -0.5000 | 0.0050 | -0.5025 |" in md
+    # the old value is the spec's own, exact; the new one was rounded and shows it (0.2500)
+    assert "| $w_{3}$ | `update.w3` | 0.25 | 0.0001 | 0.2500 |" in md
+    assert "| $w_{7}$ | `update.w7` | -0.5 | 0.0050 | -0.5025 |" in md
     assert "| 1 | 0.05 | 0.1 | 0.99 |" in md  # the spec's inputs and target, as the spec gives them
     assert "$\\eta = 0.5$" in md
     # section 4 reports the error carried at 4 places, not the 9 digits of an exact sum
     repeat = md[md.index("## 4.") : md.index("## Appendix A")]
     assert "| 1 | $o_{1}$ | 0.5755 | 0.99 | 0.0859 |" in repeat and "0.085905125" not in repeat
     sig = bptrace.render(bptrace.trace({**TIES, "rounding": "sig:3"}), "md")
-    assert "| $w_{7}$ | `update.w7` | -0.500 |" in sig
+    assert "| $w_{7}$ | `update.w7` | -0.5 | " in sig and "| $w_{7}$ | `update.w7` | -0.500 |" not in sig
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("rounding", ["hand:4", "sig:4"])
+def test_one_value_looks_the_same_wherever_it_appears(lang: str, rounding: str) -> None:
+    """The banner's rule, kept everywhere: a value the problem gives (an input, a weight before its
+    update, the input 1 of a bias, a ReLU slope) is written as given, in the forward pass and in every
+    derivative that copies it; a computed value shows all its places, trailing zeros kept."""
+    from bptrace.reports import render_files
+
+    tr = bptrace.trace({**TIES, "rounding": rounding})
+    files = render_files(tr, ["md", "lecture"], lang=lang)
+    md = files["report.md"]
+    pad = "1.0000" if rounding == "hand:4" else "1.000"
+    banner = next(line for line in md.splitlines() if line.startswith("> "))
+    if lang == "en":
+        assert f"trailing zeros included (0.5000, {pad})" in banner
+        assert "are exact and are written as they are, wherever they appear" in banner
+    else:
+        assert f"末尾的 0 也保留（如 0.5000、{pad}）" in banner
+        assert "无论出现在哪里都照原样书写" in banner
+    body = md.replace(banner, "")
+    # never padded: the input i1 = 0.05 (∂net_h1/∂w1), the bias input 1 (∂net/∂b), the leaky slope 1
+    for padded in (pad, "0.0500", "0.1000", "0.1500", "0.3500"):
+        assert padded not in body and padded not in files["lecture.html"], padded
+    assert r"= 0.15 \cdot 0.05 + \left(-0.2\right) \cdot 0.1 + 0.35 \cdot 1 = 0.3375" in md
+    assert r"\frac{\partial \mathrm{net}_{h1}}{\partial w_{1}} = i_{1} = 0.05" in md
+    assert r"\frac{\partial \mathrm{net}_{o1}}{\partial \mathrm{out}_{g1}} = w_{9} = 0.3" + "\n" in md
+    assert "| $b_{3}$ | $\\left(-0.1087\\right) \\cdot 1$ |" in md
+    assert "| `partial.dnet_o1/db3` | 1 | 1 | 0 |" in md  # appendix B: carried, exact, drift
+    # a computed value keeps its zeros, even where it equals a given one
+    if rounding == "hand:4":
+        assert "| $w_{3}$ | $0.0011 \\cdot 0.05$ | 0.0001 | `grad.w3` | 0.2500 |" in md
+        assert "| $w_{7}$ | $0.0147 \\cdot 0.3375$ | 0.0050 | `grad.w7` | -0.5025 |" in md
 
 
 def test_an_update_lost_to_rounding_is_explained_in_both_languages() -> None:
@@ -305,7 +340,7 @@ def test_the_lecture_says_values_are_rounded_on_its_first_slide() -> None:
 
     tr = bptrace.trace(TIES)
     for lang, phrase in (
-        ("en", "Every value is rounded to 4 decimal places, halves away from zero"),
+        ("en", "Every computed value is rounded to 4 decimal places, halves away from zero"),
         ("zh", "保留 4 位小数（四舍五入）"),
     ):
         page = render_files(tr, ["lecture"], lang=lang)["lecture.html"]

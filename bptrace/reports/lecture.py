@@ -259,7 +259,11 @@ class Lecture:
         for rec in recs:
             sets.update(self.sets_of(rec))
         src = self.r.agg if mean else self.r.step
-        rows = [(self.inline(self.r.sym(rec.key, src)), self.num(rec.value)) for rec in recs if not rec.is_array]
+        rows = [
+            (self.inline(self.r.sym(rec.key, src)), self.r.num_of(rec.key, rec.value))
+            for rec in recs
+            if not rec.is_array
+        ]
         # where the biases are not trained, the picture's biases do not change: the sentence must not say so
         fixed = "_fixed" if title_key == "lecture_rest_update" and not self.r.spec["update_biases"] else ""
         return Slide(

@@ -20,6 +20,8 @@ from .escape import md_escape, plain
 from .md_html import FIGURE
 
 # what one sample's pass computes: in batch mode its symbols carry the sample's number
+# functions whose value is one of an activation's fixed slopes, chosen by a sign: no arithmetic to round
+_PICKED = frozenset({"step", "leaky_step"})
 _PER_SAMPLE = frozenset({"net", "out", "error", "delta", "partial", "input", "target"})
 _SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 # Chinese sets no space between two Han characters (or full-width punctuation); a placeholder that
@@ -119,7 +121,8 @@ class Report:
         pairs = [(f"partial.dE_total/dout_{k}", f"partial.dout_{k}/dnet_{n}") for k in outs]
         syms = " + ".join(f"{self.sym(a, s)} {self.sym(b, s)}" for a, b in pairs)
         nums = " + ".join(
-            rf"{_paren_neg(self.tex(self.val(a, s)))} \cdot {_paren_neg(self.tex(self.val(b, s)))}" for a, b in pairs
+            rf"{_paren_neg(self.tex_of(a, self.val(a, s)))} \cdot {_paren_neg(self.tex_of(b, self.val(b, s)))}"
+            for a, b in pairs
         )
         total = sum(self.val(a, s) * self.val(b, s) for a, b in pairs)
         out_k, net_n = self.marked(r"\mathrm{out}_{k}", s), self.marked(rf"\mathrm{{net}}_{{{n}}}", s)
@@ -301,8 +304,45 @@ class Report:
         return numfmt.latex(x, self.digits)
 
     def tex_of(self, key: str, x: float) -> str:
-        """A variable's value in a formula: the spec's own inputs, targets and η as given."""
-        return self.given_tex(x) if key == "eta" or key.startswith(("input.", "target.")) else self.tex(x)
+        """A variable's value in a formula: a given one as given, a carried one at its places."""
+        return self.given_tex(x) if self.is_given(key, x) else self.tex(x)
+
+    def num_of(self, key: str, x: float) -> str:
+        """A quantity's value in a table, by the same rule as tex_of."""
+        return self.given(x) if self.is_given(key, x) else self.num(x)
+
+    def is_given(self, key: str, x: float) -> bool:
+        """Whether a value is one the problem gives, exactly, and so is written as given (0.05, 1) and
+        not padded to the carried places: an input, a target, η, a weight or bias still at its
+        initial value, the input 1 of a bias, a slope an activation picks by the sign of its net
+        input (ReLU's 1 or 0), or a copy of one of these (∂net/∂w is an input, ∂net/∂out a weight).
+        Every value computed from them was rounded and shows all its places (0.2500, 1.0000)."""
+        if self.carry is None or key == "eta" or key.startswith(("input.", "target.")):
+            return True
+        kind, _, name = key.partition(".")
+        if kind == "param":
+            return self._initial.get(name) == x
+        rec = self.rec(key)  # a quantity's expression has the same shape in every step
+        if rec is None or rec.is_array:
+            return False
+        e = rec.expr
+        if isinstance(e, int | float) and not isinstance(e, bool):
+            return True
+        if isinstance(e, list) and e[0] == "fn" and e[1] in _PICKED:
+            return True
+        return isinstance(e, list) and e[0] == "v" and self.is_given(e[1], x)
+
+    @functools.cached_property
+    def _initial(self) -> dict[str, float]:
+        """Every weight and bias at the value the spec gives it."""
+        out: dict[str, float] = {}
+        for lay in self.layers[1:]:
+            raw = self.spec["layers"][lay.index]
+            for w in lay.weight_names():
+                j, i = lay.weight_position(w) or (0, 0)
+                out[w] = raw["weights"][j][i]
+            out.update(zip(lay.biases, [raw["bias"]] if lay.bias_name else raw["bias"], strict=False))
+        return out
 
     def drift(self, x: float) -> str:
         """A carried value minus the exact one: its size matters, not its ninth digit."""
@@ -451,9 +491,8 @@ class Report:
                 out.append(sub)
         elif rec.formula:
             out.append(rec.formula.split(" = ", 1)[-1])
-        result = self.tex(rec.value) if not isinstance(rec.value, list) else None
-        if isinstance(rec.expr, list) and rec.expr[0] == "v" and rec.expr[2] == rec.value:
-            result = self.tex_of(rec.expr[1], rec.value)  # a lone input stays as given, not padded
+        # a copy of a given value (∂net/∂w = an input) stays as given, not padded
+        result = self.tex_of(rec.key, rec.value) if not isinstance(rec.value, list) else None
         if result is not None and result != out[-1]:
             out.append(result)
         return out
@@ -519,8 +558,10 @@ class Report:
         """Layers whose weights came from init (the trace leaves them to the seed)."""
         return [k for k, layer in enumerate(self.trace.spec["layers"]) if k and "weights" not in layer]
 
-    def matrix_table(self, values: Sequence[Sequence[float]], rows: int = 5, cols: int = 7) -> str:
-        """A corner of a matrix as a Markdown table: row j holds the weights into neuron j."""
+    def matrix_table(self, values: Sequence[Sequence[float]], rows: int = 5, cols: int = 7, given: bool = False) -> str:
+        """A corner of a matrix as a Markdown table: row j holds the weights into neuron j. The
+        spec's own weights are written as given, computed ones as carried."""
+        fmt = self.given if given else self.num
         js, is_ = self.shown(len(values), rows), self.shown(len(values[0]), cols)
         head = "| j \\ i | " + " | ".join("…" if i is None else str(i + 1) for i in is_) + " |"
         lines = [head, "| ---: |" + " ---: |" * len(is_)]
@@ -528,7 +569,7 @@ class Report:
             if j is None:
                 lines.append("| ⋮ |" + " ⋮ |" * len(is_))
                 continue
-            cells = ["…" if i is None else self.num(values[j][i]) for i in is_]
+            cells = ["…" if i is None else fmt(values[j][i]) for i in is_]
             lines.append(f"| {j + 1} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
@@ -551,7 +592,7 @@ class Report:
     def product(self, factors: Sequence[str], result: str, step: Step | None = None) -> str:
         """grad = f1 · f2 · f3 with symbols, then numbers, then the value."""
         syms = r" \cdot ".join(self.sym(k, step) for k in factors)
-        nums = r" \cdot ".join(_paren_neg(self.tex(self.val(k, step))) for k in factors)
+        nums = r" \cdot ".join(_paren_neg(self.tex_of(k, self.val(k, step))) for k in factors)
         return self.chain([self.sym(result, step or self.step), syms, nums, self.tex(self.val(result, step))])
 
     def records(self, kind: str, layer: str | None = None, step: Step | None = None) -> list[Record]:
