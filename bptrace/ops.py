@@ -168,7 +168,8 @@ FUNCTIONS: dict[str, Function] = {
     "step": Function(_step, lambda a: rf"\left[{a} > 0\right]", False),
     "leaky_step": Function(
         _leaky_step,
-        lambda a: rf"\begin{{cases}} 1 & {a} > 0 \\ {LEAKY_SLOPE} & {a} \le 0 \end{{cases}}",
+        # value, comma, condition: the comma keeps "0.01" apart from a condition that starts with a number
+        lambda a: rf"\begin{{cases}} 1, & {a} > 0 \\ {LEAKY_SLOPE}, & {a} \le 0 \end{{cases}}",
         False,
     ),
     "softmax": Function(

@@ -105,7 +105,10 @@ def test_sigmoid_cross_entropy_delta_is_derived_not_asserted(reports: Any) -> No
 def test_the_sample_summary_names_this_networks_output_and_can_be_checked(reports: Any) -> None:
     for lang in ("en", "zh"):
         md = reports["tanh2", lang]["md"]
-        assert "`sample2.out.y1`" in md and "sample2.out.o1" not in md
+        # the key the intro cites as an example is one the table below it shows
+        intro = next(line for line in md.splitlines() if "`sample2." in line and not line.startswith("|"))
+        assert "`sample2.delta.y1`" in intro and "sample2.out.o1" not in md
+        assert any(line.startswith("| $y_{1}$") and "`sample2.delta.y1`" in line for line in md.splitlines())
         # sample 2's hidden values, from which a student checks δ_h without redoing the forward pass
         row = next(line for line in md.splitlines() if line.startswith("| $h_{1}$") and "`sample2.delta.h1`" in line)
         cells = [c.strip() for c in row.strip("|").split("|")]

@@ -271,9 +271,7 @@ class _Parser:
             break
         if name == "cases":
             body = "".join("<mtr>" + "".join(f'<mtd columnalign="left">{c}</mtd>' for c in r) + "</mtr>" for r in rows)
-            return (
-                f'<mrow><mo fence="true" stretchy="true">{{</mo><mtable columnalign="left left">{body}</mtable></mrow>'
-            )
+            return f'<mrow><mo fence="true" stretchy="true">{{</mo><mtable class="cases" columnalign="left left">{body}</mtable></mrow>'
         align = ("right", "left")
         body = "".join(
             "<mtr>" + "".join(f'<mtd columnalign="{align[k % 2]}">{c}</mtd>' for k, c in enumerate(r)) + "</mtr>"

@@ -112,7 +112,11 @@ def hidden_delta(activation: str, sample: str = "") -> str:
     f = formula.latex(node, symbol=sym)
     wrapped = rf"\left({f}\right)" if isinstance(node, list) and node[0] in ("add", "sub") else f
     d_j, d_k, net_j = mk(r"\delta_{j}"), mk(r"\delta_{k}"), mk(r"\mathrm{net}_{j}")
-    return rf"{d_j} = f'\left({net_j}\right) \sum_{{k}} w_{{kj}} \, {d_k} = {wrapped} \sum_{{k}} w_{{kj}} \, {d_k}"
+    # a brace of cases has no closing side: a product sign keeps the sum from reading as its last case
+    times = r" \cdot " if r"\begin{cases}" in f else " "
+    return (
+        rf"{d_j} = f'\left({net_j}\right) \sum_{{k}} w_{{kj}} \, {d_k} = {wrapped}{times}\sum_{{k}} w_{{kj}} \, {d_k}"
+    )
 
 
 def weight_rule(plain: bool = True, batch: str | None = None) -> str:

@@ -194,6 +194,17 @@ class Report:
         return -(-n // size)
 
     @property
+    def total_updates(self) -> int:
+        """Every update of the run: an optimizer's step number t runs up to this."""
+        return int(self.spec["iterations"]) * self.updates_per_iteration()
+
+    @property
+    def torch_optimizer(self) -> str:
+        """The torch.optim class whose conventions the optimizer follows."""
+        assert self.optimizer is not None
+        return {"adam": "Adam", "rmsprop": "RMSprop"}.get(self.optimizer["name"], "SGD")
+
+    @property
     def several_batches(self) -> bool:
         """Mini-batches that split the samples, so one iteration makes more than one update."""
         return self.mode_variant.startswith("minibatch") and self.updates_per_iteration() > 1
@@ -645,7 +656,7 @@ class Report:
         key = loss.messages[role]
         # the formula shown is the one form this output layer uses: a sigmoid output answers a
         # yes/no question per neuron, a softmax output one question over the whole layer
-        if role == "name" and loss.name == "cross_entropy" and self.layers[-1].activation != "softmax":
+        if loss.name == "cross_entropy" and self.layers[-1].activation != "softmax":
             key += "_binary"
         red = reduction(self.spec)
         return self.t(key if red == loss.default_reduction else f"{key}_{red}", **kw)

@@ -1,0 +1,87 @@
+"""A network unlike the article's in every respect the words depend on: two hidden layers (leaky
+ReLU, then tanh), one sigmoid output with binary cross-entropy, Adam with weight decay, two samples
+online over two iterations. What the report says next to its numbers must hold for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import bptrace
+
+DEEP: dict[str, Any] = {
+    "title": "Two hidden layers and Adam",
+    "learning_rate": 0.05,
+    "loss": "cross_entropy",
+    "mode": "online",
+    "iterations": 2,
+    "optimizer": {"name": "adam", "weight_decay": 0.01},
+    "layers": [
+        {"name": "x", "size": 2},
+        {"name": "h", "size": 3, "activation": "leaky_relu", "weights": [[0.2, -0.4], [0.5, 0.1], [-0.3, 0.6]], "bias": 0.1},
+        {"name": "g", "size": 2, "activation": "tanh", "weights": [[0.3, -0.2, 0.4], [-0.5, 0.25, 0.1]], "bias": [0.05, -0.05]},
+        {"name": "y", "size": 1, "activation": "sigmoid", "weights": [[0.6, -0.7]], "bias": 0.0},
+    ],
+    "samples": [{"input": [1.0, -0.5], "target": [1]}, {"input": [0.3, 0.8], "target": [0]}],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def md() -> dict[str, str]:
+    tr = bptrace.trace(DEEP)
+    return {lang: bptrace.render(tr, "md", lang=lang) for lang in ("en", "zh")}  # type: ignore[arg-type]
+
+
+def _section(text: str, start: str, end: str) -> str:
+    return text.split(start, 1)[1].split(end, 1)[0]
+
+
+def test_a_sigmoid_output_with_cross_entropy_is_explained_as_binary(md: dict[str, str]) -> None:
+    en = _section(md["en"], "### 3.1", "### 3.2")
+    zh = _section(md["zh"], "### 3.1", "### 3.2")
+    # a target of 0 contributes through ln(1 - out): the categorical sentence would make it 0
+    assert "binary cross-entropy" in en and r"$-\ln (1 - \mathrm{out})$" in en and "one-hot" not in en
+    assert "二元交叉熵" in zh and r"$-\ln (1 - \mathrm{out})$" in zh and "one-hot" not in zh
+    assert "sample 2" not in en  # the sentence is general; the numbers come in the equations
+
+
+def test_with_an_optimizer_no_rule_says_the_weight_moves_against_its_gradient(md: dict[str, str]) -> None:
+    en, zh = md["en"], md["zh"]
+    assert "against it" not in en and "a little against" not in en
+    assert "更新时权重朝梯度的反方向移动" not in zh and "让每个权重朝相反方向移动一小步" not in zh
+    assert en.count("the optimizer, worked in its own section below, turns this gradient into the weight's step") == 3
+    assert zh.count("再由优化器（见下文专节）把这个梯度变成该权重的更新步长") == 3
+    assert "the optimizer (Adam) then turns these derivatives into a small step" in en
+
+
+def test_adam_is_described_with_its_learning_rate_and_its_first_step(md: dict[str, str]) -> None:
+    en = md["en"]
+    assert "The step is η times the corrected m" in en and "moves by about η whatever" not in en
+    assert "In step 1 the corrected m is the gradient itself" in en
+    # step 1 moves every parameter by almost exactly η = 0.05: the table shows it
+    tr = bptrace.trace(DEEP)
+    first = next(s for s in tr.steps if any(r.kind == "update" for r in s.records))
+    moves = [r.value - r.old for r in first.records if r.kind == "update"]
+    assert moves and all(abs(abs(m) - 0.05) < 1e-6 for m in moves)
+
+
+def test_weight_decay_and_the_later_steps_are_said(md: dict[str, str]) -> None:
+    en, zh = md["en"], md["zh"]
+    assert "coupled as in torch.optim.Adam (not the decoupled kind of AdamW)" in en and "the biases too" in en
+    assert "torch.optim.Adam" in zh and "偏置也不例外" in zh
+    assert "keeps counting across iterations (4 updates in all)" in en and "共 4 次更新" in zh
+    plain = bptrace.render(
+        bptrace.trace({**DEEP, "optimizer": {"name": "adam"}, "iterations": 1, "samples": DEEP["samples"][:1]}), "md"
+    )
+    assert "weight decay, coupled" not in plain and "keeps counting" not in plain
+
+
+def test_leaky_relu_cases_keep_value_and_condition_apart(md: dict[str, str]) -> None:
+    en = md["en"]
+    assert r"\begin{cases} 1, & 0.5 > 0 \\ 0.01, & 0.5 \le 0 \end{cases}" in en
+    # the hidden rule: the brace of cases is multiplied by the sum, not followed by it as a third case
+    assert r"\end{cases} \cdot \sum_{k} w_{kj}" in en
+    html = bptrace.render(bptrace.trace(DEEP), "html")
+    assert '<mtable class="cases" columnalign="left left">' in html
+    assert "mtable.cases > mtr > mtd + mtd { padding-left: 1em; }" in html
