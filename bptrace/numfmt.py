@@ -57,6 +57,15 @@ def text(x: float, digits: int = DEFAULT_DIGITS, carry: tuple[str, int] | None =
     return mant if exp is None else f"{mant}×10{str(exp).translate(_SUPERSCRIPT)}"
 
 
+def figures(x: float, n: int) -> str:
+    """x to n significant figures in scientific notation, trailing zeros kept: a value stated to two
+    figures shows both (3.0×10⁻⁵, not 3×10⁻⁵); 0 as 0."""
+    if x == 0 or not math.isfinite(x):
+        return text(x)
+    mant, exp = f"{x:.{max(n - 1, 0)}e}".split("e")
+    return mant if int(exp) == 0 else f"{mant}×10{str(int(exp)).translate(_SUPERSCRIPT)}"
+
+
 def plain(x: float, digits: int = DEFAULT_DIGITS) -> str:
     """A value a program can read back: 0.75136507, 3.51085481e-05."""
     if not math.isfinite(x):

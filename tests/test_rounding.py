@@ -127,7 +127,7 @@ def test_float_noise_is_no_drift(carried: bptrace.Trace) -> None:
 def test_the_gradient_check_shows_the_values_the_body_used(carried: bptrace.Trace) -> None:
     md = bptrace.render(carried, "md")
     appendix = md[md.index("## Appendix A") : md.index("## Appendix B")]
-    assert "| parameter | carried | traced exactly | finite difference | relative difference |" in appendix
+    assert "| parameter | at 4 places | traced exactly | finite difference | relative difference |" in appendix
     assert "| $w_{1}$ | 0.0004 | 0.000438568 | 0.000438568 |" in appendix
     body = md[: md.index("## Appendix A")]
     assert "| $w_{1}$ | $0.0088 \\cdot 0.05$ | 0.0004 |" in body  # the input as given
@@ -368,3 +368,24 @@ def test_section_4_error_of_two_outputs_is_the_carried_sum() -> None:
     md = bptrace.render(tr, "md")
     repeat = md[md.index("## 4.") : md.index("## Appendix A")]
     assert f"| 1 | $y_{{1}}$ | {tr.final['outputs'][0][0]:.3f} | 0 | {final:.3f} |" in repeat
+
+
+def test_the_difference_from_exact_shows_both_of_its_figures() -> None:
+    from bptrace import numfmt
+
+    assert numfmt.figures(3e-5, 2) == "3.0×10⁻⁵"
+    assert numfmt.figures(-1.12889291e-5, 2) == "-1.1×10⁻⁵"
+    assert numfmt.figures(0.0, 2) == "0" and numfmt.figures(2.5, 2) == "2.5"
+    tr = bptrace.trace({**TIES, "rounding": "sig:3"})
+    en = bptrace.render(tr, "md")
+    # net_h1 = 0.3375 exactly, carried as 0.338: a difference of 5.0×10⁻⁴, stated to 2 figures
+    assert "| `net.h1` | 0.338 | 0.3375 | 5.0×10⁻⁴ |" in en
+    assert "| key | at 3 figures | exact value | carried − exact |" in en
+    assert "how far the carried value is from it (carried minus exact, to 2 significant figures)" in en
+    assert "drift" not in en
+    zh = bptrace.render(tr, "md", lang="zh")
+    assert "| `net.h1` | 0.338 | 0.3375 | 5.0×10⁻⁴ |" in zh
+    assert "| 键 | 3 位有效数字值 | 精确值 | 与精确值之差 |" in zh
+    assert "以及两者之差（保留值减精确值，取 2 位有效数字）" in zh
+    hand = bptrace.render(bptrace.trace(TIES), "md")
+    assert "| key | at 4 places | exact value | carried − exact |" in hand

@@ -357,7 +357,7 @@ class Report:
 
     def drift(self, x: float) -> str:
         """A carried value minus the exact one: its size matters, not its ninth digit."""
-        return numfmt.text(x, 2)
+        return numfmt.figures(x, 2)
 
     def rec(self, key: str, step: Step | None = None) -> Record | None:
         s = step or self.step
