@@ -77,7 +77,7 @@ def test_a_hidden_weight_caption_says_which_arrows_make_each_factor(name: str, l
             assert ("one path of four arrows" if lang == "en" else "一条路径上有四个箭头") in caption
             assert ("multiply to the first factor" if lang == "en" else "相乘就是第一个因子") in caption
         else:
-            assert ("one share of the first factor" if lang == "en" else "第一个因子的一份") in caption
+            assert ("one share of the first factor" if lang == "en" else "第一个因子的一项贡献") in caption
         assert ("the third and the second factor" if lang == "en" else "第三个和第二个因子") in caption
         section = md.split(f"figures/chain-{w}.svg")[1].split("figures/chain-")[0]
         assert ("Multiplying the three factors:" if lang == "en" else "三个因子相乘：") in section

@@ -214,7 +214,7 @@ def test_jacobian_rows_are_outputs_and_the_wording_is_plain(trace: Any, lang: st
     else:
         assert "与矩阵形式一样每个输出占一行" in md
         assert "第一批包含样本 1 和样本 2；" in md and "第 1 到第 2 个样本" not in md
-        assert "分成 3 份，**o** 层每个神经元一份" in md
+        assert "分成 3 项贡献，**o** 层每个神经元一项" in md
         assert "每个输出神经元贡献 −目标值×ln 输出" in md and "它给目标所分配概率" not in md
         assert "实际计算中直接用这个差求 δ" in md
 

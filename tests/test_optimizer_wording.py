@@ -85,3 +85,24 @@ def test_leaky_relu_cases_keep_value_and_condition_apart(md: dict[str, str]) -> 
     html = bptrace.render(bptrace.trace(DEEP), "html")
     assert '<mtable class="cases" columnalign="left left">' in html
     assert "mtable.cases > mtr > mtd + mtd { padding-left: 1em; }" in html
+
+
+def test_a_one_neuron_layers_bias_is_its_neurons_not_shared(md: dict[str, str]) -> None:
+    en, zh = md["en"], md["zh"]
+    assert "| $b_{3}$ | bias of $y_{1}$, the only neuron of **y** | 0 |" in en
+    assert "| $b_{3}$ | **y** 层唯一的神经元 $y_{1}$ 的偏置 | 0 |" in zh
+    assert "shared by every neuron of **y**" not in en and "**y** 层所有神经元共用" not in zh
+    # its rule is its neuron's δ, not a sum over the layer; the shared b1 of h keeps the sum
+    assert r"\frac{\partial E_{\mathrm{total}}}{\partial b_{3}} = \delta_{y1}" in en
+    assert r"\frac{\partial E_{\mathrm{total}}}{\partial b_{1}} = \sum_{j} \delta_{j}" in en
+    assert "bias shared by every neuron of **h**" in en
+
+
+def test_one_letter_one_meaning_in_the_gradient_check_and_the_shares(md: dict[str, str]) -> None:
+    en, zh = md["en"], md["zh"]
+    # ε is Adam's constant in the settings; the finite difference steps by Δ
+    assert "±Δ with Δ = 1×10⁻⁶, divided by 2Δ" in en and "±ε" not in en
+    assert "±Δ（Δ = 1×10⁻⁶）" in zh and "±ε" not in zh
+    assert "no error E of their own" in en and "no error terms" not in en
+    assert "份" not in zh and "各项贡献相加" in zh
+    assert "each gradient worked out as for sample 1" in en and "each gradient being δ times" not in en

@@ -78,7 +78,10 @@ def test_deep_network_shares_through_hidden_neurons_use_the_total_error() -> Non
         r"\frac{\partial E_{\mathrm{total}}}{\partial \mathrm{net}_{r1}} \cdot \frac{\partial \mathrm{net}_{r1}}{\partial \mathrm{out}_{h1}}"
         in text
     )
-    assert "Layer **r** is hidden, so its neurons have no error terms of their own" in text
+    assert (
+        "Layer **r** is hidden: the error is measured at the output only, so its neurons have no error E of their own"
+        in text
+    )
     assert "includes the derivative of the error with respect to the output" not in text
 
 
@@ -218,7 +221,7 @@ def test_counts_read_naturally() -> None:
     assert "both neurons of layer **o**" in two and "all 2" not in two
     assert "Adding the two shares:" in two
     zh = md("article", "zh")
-    assert "把两份相加" in zh and "2 份" not in zh
+    assert "把两项贡献相加" in zh and "2 项贡献" not in zh
     # a count in a list of layers is a numeral, as every other count is ("2 个输入", "3 个神经元")
     assert "（2 个神经元，sigmoid 函数）" in zh and "（两个" not in zh
 

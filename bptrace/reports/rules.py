@@ -144,6 +144,9 @@ def bias_rule(lay: LayerLayout, batch: bool = False) -> str:
     d = r"\delta^{(n)}_{j}" if batch else r"\delta_{j}"
     if lay.bias_name:
         b = names.param_symbol(lay.bias_name)
+        if lay.size == 1:  # the bias of a layer's only neuron: no sum to take
+            delta = names.symbol(f"delta.{lay.neuron(0)}" + ("@n" if batch else ""))
+            return rf"\frac{{\partial {e}}}{{\partial {b}}} = {delta}"
         return rf"\frac{{\partial {e}}}{{\partial {b}}} = \sum_{{j}} {d}"
     return rf"\frac{{\partial {e}}}{{\partial b_{{j}}}} = {d}"
 
