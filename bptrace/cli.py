@@ -11,7 +11,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from . import titles
 from ._version import __version__
@@ -134,6 +133,7 @@ class _Parser(argparse.ArgumentParser):
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, NoReturn
 
     _Commands = argparse._SubParsersAction[_Parser]  # argparse names no public type for it
@@ -494,6 +494,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .spec import looks_like_spec
     from .tracedata import Trace
 
@@ -534,12 +536,12 @@ def _read_trace(path: Path, source: str) -> Any:
     return read_long(path, source, MAX_FILE_BYTES)
 
 
-def _target(args: argparse.Namespace) -> Path | None:
-    from .output import check_target
+def _target(args: argparse.Namespace) -> str | None:
+    from .output import check_folder
 
-    if args.templates and not Path(args.templates).is_dir():
+    if args.templates and not os.path.isdir(args.templates):
         raise SpecError("not a folder of templates", source=args.templates)
-    return check_target(args.output, len(args.format))
+    return check_folder(args.output, len(args.format))
 
 
 def _render(tr: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -567,7 +569,7 @@ def _render(tr: Any, args: argparse.Namespace) -> dict[str, Any]:
     return files
 
 
-def _finish(args: argparse.Namespace, folder: Path | None, files: dict[str, Any], tr: Any) -> int:
+def _finish(args: argparse.Namespace, folder: str | None, files: dict[str, Any], tr: Any) -> int:
     from .output import write_all, write_run
 
     for path in write_all(None, files) if folder is None else write_run(folder, files):
@@ -623,6 +625,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from . import feedback
     from .diagnosis import load_table
     from .grading import Grader, answer_files, read_answers, variant_of, variant_specs
@@ -721,6 +725,8 @@ def cmd_completion(args: argparse.Namespace) -> int:
 
 
 def cmd_exercises(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .exercises import make_set
     from .output import check_target
 
@@ -748,6 +754,8 @@ def cmd_exercises(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .export_torch import torch_script
     from .output import check_target, write_all
     from .spec import load_spec

@@ -13,7 +13,6 @@ import os
 import re
 import stat
 from collections.abc import Mapping
-from pathlib import Path
 
 from . import titles
 from .errors import SpecError
@@ -24,13 +23,16 @@ from .valueclass import FrozenFields
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
-EXAMPLES_DIR = Path(__file__).parent / "examples"
+# plain strings: a run of a built-in loads no pathlib (with urllib.parse and ipaddress, which it
+# loads, nearly a tenth of a json run)
+EXAMPLES_DIR = os.path.join(os.path.dirname(__file__), "examples")
 # every built-in example as parsed, one JSON object by name: a run of one reads no TOML, and
 # Python's TOML parser costs more to load (its patterns compile at import) than the run spends
 # on the example itself. The TOML files stay what users read and copy; a test keeps the two equal.
-EXAMPLES_PARSED = EXAMPLES_DIR / "parsed.json"
+EXAMPLES_PARSED = os.path.join(EXAMPLES_DIR, "parsed.json")
 
 MAX_SPREAD = 100.0  # vary.spread: numbers drawn further than this from the spec's are no exercise
 MAX_VARY = 1e6  # the ends of a vary range
@@ -121,19 +123,21 @@ def portable(full: dict[str, Any], drawn: tuple[int, ...]) -> dict[str, Any]:
 
 
 def example_names() -> list[str]:
-    return sorted(p.stem for p in EXAMPLES_DIR.glob("*.toml"))
+    return sorted(n.removesuffix(".toml") for n in os.listdir(EXAMPLES_DIR) if n.endswith(".toml") and n[0] != ".")
 
 
 def example_data(name: str) -> Any:
     """A built-in example as its TOML file parses."""
-    return json.loads(EXAMPLES_PARSED.read_text(encoding="utf-8"))[name]
+    with open(EXAMPLES_PARSED, encoding="utf-8") as f:
+        return json.loads(f.read())[name]
 
 
 def example_text(name: str) -> str:
     # a name, never a path: only the files the package ships are read
     if name not in example_names():
         raise SpecError(f"no built-in example {short(name)!r} (built-ins: {', '.join(example_names())})")
-    return (EXAMPLES_DIR / f"{name}.toml").read_text(encoding="utf-8")
+    with open(os.path.join(EXAMPLES_DIR, f"{name}.toml"), encoding="utf-8") as f:
+        return f.read()
 
 
 def read_document(path: Path, source: str) -> Any:
@@ -242,16 +246,11 @@ def load_spec(
         data, name = dict(source), "<dict>"
     else:
         text = os.fspath(source)
-        path = Path(text)
-        if path.exists():
-            data, name = read_document(path, text), text
-            if is_trace(data):  # a trace.json holds the spec it ran, normalised: run that again
-                data = data["spec"]
-        elif text in example_names():
-            data, name = example_data(text), text
+        # a file of a built-in's name comes first
+        if os.path.exists(text) or text not in example_names():
+            data, name = _read_file(text), text
         else:
-            known = ", ".join(example_names())
-            raise SpecError(f"no such file, and no built-in example of that name (built-ins: {known})", source=text)
+            data, name = example_data(text), text
     if overrides:
         if not isinstance(data, dict):
             raise SpecError("a spec must be a table (TOML) or an object (JSON)", source=name)
@@ -261,6 +260,20 @@ def load_spec(
         return Spec(full, name, drawn)
     except SpecError as e:
         raise e.at(name) from None
+
+
+def _read_file(text: str) -> Any:
+    """The spec in a file, or the spec a trace.json ran."""
+    from pathlib import Path
+
+    path = Path(text)
+    if not path.exists():
+        known = ", ".join(example_names())
+        raise SpecError(f"no such file, and no built-in example of that name (built-ins: {known})", source=text)
+    data = read_document(path, text)
+    if is_trace(data):  # a trace.json holds the spec it ran, normalised: run that again
+        data = data["spec"]
+    return data
 
 
 def is_trace(data: Any) -> bool:

@@ -8,7 +8,6 @@ loading the renderer.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 from .errors import SpecError
 from .fields import text, type_name
@@ -20,10 +19,6 @@ if TYPE_CHECKING:
 LANGS = ("en", "zh")
 MAX_TITLE = 300
 Title = str | dict[str, str] | None
-
-_PACKAGE = Path(__file__).parent
-# the folder reports.env loads templates from: inside the package in a wheel, beside it in a source tree
-_CATALOGUES = (_PACKAGE / "templates" if (_PACKAGE / "templates").is_dir() else _PACKAGE.parent / "templates") / "i18n"
 
 
 def check(val: Any) -> Title:
@@ -68,8 +63,12 @@ def text_in(title: Title, lang: str, default: str | None = None) -> str:
 @cache
 def builtin_default(lang: str) -> str:
     import tomllib  # only a spec without a title needs the catalogue
+    from pathlib import Path
 
-    path = _CATALOGUES / f"{lang if lang in LANGS else 'en'}.toml"
+    package = Path(__file__).parent
+    # the folder reports.env loads templates from: inside the package in a wheel, beside it in a source tree
+    catalogues = (package / "templates" if (package / "templates").is_dir() else package.parent / "templates") / "i18n"
+    path = catalogues / f"{lang if lang in LANGS else 'en'}.toml"
     return str(tomllib.loads(path.read_text(encoding="utf-8"))["default_title"])
 
 

@@ -52,7 +52,7 @@ def test_built_in_examples_are_stored_as_their_toml_parses() -> None:
     assert set(parsed) == {"article", "softmax", "xor"}
     # the file is exactly this, so it is rewritten by running these two lines after editing a TOML file
     text = json.dumps(parsed, ensure_ascii=False, indent=1) + "\n"
-    assert EXAMPLES_PARSED.read_text(encoding="utf-8") == text, "parsed.json is older than the TOML examples"
+    assert Path(EXAMPLES_PARSED).read_text(encoding="utf-8") == text, "parsed.json is older than the TOML examples"
     assert all(example_data(n) == parsed[n] for n in parsed)
     assert bptrace.load_spec("xor").data == bptrace.load_spec(EXAMPLES / "xor.toml").data
 

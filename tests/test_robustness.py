@@ -518,3 +518,19 @@ def test_random_valid_specs_never_crash(data: st.DataObject) -> None:
     for fmt in ("md", "html"):
         assert bptrace.render(tr, fmt)
     assert bptrace.Trace.from_json(tr.to_json()).to_json() == tr.to_json()
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    st.lists(st.sampled_from(["", ".", "..", "a", "b.c", " ", "-"]), max_size=6),
+    st.sampled_from(["", "/", "//", "///"]),
+)
+def test_output_writes_paths_as_pathlib_does(parts: list[str], root: str) -> None:
+    # the folder and files of a run are strings there; what it prints and names in messages is
+    # what pathlib would have written
+    from pathlib import PurePosixPath
+
+    text = root + "/".join(parts)
+    assert output.plain(text) == str(PurePosixPath(text))
+    assert output._parent(output.plain(text)) == str(PurePosixPath(text).parent)
+    assert output._join(output.plain(text), "f/trace.json") == str(PurePosixPath(text) / "f" / "trace.json")
