@@ -118,8 +118,8 @@ _LOADED = (
 # loads bz2 and lzma)
 _HEAVY_STDLIB = {"tomllib", "dataclasses", "inspect", "ast", "dis", "tokenize", "typing"}
 _HEAVY_STDLIB |= {"tempfile", "random", "shutil", "bz2", "lzma"}
-# pathlib loads urllib.parse, which loads ipaddress
-_HEAVY_STDLIB |= {"pathlib", "urllib", "ipaddress"}
+# pathlib loads urllib.parse, which loads ipaddress; only packed arrays need base64
+_HEAVY_STDLIB |= {"pathlib", "urllib", "ipaddress", "base64"}
 
 
 def _loaded(tmp_path: Path, *args: str) -> set[str]:

@@ -26,7 +26,6 @@ trace (a field removed, renamed or with a new meaning) takes the next format_ver
 
 from __future__ import annotations
 
-import base64
 import math
 import sys
 from array import array
@@ -74,6 +73,8 @@ def pack_large(value: Any) -> Any:
     flat = list(chain.from_iterable(value)) if isinstance(value[0], list) else value
     if len(flat) <= PACK_LIMIT:
         return value
+    import base64  # only a layer of more than PACK_LIMIT numbers needs it, and small runs have none
+
     a = array("d", flat)
     if sys.byteorder == "big":
         a.byteswap()
@@ -91,6 +92,8 @@ def unpack(obj: dict[str, Any]) -> list[Any]:
         or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
     ):
         raise ValueError("shape must be one or two positive whole numbers")
+    import base64
+
     try:
         raw = base64.b64decode(obj["base64"], validate=True)
     except (ValueError, TypeError):
