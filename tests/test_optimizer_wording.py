@@ -106,3 +106,13 @@ def test_one_letter_one_meaning_in_the_gradient_check_and_the_shares(md: dict[st
     assert "no error E of their own" in en and "no error terms" not in en
     assert "份" not in zh and "各项贡献相加" in zh
     assert "each gradient worked out as for sample 1" in en and "each gradient being δ times" not in en
+
+
+def test_step_two_says_where_its_gradients_come_from(md: dict[str, str]) -> None:
+    """Step t = 2 follows sample 2, whose pass the report sums up only after the optimizer section."""
+    en, zh = md["en"], md["zh"]
+    step2 = _section(en, "#### Step t = 2", "####")
+    assert "Its gradients are sample 2's" in step2 and "“The other samples of this iteration” below" in step2
+    assert en.index("Its gradients are sample 2's") < en.index("### 3.8 The other samples of this iteration")
+    assert "见下文“本轮的其余样本”一节的汇总" in zh
+    assert "Its gradients are sample 1's" not in en
