@@ -290,3 +290,20 @@ def test_a_mini_batch_lecture_names_the_next_batch_and_no_section_it_lacks() -> 
     end, then = _closing(render_files(tr, ["lecture"])["lecture.html"])
     assert numfmt.text(tr.first_update["total_error"], 9) in end
     assert "Sample 2 now starts from these new weights" in then and "section" not in then
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_softmax_cross_term_lights_both_neurons_it_joins(lang: str) -> None:
+    """∂out_o2/∂net_o1 says how o2 moves with o1's net input: the picture lights o1 and o2, though
+    no edge joins them; a diagonal term lights its one neuron."""
+    tr, page = _page("softmax", lang)
+    steps = {s["key"]: s for s in slides(page)}
+    out = tr.full_spec()["layers"][-1]
+    assert out["activation"] == "softmax"
+    jac = re.compile(r"partial\.dout_(\w+)/dnet_(\w+)")
+    cross = {k: m.groups() for k in steps if (m := jac.fullmatch(k)) and m.group(1) != m.group(2)}
+    assert cross, sorted(steps)
+    for key, (top, by) in cross.items():
+        assert steps[key]["focus"] == [f"n-{by}", f"n-{top}"], key
+    diagonal = next(k for k in steps if re.fullmatch(r"partial\.dout_(\w+)/dnet_\1", k))
+    assert len(steps[diagonal]["focus"]) == 1

@@ -150,11 +150,14 @@ class Lecture:
             src, dst = self.weight_ends[param]
             out += [edge_id(param), node_id(src), node_id(dst)]
         m = _PARTIAL.fullmatch(key)
-        if m and neuron:  # a share: d(net_k or E_k)/d out_h lights the edge from h to k
+        if m:
             top = m.group(1).split("_", 1)[-1]
-            for w, ends in self.weight_ends.items():
-                if ends == (neuron, top):
-                    out += [edge_id(w), node_id(top)]
+            if neuron:  # a share: d(net_k or E_k)/d out_h lights the edge from h to k
+                out += [edge_id(w) for w, ends in self.weight_ends.items() if ends == (neuron, top)]
+            # a factor joins the neuron it differentiates by and the one it differentiates: both are
+            # lit, also where no edge joins them (∂out_o2/∂net_o1 inside a softmax layer)
+            if top in self.owner:
+                out.append(node_id(top))
         if key == "total_error":
             out += [node_id(n) for n in self.layers[-1].neurons if n in self.owner]
         return list(dict.fromkeys(out))
