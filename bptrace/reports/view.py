@@ -20,6 +20,9 @@ from .escape import md_escape, plain
 from .md_html import FIGURE
 
 # what one sample's pass computes: in batch mode its symbols carry the sample's number
+# a general index in a subscript (w_{ji}, \sum_{k}) or an Iverson bracket ([k = j], [k = o1])
+_INDEX_SUB = re.compile(r"_\{([ijk]{1,2})\}")
+_INDEX_BRACKET = re.compile(r"\[([ijk]) = (\w+)")
 # functions whose value is one of an activation's fixed slopes, chosen by a sign: no arithmetic to round
 _PICKED = frozenset({"step", "leaky_step"})
 _PER_SAMPLE = frozenset({"net", "out", "error", "delta", "partial", "input", "target"})
@@ -127,7 +130,7 @@ class Report:
         total = sum(self.val(a, s) * self.val(b, s) for a, b in pairs)
         out_k, net_n = self.marked(r"\mathrm{out}_{k}", s), self.marked(rf"\mathrm{{net}}_{{{n}}}", s)
         lhs = rf"{self.sym('delta.' + n, s)} = \sum_{{k}} \frac{{\partial {self.etotal(s)}}}{{\partial {out_k}}} \frac{{\partial {out_k}}}{{\partial {net_n}}}"
-        return self.chain([lhs, syms, nums, self.tex(total)])
+        return self.chain([self.reindex(lhs), syms, nums, self.tex(total)])
 
     def softmax_collapse(self, n: str, step: Step | None = None) -> str:
         """Why softmax with cross-entropy gives δ = out − target, for neuron n."""
@@ -140,8 +143,13 @@ class Report:
         return self.chain(
             [
                 mk(rf"\delta_{{{n}}}"),
-                rf"\sum_{{k}} \left(-\frac{{{target_k}}}{{{out_k}}}\right) {out_k} \left([k = {n}] - {o}\right)",
-                rf"-{t} + {o} \sum_{{k}} {target_k}",
+                *(
+                    self.reindex(part)
+                    for part in (
+                        rf"\sum_{{k}} \left(-\frac{{{target_k}}}{{{out_k}}}\right) {out_k} \left([k = {n}] - {o}\right)",
+                        rf"-{t} + {o} \sum_{{k}} {target_k}",
+                    )
+                ),
                 rf"{o} - {t}",
             ]
         )
@@ -404,6 +412,23 @@ class Report:
         one sample's values in batch mode, so that a column head reads like the values under it."""
         s = step if step is not None else self.step
         return names.sample_mark(tex, str(s.sample)) if self.batch and s is not None and s.sample else tex
+
+    @functools.cached_property
+    def ix(self) -> dict[str, str]:
+        """The index letters of the general rules (w_ji, δ_j, Σ_k): i, j and k, unless a layer has
+        that name. The article's input layer is i, and "a_i, here an input of layer i" would read
+        as one letter for two things; such an index takes the first free letter instead."""
+        taken = {lay.name for lay in self.layers}
+        free = [c for c in "pqrcdz" if c not in taken]
+        return {c: (c if c not in taken else free.pop(0)) for c in "ijk"}
+
+    def reindex(self, tex: str) -> str:
+        """A general rule's TeX with the report's index letters (ix) in its subscripts and brackets."""
+        if all(k == v for k, v in self.ix.items()):
+            return tex
+        ix = self.ix
+        tex = _INDEX_SUB.sub(lambda m: "_{" + "".join(ix[c] for c in m.group(1)) + "}", tex)
+        return _INDEX_BRACKET.sub(lambda m: f"[{ix[m.group(1)]} = " + ix.get(m.group(2), m.group(2)), tex)
 
     def rule_marked(self, tex: str) -> str:
         """A symbol of a general rule: in batch mode any one sample's, marked (n)."""
