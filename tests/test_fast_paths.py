@@ -281,13 +281,26 @@ FINAL_CASES = [
 ]
 
 
+def _final_compiled(engine: Any, params: dict) -> dict:
+    from bptrace.tracedata import mean
+
+    outs, errs = engine.final_compiled(params)
+    return {
+        "params": {k: float(params[k]) for k in engine.all_params},
+        "outputs": [[float(x) for x in row] for row in outs],
+        "total_error": float(mean(errs)),
+    }
+
+
 @pytest.mark.parametrize("name, kw", FINAL_CASES)
 def test_the_compiled_final_pass_equals_the_expression_trees_for_each_spec_kind(name: str, kw: dict) -> None:
     from bptrace.engines.scalar import ScalarEngine
 
     engine = ScalarEngine(bptrace.load_spec(name, **kw))
     _, params = engine.traced_iteration(engine.initial_params(), 1, [])
-    assert json.dumps(engine.final(params)) == json.dumps(_final_by_tree_walk(engine, params))
+    walked = json.dumps(_final_by_tree_walk(engine, params))
+    assert json.dumps(_final_compiled(engine, params)) == walked
+    assert json.dumps(engine.final(params)) == walked  # a few samples: walked
 
 
 @settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -297,7 +310,26 @@ def test_the_compiled_final_pass_equals_the_expression_trees(spec: dict) -> None
 
     engine = ScalarEngine(bptrace.load_spec(spec))
     params = engine.initial_params()
-    assert json.dumps(engine.final(params)) == json.dumps(_final_by_tree_walk(engine, params))  # NaN equals NaN
+    walked = json.dumps(_final_by_tree_walk(engine, params))  # NaN equals NaN
+    assert json.dumps(_final_compiled(engine, params)) == walked
+    assert json.dumps(engine.final(params)) == walked
+
+
+def test_the_final_pass_of_a_few_samples_compiles_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bptrace.engines import compiled
+    from bptrace.engines.scalar import FINAL_WALK_SAMPLES, ScalarEngine
+
+    spec = bptrace.load_spec("article").to_dict()
+    spec["samples"] = spec["samples"] * FINAL_WALK_SAMPLES
+    engine = ScalarEngine(bptrace.load_spec(spec))
+    params = engine.initial_params()
+    expected = _final_compiled(engine, params)
+
+    def compiling(*args: object, **kw: object) -> None:
+        raise AssertionError("the final pass compiled a function")
+
+    monkeypatch.setattr(compiled, "_compile", compiling)
+    assert engine.final(params) == expected
 
 
 def test_the_final_pass_over_many_samples_walks_no_expression_tree(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,6 +16,9 @@ from ..tracedata import Record, Step, mean
 from .base import EngineBase
 from .compiled import Plan, error_function, final_function, runner
 
+# up to this many samples the final pass walks the expression trees instead of compiling them
+FINAL_WALK_SAMPLES = 16
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -210,19 +213,30 @@ class ScalarEngine(EngineBase):
 
     def final(self, params: dict[str, float]) -> dict[str, Any]:
         """The final parameters, and every sample's outputs and mean error with them: the values
-        ``forward`` gives (tested bit for bit), compiled, since walking expression trees for
-        100,000 samples took many times longer than training on them."""
-        final = final_function(
-            self.sample_entries, self.all_params, self.inputs, self.targets, self.round_mode, self.float32
-        )
-        num = self.num
-        data = [(tuple(num(x) for x in s["input"]), tuple(num(x) for x in s["target"])) for s in self.samples]
-        outs, errs = final([params[k] for k in self.all_params], data)
+        ``forward`` gives. Many samples go through a compiled pass (the same values, tested bit for
+        bit), since walking expression trees for 100,000 samples took many times longer than
+        training on them; a few are walked, which costs less than compiling the pass (the
+        article's one sample: a twentieth)."""
+        if len(self.samples) <= FINAL_WALK_SAMPLES:
+            envs = [self.forward(params, s) for s in self.samples]
+            outs = [[env[f"out.{n}"] for n in self.targets] for env in envs]
+            errs = [env["total_error"] for env in envs]
+        else:
+            outs, errs = self.final_compiled(params)
         return {
             "params": {k: float(params[k]) for k in self.all_params},
             "outputs": [[float(x) for x in row] for row in outs],
             "total_error": float(mean(errs)),
         }
+
+    def final_compiled(self, params: dict[str, float]) -> tuple[list[list[float]], list[float]]:
+        """Every sample's outputs and error, by the compiled final pass."""
+        final = final_function(
+            self.sample_entries, self.all_params, self.inputs, self.targets, self.round_mode, self.float32
+        )
+        num = self.num
+        data = [(tuple(num(x) for x in s["input"]), tuple(num(x) for x in s["target"])) for s in self.samples]
+        return final([params[k] for k in self.all_params], data)
 
 
 def run_entries(
