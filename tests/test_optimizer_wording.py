@@ -116,3 +116,27 @@ def test_step_two_says_where_its_gradients_come_from(md: dict[str, str]) -> None
     assert en.index("Its gradients are sample 2's") < en.index("### 3.8 The other samples of this iteration")
     assert "见下文“本轮的其余样本”一节的汇总" in zh
     assert "Its gradients are sample 1's" not in en
+
+
+def _slides(html: str) -> list[str]:
+    import html as h
+    import re
+
+    return [
+        h.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", s)))
+        for s in re.findall(r"<section[^>]*>(.*?)</section>", html, re.S)
+    ]
+
+
+def test_the_slides_show_each_share_before_the_sum_and_say_what_weight_decay_adds() -> None:
+    tr = bptrace.trace(DEEP)
+    for lang, share, decay in (
+        ("en", "One share of", "g is the gradient plus λ times the parameter (weight decay)"),
+        ("zh", "的一项贡献：经过", "权重衰减"),
+    ):
+        slides = _slides(bptrace.reports.render_files(tr, ["lecture"], lang=lang)["lecture.html"])
+        shares = [k for k, s in enumerate(slides) if share in s]
+        total = next(k for k, s in enumerate(slides) if "( − 0.081921603 ) + ( − 0.156338086 )" in s)
+        assert len(shares) == 2 and max(shares) < total  # both shares come before the slide that adds them
+        assert "0.3 = − 0.081921603" in slides[shares[0]] and "( − 0.5 ) = − 0.156338086" in slides[shares[1]]
+        assert sum(decay in s for s in slides) == 1

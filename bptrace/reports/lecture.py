@@ -73,6 +73,8 @@ def text_id(owner: str, line: str) -> str:
 
 
 _PARTIAL = re.compile(r"partial\.d([^/]+)/d(.+)")
+# one share of a hidden output's partial: the part that runs through the downstream neuron k
+_SHARE = re.compile(r"partial\.dE_total/dnet_([^*/]+)\*dnet_\1/dout_(.+)")
 
 
 def _about(key: str) -> tuple[str | None, str | None]:
@@ -81,6 +83,9 @@ def _about(key: str) -> tuple[str | None, str | None]:
     kind, _, name = key.partition(".")
     if kind in ("net", "out", "delta", "error"):
         return name, None
+    share = _SHARE.fullmatch(key)
+    if share:
+        return share.group(2), None
     if kind in ("grad", "update"):
         return None, name
     m = _PARTIAL.fullmatch(key)
@@ -151,7 +156,8 @@ class Lecture:
             out += [edge_id(param), node_id(src), node_id(dst)]
         m = _PARTIAL.fullmatch(key)
         if m:
-            top = m.group(1).split("_", 1)[-1]
+            share = _SHARE.fullmatch(key)
+            top = share.group(1) if share else m.group(1).split("_", 1)[-1]
             if neuron:  # a share: d(net_k or E_k)/d out_h lights the edge from h to k
                 out += [edge_id(w) for w, ends in self.weight_ends.items() if ends == (neuron, top)]
             # a factor joins the neuron it differentiates by and the one it differentiates: both are
@@ -207,10 +213,14 @@ class Lecture:
         if param:
             words["param"] = self.inline(self.r.name_sym(param))
         m = _PARTIAL.fullmatch(rec.key)
-        if m:
+        share = _SHARE.fullmatch(rec.key)
+        if share:
+            words["down"] = self.inline(self.r.name_sym(share.group(1)))
+            words["whole"] = self.inline(names.partial_symbol(f"dE_total/dout_{share.group(2)}"))
+        elif m:
             words["top"] = self.inline(names._quantity(m.group(1)))
             words["bottom"] = self.inline(names._quantity(m.group(2)))
-        sentence_key = f"lecture_{rec.kind}"
+        sentence_key = "lecture_share" if share else f"lecture_{rec.kind}"
         if mean:
             sentence_key = f"lecture_batch_{rec.kind}"
         if rec.kind == "update" and self.r.optimizer is not None:
@@ -239,6 +249,10 @@ class Lecture:
         if rec.kind == "update" and state_key in self.r.msgs and not self.state_told:
             # the update's formula names v (m, s, ...): say what it is where it first appears
             slide.sentence += self.r.t("sentence_gap") + self.t(state_key)
+            assert self.r.optimizer is not None
+            if self.r.optimizer["name"] != "sgd" and self.r.optimizer.get("weight_decay"):
+                # g is not the gradient the slides before showed: say what was added to it
+                slide.sentence += self.r.t("sentence_gap") + self.t("lecture_state_sgd")
             self.state_told = True
         if rec.is_array:
             slide.equations = [self.block(rec.formula)] if rec.formula else []
