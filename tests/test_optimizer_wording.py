@@ -140,3 +140,11 @@ def test_the_slides_show_each_share_before_the_sum_and_say_what_weight_decay_add
         assert len(shares) == 2 and max(shares) < total  # both shares come before the slide that adds them
         assert "0.3 = − 0.081921603" in slides[shares[0]] and "( − 0.5 ) = − 0.156338086" in slides[shares[1]]
         assert sum(decay in s for s in slides) == 1
+
+
+def test_an_iterations_error_over_several_samples_is_called_their_mean(md: dict[str, str]) -> None:
+    """E_total is one sample's error throughout; what §4 and its chart track per iteration is a mean."""
+    assert "| iteration | mean error |" in md["en"] and "| 轮次 | 平均误差 |" in md["zh"]
+    assert "The mean error of each iteration, over its samples" in md["en"]
+    one = bptrace.render(bptrace.trace({**DEEP, "samples": DEEP["samples"][:1]}), "md")
+    assert "| iteration | total error |" in one and "mean error of each iteration" not in one

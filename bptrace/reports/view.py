@@ -715,11 +715,20 @@ class Report:
             key = "fig_chain" if lay.activation != "softmax" else "fig_chain_softmax"
         return self._figure(f"chain-{w}", svg, self.t(key, weight=w))
 
+    def per_iteration(self, key: str) -> str:
+        """A catalogue key for an iteration's error: over several samples it is their mean (or, in
+        a batch that sums, their sum, which E_total names too), and E_total stays one sample's."""
+        several = len(self.spec["samples"]) > 1 and not self.mode_variant.endswith("_sum")
+        return f"{key}_mean" if several else key
+
     def loss_figure(self) -> str:
         svg = drawing.loss_curve(
-            self.trace.history, self.t("fig_loss_title"), self.t("fig_loss_x"), self.t("fig_loss_y")
+            self.trace.history,
+            self.t(self.per_iteration("fig_loss_title")),
+            self.t("fig_loss_x"),
+            self.t(self.per_iteration("fig_loss_y")),
         )
-        return self._figure("loss", svg, self.t("fig_loss"))
+        return self._figure("loss", svg, self.t(self.per_iteration("fig_loss")))
 
     # ------------------------------------------------------------ tables of the run
 
