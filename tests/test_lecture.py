@@ -307,3 +307,30 @@ def test_a_softmax_cross_term_lights_both_neurons_it_joins(lang: str) -> None:
         assert steps[key]["focus"] == [f"n-{by}", f"n-{top}"], key
     diagonal = next(k for k in steps if re.fullmatch(r"partial\.dout_(\w+)/dnet_\1", k))
     assert len(steps[diagonal]["focus"]) == 1
+
+
+def _first_slide_text(page: str) -> str:
+    first = page.split('<section class="slide', 2)[1]
+    return unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<math.*?</math>", "", first, flags=re.S)))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_first_slide_says_which_update_the_slides_cover_and_where_the_rest_is(lang: str) -> None:
+    en = lang == "en"
+    _, online = _page("online", lang)  # two samples, online: two updates, sample 2's in the report
+    text = _first_slide_text(online)
+    if en:
+        assert "These slides step through one update only, the first of the 2 in this run, made from sample 1;" in text
+        assert "worked in brief in the report's section “The other samples of this iteration”" in text
+    else:
+        assert "本次训练共 2 次更新，这里只演示由样本 1 算出的第一次，其余更新不在幻灯片上。" in text
+        assert "本轮其余样本在完整推导的“本轮的其余样本”一节中简要算出。" in text
+    _, iterated = _page("iterated", lang)  # one sample, two iterations
+    text = _first_slide_text(iterated)
+    assert ("the first of the 2 in this run" if en else "本次训练共 2 次更新") in text
+    assert ("the report's section “Repeat”" if en else "完整推导的“重复”一节") in text.replace(
+        "The report", "the report"
+    )
+    assert ("other samples of this iteration" if en else "本轮其余样本") not in text
+    _, article = _page("article", lang)  # one update in all: nothing left out, nothing to say
+    assert ("These slides step through" if en else "这组幻灯片只演示") not in _first_slide_text(article)

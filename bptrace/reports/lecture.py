@@ -316,6 +316,7 @@ class Lecture:
             kind, _, digits = rounding.partition(":")
             note = self.t("lecture_rounding_sig" if kind == "sig" else "lecture_rounding", digits=digits)
             intro.sentence += r.t("sentence_sep") + note
+        intro.sentence += self.scope()
         intro.more = max(0, self._param_count() - len(intro.table))
         self.slides = [intro]
         if step is None or r.broken:
@@ -367,6 +368,24 @@ class Lecture:
             self.slides.append(slide)
         self.slides += self.closing()
         return self.slides
+
+    def scope(self) -> str:
+        """What the slides cover, said on the first one when the run makes more than one update: only
+        the first update, and where in the report the others are."""
+        r = self.r
+        first = r.trace.first_update
+        if first is None or r.total_updates <= 1:
+            return ""
+        said = [self.t("lecture_scope", total=str(r.total_updates), used=escape(r.sample_list(first["samples"])))]
+        if not r.batch and self.several and not r.any_big:  # only then has the report that section
+            said.append(self.t("lecture_scope_samples", section=escape(r.t("other_samples_heading"))))
+        if r.optimizer is not None and len(r.update_steps(2)) > 1:
+            heading = r.t("optim_heading", name=r.t("optim_name_" + r.optimizer["name"]))
+            said.append(self.t("lecture_scope_optimizer", section=escape(heading)))
+        if r.spec["iterations"] > 1 or r.several_batches:
+            said.append(self.t("lecture_scope_repeat", section=escape(r.t("repeat_heading"))))
+        sep = r.t("sentence_sep")
+        return sep + sep.join(said)
 
     def closing(self) -> list[Slide]:
         """The error after the update the slides showed, then (when the run goes on) what follows it."""
