@@ -91,15 +91,23 @@ class Record(Fields):
     def is_array(self) -> bool:
         return self.shape is not None
 
+    # "value" and "old" already packed by the engine that made them (see pack_bytes): not a field,
+    # only a shortcut for writing, set where the arrays are at hand
+    packed: dict[str, Any] | None = None
+
+    def _packed(self, name: str) -> Any:
+        done = self.packed.get(name) if self.packed else None
+        return done if done is not None else pack_large(getattr(self, name))
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"phase": self.phase, "kind": self.kind, "name": self.name, "key": self.key}
         if self.layer is not None:
             d["layer"] = self.layer
         if self.shape is not None:
             d["shape"] = self.shape
-        d["value"] = pack_large(self.value)
+        d["value"] = self._packed("value")
         if self.kind == "update":
-            d["old"] = pack_large(self.old)
+            d["old"] = self._packed("old")
             if self.shape is None:  # an array update's gradient is its step's grad record
                 d["grad"], d["new"] = self.grad, self.new
         if self.exact is not None:

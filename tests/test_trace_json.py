@@ -154,3 +154,41 @@ def test_first_update_is_optional_and_checked(schema: dict) -> None:
     doc["first_update"]["samples"] = [2]
     with pytest.raises(bptrace.SpecError, match=r"first_update\.samples\[0\]"):
         bptrace.Trace.from_dict(doc)
+
+
+def test_the_matrix_engine_packs_its_arrays_straight_from_their_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A layer of more than PACK_LIMIT weights is written packed from the engine's own array, not
+    from the list the record also holds; the file is the same byte for byte either way."""
+    import random
+
+    from bptrace import tracedata
+    from bptrace.tracejson import PACK_LIMIT
+
+    rnd = random.Random(3)
+    spec = {
+        "learning_rate": 0.1,
+        "layers": [
+            {"name": "x", "size": 70},
+            {"name": "h", "size": 64, "weights": [[rnd.uniform(-0.1, 0.1) for _ in range(70)] for _ in range(64)]},
+            {"name": "y", "size": 2, "weights": [[rnd.uniform(-0.1, 0.1) for _ in range(64)] for _ in range(2)]},
+        ],
+        "samples": [{"input": [rnd.uniform(0, 1) for _ in range(70)], "target": [1, 0]}],
+    }
+    tr = bptrace.trace(spec)
+    from_lists: list[int] = []
+    real = tracedata.pack_large
+
+    def counting(value: object) -> object:
+        packed = real(value)
+        if isinstance(packed, dict):
+            from_lists.append(1)
+        return packed
+
+    monkeypatch.setattr(tracedata, "pack_large", counting)
+    direct = tr.to_json()
+    assert from_lists == []  # nothing large went through a list
+    packed = [r for s in tr.steps for r in s.records if r.packed]
+    assert {r.key for r in packed} >= {"grad.W_h", "update.W_h"} and all(len(r.value) * 70 > PACK_LIMIT for r in packed)
+    for r in packed:
+        r.packed = None
+    assert tr.to_json() == direct and len(from_lists) >= 3  # W_h's gradient, new and old value, from the lists

@@ -13,6 +13,7 @@ from ..names import LayerLayout
 from ..ops import ACTIVATIONS, v
 from ..plan import Entry, StepBuilder
 from ..tracedata import Record, Step
+from ..tracejson import PACK_LIMIT, pack_bytes
 from . import layers_np
 from .scalar import run_entries
 
@@ -119,9 +120,15 @@ class Hook:
         **extra: Any,
     ) -> None:
         arr = np.asarray(value)
+        packed = {"value": _pack(arr)}
+        old = extra.get("old")
+        if isinstance(old, np.ndarray):  # the weights before the update, an array as the value is
+            extra["old"], packed["old"] = old.tolist(), _pack(old)
         rec = Record(
             phase, kind, name, arr.tolist(), formula_, "", layer, shape=list(arr.shape) if arr.ndim else None, **extra
         )
+        if any(p is not None for p in packed.values()):
+            rec.packed = packed
         self.step.records.append(rec)
         if not np.isfinite(arr).all():
             bad = int(np.flatnonzero(~np.isfinite(arr.ravel()))[0])
@@ -302,7 +309,7 @@ class Hook:
             g = rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial W_{{{n}}}}}"
             self._add(
                 "update", "update", f"W_{n}", new.W[k - 1], rf"W_{{{n}}}^{{+}} = W_{{{n}}} - \eta \, {g}", n,
-                old=old.W[k - 1].tolist(),
+                old=old.W[k - 1],
             )  # fmt: skip
             if eng.update_biases:
                 bname = lay.bias_name or f"b_{n}"
@@ -315,7 +322,7 @@ class Hook:
                     old_b, g_b, new_b = float(old.b[k - 1][0]), float(gb[k - 1][0]), float(new.b[k - 1][0])
                     self._add("update", "update", bname, new_b, b_formula, n, old=old_b, grad=g_b, new=new_b)
                 else:
-                    self._add("update", "update", bname, new.b[k - 1], b_formula, n, old=old.b[k - 1].tolist())
+                    self._add("update", "update", bname, new.b[k - 1], b_formula, n, old=old.b[k - 1])
             self._showcase([StepBuilder.update(lay.first_weight, n)])
 
     def _optimizer_updates(self, old: layers_np.Params, new: layers_np.Params, keep: dict[str, Any]) -> None:
@@ -339,10 +346,19 @@ class Hook:
                         o, g, nv = float(old_v[0]), float(keep[f"grad.{name}"][0]), float(value[0])
                         self._add("update", "update", name, nv, tex, lay.name, old=o, grad=g, new=nv)
                     else:
-                        self._add("update", "update", name, value, tex, lay.name, old=old_v.tolist())
+                        self._add("update", "update", name, value, tex, lay.name, old=old_v)
             w = lay.first_weight
             j, i = 0, 0
             self.env.update(opt_env)
             for prefix in eng.builder.optimizer.state:
                 self.env[f"prev_{prefix}.{w}"] = float(old.state[f"{prefix}.{wn}"][j, i])
             self._showcase(eng.builder.updates(w, lay.name))
+
+
+def _pack(arr: np.ndarray) -> dict[str, Any] | None:
+    """An array of more than PACK_LIMIT numbers packed for the trace file straight from its bytes
+    (pack_large would take the list the record also holds, number by number); None for a smaller
+    one, which the file holds as a list."""
+    if arr.ndim == 0 or arr.size <= PACK_LIMIT:
+        return None
+    return pack_bytes(np.ascontiguousarray(arr, dtype="<f8").tobytes(), list(arr.shape))

@@ -13,7 +13,17 @@ from array import array
 from collections.abc import Iterator
 
 from ..errors import SpecError
-from .format import EXTENSION_PREFIX, FORMAT_VERSION, KINDS, PACK_LIMIT, PHASES, SCHEMA_ID, pack_large, unpack
+from .format import (
+    EXTENSION_PREFIX,
+    FORMAT_VERSION,
+    KINDS,
+    PACK_LIMIT,
+    PHASES,
+    SCHEMA_ID,
+    pack_bytes,
+    pack_large,
+    unpack,
+)
 from .validate import check_trace
 
 TYPE_CHECKING = False
@@ -30,6 +40,7 @@ __all__ = [
     "PHASES",
     "SCHEMA_ID",
     "iter_json",
+    "pack_bytes",
     "pack_large",
     "read",
     "to_dict",

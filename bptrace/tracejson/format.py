@@ -73,12 +73,18 @@ def pack_large(value: Any) -> Any:
     flat = list(chain.from_iterable(value)) if isinstance(value[0], list) else value
     if len(flat) <= PACK_LIMIT:
         return value
-    import base64  # only a layer of more than PACK_LIMIT numbers needs it, and small runs have none
-
     a = array("d", flat)
     if sys.byteorder == "big":
         a.byteswap()
-    return {"dtype": "float64", "shape": _shape(value), "base64": base64.b64encode(a.tobytes()).decode("ascii")}
+    return pack_bytes(a.tobytes(), _shape(value))
+
+
+def pack_bytes(raw: bytes, shape: list[int]) -> dict[str, Any]:
+    """Packed float64 from its little-endian bytes in row-major order: how an engine that holds
+    its numbers in an array packs them, without making them a list of numbers first."""
+    import base64  # only a layer of more than PACK_LIMIT numbers needs it, and small runs have none
+
+    return {"dtype": "float64", "shape": shape, "base64": base64.b64encode(raw).decode("ascii")}
 
 
 def unpack(obj: dict[str, Any]) -> list[Any]:
