@@ -158,6 +158,27 @@ def test_one_samples_derivation_marks_every_value_of_that_sample(trace: Any, lan
     assert r"\frac{\partial E_{\mathrm{total}}}{\partial w_{5}} &= \frac{\frac{\partial E^{(1)}_{\mathrm{total}}}" in md
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_matrix_form_of_a_batch_is_one_samples_and_says_the_update_takes_the_mean(trace: Any, lang: str) -> None:
+    md = _md(trace, lang)
+    matrix = md.split("### 3.4", 1)[1].split("### 3.5", 1)[0]
+    assert (
+        r"\frac{\partial E^{(n)}_{\mathrm{total}}}{\partial W_{o}} = \boldsymbol{\delta}^{(n)}_{o} \, \left(\mathbf{a}^{(n)}_{o}\right)^{\top}"
+        in matrix
+    )
+    assert r"\boldsymbol{\delta}^{(n)}_{h} = \left(W_{o}^{\top} \boldsymbol{\delta}^{(n)}_{o}\right)" in matrix
+    assert r"\mathbf{a}^{(n)}_{h} = \mathbf{x}^{(n)}" in matrix
+    assert r"\partial E_{\mathrm{total}}}{\partial W" not in matrix  # no unmarked (batch) gradient equals one δ aᵀ
+    assert not re.search(r"\^\{[^{}]*\}_\{[^{}]*\}\^", matrix)  # no double superscript from the mark and ᵀ
+    mean = r"$\frac{1}{N} \sum_{n} \partial E^{(n)}_{\mathrm{total}} / \partial W_l$"
+    said = (
+        "In batch mode these lines are those of one sample n"
+        if lang == "en"
+        else "批量模式下，这几行是某一个样本 n 的式子"
+    )
+    assert said in matrix and mean in matrix
+
+
 def test_an_online_run_keeps_its_symbols_unmarked() -> None:
     md = bptrace.render(
         bptrace.trace({k: v for k, v in SPEC.items() if k != "batch_size"} | {"mode": "online"}), "md", figures="files"
@@ -165,6 +186,10 @@ def test_an_online_run_keeps_its_symbols_unmarked() -> None:
     assert r"\frac{\partial \mathrm{out}_{o1}}{\partial \mathrm{net}_{o1}}" in md
     assert r"\mathrm{net}^{(1)}" not in md and r"\delta^{(n)}" not in md
     assert r"$+\partial E_{\mathrm{total}} / \partial \mathrm{net}$" in md
+    assert (
+        r"\frac{\partial E_{\mathrm{total}}}{\partial W_{o}} = \boldsymbol{\delta}_{o} \, \mathbf{a}_{o}^{\top}" in md
+    )
+    assert "In batch mode these lines" not in md
 
 
 def test_a_marked_value_squared_is_bracketed_not_double_superscripted(trace: Any) -> None:
@@ -202,7 +227,9 @@ def test_jacobian_rows_are_outputs_and_the_wording_is_plain(trace: Any, lang: st
     assert r"$\frac{\partial \mathrm{out}^{(1)}}{\partial \mathrm{net}^{(1)}_{o2}}$" in md
     assert r"$\frac{\partial \mathrm{out}^{(1)}_{o2}}{\partial \mathrm{net}^{(1)}}$" not in md
     # the matrix form defines J before its first line uses it
-    assert md.index(r"J_{o} = \frac{\partial \mathbf{out}_{o}}") < md.index(r"J_{o}^{\top}")
+    assert md.index(r"J^{(n)}_{o} = \frac{\partial \mathbf{out}^{(n)}_{o}}") < md.index(
+        r"\left(J^{(n)}_{o}\right)^{\top}"
+    )
     assert "bptrace computes" not in md and "程序直接" not in md
     if lang == "en":
         assert "one row per output as in the matrix form" in md

@@ -154,47 +154,66 @@ def bias_rule(lay: LayerLayout, batch: bool = False) -> str:
 # ---------------------------------------------------------------- the matrix form
 
 
-def _b(kind: str, layer: str) -> str:
-    return {
+def _vec(kind: str, layer: str, sample: str = "") -> str:
+    """A layer's vector; ``sample`` marks one sample's (W and b are every sample's)."""
+    tex = {
         "net": rf"\mathbf{{net}}_{{{layer}}}",
         "out": rf"\mathbf{{out}}_{{{layer}}}",
         "delta": rf"\boldsymbol{{\delta}}_{{{layer}}}",
         "x": rf"\mathbf{{a}}_{{{layer}}}",
         "b": rf"\mathbf{{b}}_{{{layer}}}",
     }[kind]
+    return tex if kind == "b" else names.sample_mark(tex, sample)
 
 
-def matrix_lines(layers: list[LayerLayout], loss: str, reduction: str | None = None) -> list[dict[str, Any]]:
-    """One entry per layer from the output down: δ, the weight gradient and the bias gradient."""
+def matrix_lines(
+    layers: list[LayerLayout], loss: str, reduction: str | None = None, sample: str = ""
+) -> list[dict[str, Any]]:
+    """One entry per layer from the output down: δ, the weight gradient and the bias gradient;
+    ``sample`` marks them as one sample's, as a batch's rules are."""
     out: list[dict[str, Any]] = []
     last = layers[-1]
+    E = names.sample_mark(r"E_{\mathrm{total}}", sample)
+    target = names.sample_mark(r"\mathbf{target}", sample)
+
+    def vec(kind: str, layer: str) -> str:
+        return _vec(kind, layer, sample)
+
     for lay in reversed(layers[1:]):
         n = lay.name
-        dE = rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {_b('out', n)}}}"
+        dE = rf"\frac{{\partial {E}}}{{\partial {vec('out', n)}}}"
         if lay is last and lay.activation == "softmax":
             form = LOSSES[loss].form("softmax", reduction, lay.size)
             assert form is not None
-            delta = rf"{_b('delta', n)} = J_{{{n}}}^{{\top}} {dE}"
+            jac = names.sample_mark(f"J_{{{n}}}", sample)
+            delta = rf"{vec('delta', n)} = {_t(jac)} {dE}"
             if form.fused_delta:
-                diff = rf"{_b('out', n)} - \mathbf{{target}}"
+                diff = rf"{vec('out', n)} - {target}"
                 k = form.delta_divisor
                 delta += " = " + (diff if k == 1 else rf"\frac{{1}}{{{k}}} \left({diff}\right)")
         elif lay is last:
-            delta = rf"{_b('delta', n)} = {dE} \odot f'\left({_b('net', n)}\right)"
+            delta = rf"{vec('delta', n)} = {dE} \odot f'\left({vec('net', n)}\right)"
         else:
             up = layers[lay.index + 1].name
-            delta = rf"{_b('delta', n)} = \left(W_{{{up}}}^{{\top}} {_b('delta', up)}\right) \odot f'\left({_b('net', n)}\right)"
-        grad = rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial W_{{{n}}}}} = {_b('delta', n)} \, {_b('x', n)}^{{\top}}"
+            delta = rf"{vec('delta', n)} = \left(W_{{{up}}}^{{\top}} {vec('delta', up)}\right) \odot f'\left({vec('net', n)}\right)"
+        grad = rf"\frac{{\partial {E}}}{{\partial W_{{{n}}}}} = {vec('delta', n)} \, {_t(vec('x', n))}"
         if lay.bias_name:
-            bias = rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {names.param_symbol(lay.bias_name)}}} = \mathbf{{1}}^{{\top}} {_b('delta', n)}"
+            bias = rf"\frac{{\partial {E}}}{{\partial {names.param_symbol(lay.bias_name)}}} = \mathbf{{1}}^{{\top}} {vec('delta', n)}"
         else:
-            bias = rf"\frac{{\partial E_{{\mathrm{{total}}}}}}{{\partial {_b('b', n)}}} = {_b('delta', n)}"
+            bias = rf"\frac{{\partial {E}}}{{\partial {vec('b', n)}}} = {vec('delta', n)}"
         prev = layers[lay.index - 1]
-        x_is = rf"{_b('x', n)} = " + (rf"\mathbf{{{prev.name}}}" if prev.index == 0 else _b("out", prev.name))
+        inputs = names.sample_mark(rf"\mathbf{{{prev.name}}}", sample)
+        x_is = rf"{vec('x', n)} = " + (inputs if prev.index == 0 else vec("out", prev.name))
         out.append({"layer": lay, "delta": delta, "grad": grad, "bias": bias, "x": x_is})
     return out
 
 
-def jacobian_matrix(layer: str) -> str:
-    o = _b("out", layer)
-    return rf"J_{{{layer}}} = \frac{{\partial {o}}}{{\partial {_b('net', layer)}}} = \operatorname{{diag}}\left({o}\right) - {o} \, {o}^{{\top}}"
+def _t(tex: str) -> str:
+    """The transpose; a symbol with a superscript of its own (a sample's mark) is bracketed first."""
+    return rf"\left({tex}\right)^{{\top}}" if "^" in tex else rf"{tex}^{{\top}}"
+
+
+def jacobian_matrix(layer: str, sample: str = "") -> str:
+    o, net = _vec("out", layer, sample), _vec("net", layer, sample)
+    jac = names.sample_mark(f"J_{{{layer}}}", sample)
+    return rf"{jac} = \frac{{\partial {o}}}{{\partial {net}}} = \operatorname{{diag}}\left({o}\right) - {o} \, {_t(o)}"
