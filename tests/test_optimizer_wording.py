@@ -148,3 +148,13 @@ def test_an_iterations_error_over_several_samples_is_called_their_mean(md: dict[
     assert "The mean error of each iteration, over its samples" in md["en"]
     one = bptrace.render(bptrace.trace({**DEEP, "samples": DEEP["samples"][:1]}), "md")
     assert "| iteration | total error |" in one and "mean error of each iteration" not in one
+
+
+def test_an_optimizers_update_tables_on_the_slides_are_not_called_other_parameters() -> None:
+    """With an optimizer the table after a derived weight's update also holds that weight's m and v."""
+    slides = _slides(bptrace.reports.render_files(bptrace.trace(DEEP), ["lecture"])["lecture.html"])
+    tables = [s for s in slides if "The rest of layer h's update" in s]
+    assert len(tables) == 1 and "Every other parameter" not in " ".join(slides)
+    spec = {k: x for k, x in DEEP.items() if k != "optimizer"}
+    plain = _slides(bptrace.reports.render_files(bptrace.trace(spec), ["lecture"])["lecture.html"])
+    assert any("Every other parameter of layer h" in s for s in plain)  # plain descent: only new values

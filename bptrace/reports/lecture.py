@@ -282,7 +282,7 @@ class Lecture:
             if not rec.is_array
         ]
         # where the biases are not trained, the picture's biases do not change: the sentence must not say so
-        fixed = "_fixed" if title_key == "lecture_rest_update" and not self.r.spec["update_biases"] else ""
+        fixed = "_fixed" if title_key.startswith("lecture_rest_update") and not self.r.spec["update_biases"] else ""
         return Slide(
             key="",
             phase=recs[0].phase,
@@ -331,6 +331,9 @@ class Lecture:
             for (ph, layer), recs in list(pending.items()):
                 if phase is None or ph == phase:
                     title = "lecture_rest_update" if ph == "update" else "lecture_rest"
+                    if ph == "update" and r.optimizer is not None:
+                        # the table also holds the derived weight's m, v, ...: not only "other parameters"
+                        title += "_optimizer"
                     self.slides.append(self.table_slide(recs, title, layer))
                     del pending[(ph, layer)]
 
