@@ -529,7 +529,11 @@ def test_column_of_ones_is_defined_only_where_a_formula_uses_it(lang: str) -> No
         assert r"\mathbf{1}" not in section, name
     # the batch network learns shared biases: their gradient is 1ᵀδ, and 1 is defined once
     batch = _matrix_section("batch3", lang)
-    assert r"\frac{\partial E_{\mathrm{total}}}{\partial b_{1}} = \mathbf{1}^{\top} \boldsymbol{\delta}_{h}" in batch
+    # (one sample's, marked (n), as every line of a batch's matrix form)
+    assert (
+        r"\frac{\partial E^{(n)}_{\mathrm{total}}}{\partial b_{1}} = \mathbf{1}^{\top} \boldsymbol{\delta}^{(n)}_{h}"
+        in batch
+    )
     assert batch.count(ones) == 1
 
 
