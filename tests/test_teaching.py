@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -495,7 +496,7 @@ def test_softmax_defines_delta_before_using_it_and_no_second_delta(lang: str) ->
 def test_a_switched_off_relu_on_the_derived_path_is_said(lang: str) -> None:
     tr = _trace("relu-off")
     assert tr.value("partial.dout_g1/dnet_g1") == 0.0 and tr.value("grad.w7") == 0.0
-    said = "is switched off here" if lang == "en" else "处于关闭状态"
+    said = "is switched off here" if lang == "en" else "在这里处于关闭状态"
     assert md("relu-off", lang).count(said) == 1
     assert said not in md("deep", lang)  # its ReLU neuron on the derived path is on
 
@@ -615,3 +616,52 @@ def test_online_report_marks_no_sample_1_symbol() -> None:
     text = md("online3")
     assert r"\mathrm{out}_{h1}" in text and r"\delta_{o1}" in text
     assert r"\mathrm{out}^{(1)}" not in text and r"\delta^{(1)}" not in text
+
+
+RELU_SIG: dict[str, Any] = {
+    "title": "Two hidden layers: ReLU, then sigmoid",
+    "learning_rate": 0.5,
+    "loss": "mse",
+    "layers": [
+        {"name": "x", "size": 2},
+        {
+            "name": "r",
+            "size": 3,
+            "activation": "relu",
+            "weights": [[0.4, -0.2], [-0.5, 0.3], [0.2, 0.6]],
+            "bias": [0.1, 0.0, -0.1],
+        },
+        {
+            "name": "s",
+            "size": 3,
+            "activation": "sigmoid",
+            "weights": [[0.3, -0.1, 0.2], [0.5, 0.4, -0.3], [-0.2, 0.1, 0.6]],
+            "bias": [0.0, 0.1, -0.1],
+        },
+        {"name": "o", "size": 1, "activation": "sigmoid", "weights": [[0.7, -0.5, 0.4]], "bias": 0.2},
+    ],
+    "samples": [{"input": [0.6, 0.9], "target": [0.8]}],
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_switched_off_relu_beside_the_derived_path_explains_its_zeros(lang: str) -> None:
+    """r2's net input is -0.03: its output, slope and δ are 0, and so are the gradients of the
+    weights out of it (w8, w11, w14, met a section earlier) and into it; the report says why once."""
+    tr = bptrace.trace(RELU_SIG)
+    assert tr.value("net.r2") < 0 and tr.value("delta.r2") == 0.0
+    assert tr.value("grad.w8") == tr.value("grad.w11") == tr.value("grad.w14") == 0.0
+    text = bptrace.render(tr, "md", lang=lang, figures="files")
+    if lang == "en":
+        said = "$r_{2}$ is switched off in this sample: its net input is not above 0"
+        assert "so does every weight out of it ($w_{8}$, $w_{11}$, $w_{14}$ in layer **s** above)" in text
+    else:
+        said = "$r_{2}$ 在这个样本中处于关闭状态：它的净输入不大于 0"
+        assert "（上文 **s** 层的 $w_{8}$、$w_{11}$、$w_{14}$）梯度也是 0" in text
+    assert text.count(said) == 1
+    # said after layer r's table of δ, where the zeros stand
+    assert text.index(said) > text.index("| $r_{2}$ |")
+    # a network whose ReLU neurons are all on says nothing of the kind
+    on = {**RELU_SIG, "samples": [{"input": [0.5, 1.0], "target": [0.8]}]}
+    assert bptrace.trace(on).value("net.r2") > 0
+    assert "switched off in this sample" not in bptrace.render(bptrace.trace(on), "md", figures="files")
