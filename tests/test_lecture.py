@@ -145,7 +145,7 @@ def test_a_batch_lecture_marks_its_sample_and_updates_with_the_mean() -> None:
     page = render_files(tr, ["lecture"])["lecture.html"]
     where = re.findall(r'<p class="where">([^<]*)</p>', page)
     assert all("sample 1" in w for w in where if w.startswith(("Forward pass", "Backward pass")))
-    assert "the update then uses the mean" in page
+    assert "the update then uses the mean of the gradients of the samples in its batch" in page
     mean_step = tr.steps.index(next(s for s in tr.steps if s.sample is None))
     batch = [s for s in slides(page) if s["key"] == "grad.w5"]
     assert len(batch) == 2  # sample 1's gradient, then the mean the update uses

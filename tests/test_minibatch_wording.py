@@ -82,7 +82,7 @@ def test_settings_count_updates_and_section_4_and_appendix_b_say_which_weights(t
     md = _md(trace, lang)
     if lang == "en":
         assert (
-            "- updates per iteration: 3, one per batch of the 5 samples, numbered t = 1…6 over the 2 iterations; "
+            "- updates per iteration: 3, one per batch of the 5 samples, numbered t = 1…6 over 2 iterations; "
             "t = 1 and t = 2 are worked in full below" in md
         )
         assert "measured before that iteration's update" not in md
@@ -96,7 +96,10 @@ def test_settings_count_updates_and_section_4_and_appendix_b_say_which_weights(t
         used = {k: m.group(1) for k, m in rows.items() if m}
         assert used == {1: "initial", 2: "initial", 3: "after t = 1", 4: "after t = 1", 5: "after t = 2"}
     else:
-        assert "- 每轮更新次数：3（5 个样本每批更新一次），2 轮共 t = 1…6 次更新；下文完整演算 t = 1 和 t = 2" in md
+        assert (
+            "- 每轮更新次数：3（5 个样本分批，每批更新一次），2 轮共 6 次更新（t = 1…6）；下文完整演算 t = 1 和 t = 2"
+            in md
+        )
         assert "每一轮的误差都在该轮更新之前测得" not in md
         assert "一轮的误差是该轮各样本误差的平均值" in md
         assert "| 所用权重 |" in md and "| 第 t = 2 步之后 |" in md and "| 初始权重 |" in md
@@ -269,10 +272,10 @@ def test_without_an_optimizer_the_updates_are_counted_without_t(lang: str) -> No
     md = _md(bptrace.trace(spec), lang)
     appendix = md.split("## Appendix B" if lang == "en" else "## 附录 B", 1)[1]
     if lang == "en":
-        assert "- updates per iteration: 3, one per batch of the 5 samples, 6 in all over the 2 iterations" in md
+        assert "- updates per iteration: 3, one per batch of the 5 samples, 6 in all over 2 iterations" in md
         assert "t = 1" not in md and "| after update 2 |" in appendix
     else:
-        assert "- 每轮更新次数：3（5 个样本每批更新一次），2 轮共 6 次更新；下文完整演算第 1 次" in md
+        assert "- 每轮更新次数：3（5 个样本分批，每批更新一次），2 轮共 6 次更新；下文完整演算第 1 次" in md
         assert "t = 1" not in md and "| 第 2 次更新之后 |" in appendix
 
 

@@ -307,7 +307,9 @@ class Lecture:
             phase="given",
             title=escape(r.plain_title),
             sentence=self.t(
-                "lecture_intro_batch" if self.batch else ("lecture_intro_online" if self.several else "lecture_intro")
+                r.summed("lecture_intro_batch")
+                if self.batch
+                else ("lecture_intro_online" if self.several else "lecture_intro")
             ),
             table=self._given_rows(),
         )

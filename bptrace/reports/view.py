@@ -227,8 +227,11 @@ class Report:
             per=per,
             samples=self.count("sample", len(self.spec["samples"])),
             total=total,
-            iterations=self.spec["iterations"],
-            worked=self.t("iteration_updates_worked_" + ("two" if worked > 1 else "one")),
+            iterations=self.count("iteration", self.spec["iterations"]),
+            # two worked steps may be all there are: then no others are summarised anywhere
+            worked=self.t(
+                "iteration_updates_worked_" + ("all" if worked >= total == 2 else "two" if worked > 1 else "one")
+            ),
         )
 
     def batch_samples(self, last: int) -> list[int]:
