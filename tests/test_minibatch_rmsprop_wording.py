@@ -72,3 +72,21 @@ def test_the_appendices_claim_no_more_than_they_show(md: dict[str, str]) -> None
     assert "so the traced gradients of this step are right" in en and "这一步反向传播得到的梯度是正确的" in zh
     assert "`sample2.delta.o1`" in en and "they are not listed below, but are graded all the same" in en
     assert "下文没有列出，但同样可以批改" in zh
+
+
+def test_section_4_compares_honestly(md: dict[str, str]) -> None:
+    """Mini-batches measure an iteration's error with changing weights; a step that overshoots is
+    not said to lower the error."""
+    en, zh = md["en"], md["zh"]
+    assert "During this iteration the mean was 1.067399513, measured batch by batch" in en
+    assert "down from 1.067399513" not in en and "逐批测得" in zh
+    slides = bptrace.reports.render_files(bptrace.trace(MINI3), ["lecture"])["lecture.html"]
+    assert "gives the error of this one iteration" in slides and "after every iteration" not in slides
+    steep = {
+        "learning_rate": 3.0,
+        "layers": [{"name": "x", "size": 1}, {"name": "y", "size": 1, "activation": "linear", "weights": [[1.0]]}],
+        "samples": [{"input": [1.0], "target": [0.0]}],
+    }
+    tr = bptrace.trace(steep)
+    assert "a total error of 12.5, up from 0.5: this step overshot" in bptrace.render(tr, "md")
+    assert "高于原来的 0.5：这一步走过了头" in bptrace.render(tr, "md", lang="zh")

@@ -388,7 +388,8 @@ class Lecture:
             heading = r.t("optim_heading", name=r.t("optim_name_" + r.optimizer["name"]))
             said.append(self.t("lecture_scope_optimizer", section=escape(heading)))
         if r.spec["iterations"] > 1 or r.several_batches:
-            said.append(self.t("lecture_scope_repeat", section=escape(r.t("repeat_heading"))))
+            key = "lecture_scope_repeat" if r.spec["iterations"] > 1 else "lecture_scope_repeat_one"
+            said.append(self.t(key, section=escape(r.t("repeat_heading"))))
         sep = r.t("sentence_sep")
         return sep + sep.join(said)
 
