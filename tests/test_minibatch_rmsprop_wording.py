@@ -90,3 +90,12 @@ def test_section_4_compares_honestly(md: dict[str, str]) -> None:
     tr = bptrace.trace(steep)
     assert "a total error of 12.5, up from 0.5: this step overshot" in bptrace.render(tr, "md")
     assert "高于原来的 0.5：这一步走过了头" in bptrace.render(tr, "md", lang="zh")
+
+
+def test_a_column_of_each_samples_error_is_marked_in_batch_mode(md: dict[str, str]) -> None:
+    """Section 2 of a batch report says an unmarked E_total is the batch's."""
+    for text in md.values():
+        assert text.count("| $E^{(n)}_{\\mathrm{total}}$ |") == 2  # the final outputs and Appendix B
+        assert "| $E_{\\mathrm{total}}$ |\n| ---" not in text
+    online = {k: x for k, x in MINI3.items() if k not in ("mode", "batch_size")} | {"mode": "online"}
+    assert "| $E^{(n)}" not in bptrace.render(bptrace.trace(online), "md")
