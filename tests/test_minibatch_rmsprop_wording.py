@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import bptrace
+from bptrace.reports import render_files
 
 MINI3: dict[str, Any] = {
     "title": "Three classes, mini-batches of two, RMSprop",
@@ -63,7 +64,7 @@ def test_a_batch_of_one_sample_and_each_batchs_own_mean_are_said(md: dict[str, s
     assert "这一批只有样本 3（N = 1）" in zh and "样本 3 各自梯度" not in zh
     assert "each update combines the gradients of the samples in its own batch" in en
     assert "averages the gradients of all samples" not in en and "所有样本梯度的平均值" not in zh
-    slides = bptrace.reports.render_files(bptrace.trace(MINI3), ["lecture"])["lecture.html"]
+    slides = render_files(bptrace.trace(MINI3), ["lecture"])["lecture.html"]
     assert "the update then uses the mean of the gradients of the samples in its batch" in slides
 
 
@@ -80,7 +81,7 @@ def test_section_4_compares_honestly(md: dict[str, str]) -> None:
     en, zh = md["en"], md["zh"]
     assert "During this iteration the mean was 1.067399513, measured batch by batch" in en
     assert "down from 1.067399513" not in en and "逐批测得" in zh
-    slides = bptrace.reports.render_files(bptrace.trace(MINI3), ["lecture"])["lecture.html"]
+    slides = render_files(bptrace.trace(MINI3), ["lecture"])["lecture.html"]
     assert "gives the error of this one iteration" in slides and "after every iteration" not in slides
     steep = {
         "learning_rate": 3.0,
@@ -99,3 +100,11 @@ def test_a_column_of_each_samples_error_is_marked_in_batch_mode(md: dict[str, st
         assert "| $E_{\\mathrm{total}}$ |\n| ---" not in text
     online = {k: x for k, x in MINI3.items() if k not in ("mode", "batch_size")} | {"mode": "online"}
     assert "| $E^{(n)}" not in bptrace.render(bptrace.trace(online), "md")
+
+
+def test_the_jacobian_table_says_why_its_rows_serve_for_delta(md: dict[str, str]) -> None:
+    en, zh = md["en"], md["zh"]
+    assert r"(row k holds how $\mathrm{out}_{k}$ moves" in en and "which J, being symmetric, also holds as row j" in en
+    assert r"$\mathrm{out}_{k}$ 随各净输入的变化" in zh and "J 是对称矩阵" in zh and "out_k" not in zh
+    slides = render_files(bptrace.trace(MINI3), ["lecture"])["lecture.html"]
+    assert "(summed over the layer&#x27;s outputs where a softmax joins them) simplify to" in slides
