@@ -104,7 +104,10 @@ def test_a_column_of_each_samples_error_is_marked_in_batch_mode(md: dict[str, st
 
 def test_the_jacobian_table_says_why_its_rows_serve_for_delta(md: dict[str, str]) -> None:
     en, zh = md["en"], md["zh"]
-    assert r"(row k holds how $\mathrm{out}_{k}$ moves" in en and "which J, being symmetric, also holds as row j" in en
-    assert r"$\mathrm{out}_{k}$ 随各净输入的变化" in zh and "J 是对称矩阵" in zh and "out_k" not in zh
+    assert (
+        r"(row k holds how $\mathrm{out}^{(1)}_{k}$ moves" in en
+        and "which J, being symmetric, also holds as row j" in en
+    )
+    assert r"$\mathrm{out}^{(1)}_{k}$ 随各净输入的变化" in zh and "J 是对称矩阵" in zh and "out_k" not in zh
     slides = render_files(bptrace.trace(MINI3), ["lecture"])["lecture.html"]
     assert "(summed over the layer&#x27;s outputs where a softmax joins them) simplify to" in slides
