@@ -2,7 +2,8 @@
 
 Thin functions over the trace: ``view.Report`` gives templates numbers, formulas and figures; the
 templates decide what is said and where. HTML is the Markdown report converted by
-Python-Markdown (``md_html``), its math turned into MathML, wrapped in a page with inline CSS.
+Python-Markdown (``md_html``), its math turned into MathML, its tables fitted to the page
+(``tables``), wrapped in a page with inline CSS.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import jinja2
 from ..errors import SpecError
 from ..fields import short
 from ..tracedata import Trace
+from . import tables
 from .env import LANGS, css, make_env, messages, source
 from .escape import md_escape
 from .lecture import Lecture, script_hash
@@ -153,6 +155,6 @@ def _render_files(
         if not single:
             out.update(rep.figure_files())
     if "html" in formats:
-        body = markdown_to_html(text, rep.figure_html)
+        body = tables.fit(markdown_to_html(text, rep.figure_html))
         out[f"{stem}.html"] = env.get_template("report.html.j2").render(r=rep, t=rep.t, body=body, css=css(env))
     return out
