@@ -259,3 +259,122 @@ def test_the_network_figure_is_drawn_once_for_the_pages_of_one_run(monkeypatch: 
     bptrace.reports.render_files(tr, ["md"], digits=3)
     bptrace.reports.render_files(tr, ["md"], lang="zh")
     assert len(drawn) == 4
+
+
+def _neuron_circles(root: ET.Element) -> dict[str, tuple[float, float, float]]:
+    """Each neuron's name (as its circle shows it) with its centre and radius."""
+    circles = [el for el in root.iter(NS + "circle")]
+    texts = [el for el in root.iter(NS + "text") if el.get("font-weight") == "bold"]
+    out = {}
+    for c in circles:
+        cx, cy, r = (float(c.get(a, "0")) for a in ("cx", "cy", "r"))
+        t = next(
+            t for t in texts if abs(float(t.get("x", "0")) - cx) < 0.5 and abs(float(t.get("y", "0")) - cy - 5) < 0.5
+        )
+        out[_flat(t)] = (cx, cy, r)
+    return out
+
+
+SPECS = __import__("pathlib").Path(__file__).parent / "specs" / "teach"
+BIASED = {
+    "xor": "xor",
+    "softmax": "softmax",
+    "article": "article",
+    "adam": str(SPECS / "adam-deep.toml"),
+    "2-3-2-1": DEEP,
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("name", sorted(BIASED))
+def test_every_bias_is_boxed_and_linked_to_its_own_neurons(name: str, lang: str) -> None:
+    """A neuron's own bias is drawn as a shared one is: in a box, with a dashed link that ends on
+    its neuron's circle, and nearer that neuron than any other; a shared bias links every neuron
+    of its layer."""
+    tr = bptrace.trace(BIASED[name])
+    root = ET.fromstring(bptrace.reports.render_files(tr, ["md"], lang=lang)["figures/network.svg"])
+    circles = _neuron_circles(root)
+    rects = [tuple(float(el.get(a, "0")) for a in ("x", "y", "width", "height")) for el in root.iter(NS + "rect")]
+    dashed = [
+        tuple(float(el.get(a, "0")) for a in ("x1", "y1", "x2", "y2"))
+        for el in root.iter(NS + "line")
+        if el.get("stroke-dasharray")
+    ]
+    expected: dict[str, set[str]] = {}
+    own_biases: set[str] = set()
+    for lay in names.layout(tr.full_spec())[1:]:
+        drawn = {lay.neuron(j).replace("_", ",") for j in range(lay.size)}  # h1_2 is drawn as h1,2
+        if lay.bias_name:
+            expected[lay.bias_name.replace("_", "")] = drawn
+        else:
+            expected.update({f"b{n}": {n} for n in drawn})
+            own_biases |= {f"b{n}" for n in drawn}
+    found: dict[str, set[str]] = {}
+    for el in root.iter(NS + "text"):
+        if el.get("class") != "blabel":
+            continue
+        bias = _flat(el).split(" = ")[0]
+        x, y = float(el.get("x", "0")), float(el.get("y", "0")) - 4
+        box = next(r for r in rects if r[0] < x < r[0] + r[2] and r[1] < y < r[1] + r[3])  # boxed
+        x0, y0, x1, y1 = box[0], box[1], box[0] + box[2], box[1] + box[3]
+        ends = []
+        for a, b, c, d in dashed:
+            on_box = x0 - 1 <= a <= x1 + 1 and y0 - 1 <= b <= y1 + 1
+            if on_box:
+                ends.append((c, d))
+        linked = {
+            n for n, (cx, cy, r) in circles.items() for ex, ey in ends if abs(math.dist((ex, ey), (cx, cy)) - r) < 1.5
+        }
+        assert len(linked) == len(ends), (bias, ends)  # every link ends on a circle
+        found[bias] = linked
+        if bias in own_biases:
+            (own,) = linked
+            centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+            nearest = min(circles, key=lambda n: math.dist(centre, circles[n][:2]))
+            assert nearest == own, (bias, nearest)
+    assert found == expected
+
+
+def _gap(seg: Seg, box: Box) -> float:
+    if _crosses(seg, box):
+        return 0.0
+
+    def to_box(x: float, y: float) -> float:
+        return math.hypot(max(box[0] - x, 0, x - box[2]), max(box[1] - y, 0, y - box[3]))
+
+    def to_seg(x: float, y: float) -> float:
+        x1, y1, x2, y2 = seg
+        dx, dy = x2 - x1, y2 - y1
+        t = max(0.0, min(1.0, ((x - x1) * dx + (y - y1) * dy) / (dx * dx + dy * dy or 1.0)))
+        return math.hypot(x - x1 - t * dx, y - y1 - t * dy)
+
+    corners = [(x, y) for x in (box[0], box[2]) for y in (box[1], box[3])]
+    return min(to_box(seg[0], seg[1]), to_box(seg[2], seg[3]), *(to_seg(x, y) for x, y in corners))
+
+
+@pytest.mark.parametrize("name", sorted(BIASED))
+def test_a_weight_label_keeps_clear_of_every_other_edge(name: str) -> None:
+    """A label close to a crossing reads as the other edge's: each stays at least 11 px from
+    every line but the two pieces of its own edge (placed first-fit at the middle of the edge,
+    labels of the deeper networks sat 9.5 px from another edge)."""
+    root = ET.fromstring(_svgs(bptrace.trace(BIASED[name]))["figures/network.svg"])
+    lines = [
+        (el.get("class"), tuple(float(el.get(a, "0")) for a in ("x1", "y1", "x2", "y2")))
+        for el in root.iter(NS + "line")
+    ]
+    labels = [el for el in root.iter(NS + "text") if el.get("class") == "wlabel"]
+    assert labels
+    for lab in labels:
+        box = _text_box(lab)
+        ax, ay = float(lab.get("x", "0")), float(lab.get("y", "0")) - 4
+        own = [
+            seg
+            for kind, seg in lines
+            if kind == "edge"
+            and abs((seg[2] - seg[0]) * (seg[1] - ay) - (seg[0] - ax) * (seg[3] - seg[1]))
+            < 0.6 * math.hypot(seg[2] - seg[0], seg[3] - seg[1])
+            and min(math.dist(seg[:2], (ax, ay)), math.dist(seg[2:], (ax, ay))) < 60
+        ]
+        assert len(own) == 2, _flat(lab)
+        gap = min(_gap(seg, box) for _, seg in lines if seg not in own)
+        assert gap >= 11, (_flat(lab), gap)

@@ -23,6 +23,7 @@ MAX_DRAWN = 8  # neurons drawn per column; larger layers show the first and last
 MAX_LABELLED_EDGES = 16  # above this many edges between two layers, edge labels are left out
 MAX_WIDTH = 1000.0  # the widest a network picture grows to make room for its labels
 CLEAR = 4.0  # the least gap between a label and any other edge or label
+ROOM = 12.0  # the gap around a weight label beyond which another edge no longer draws the eye
 
 
 def _f(x: float) -> str:
@@ -139,6 +140,47 @@ def _clip(seg: Seg, box: Box) -> tuple[float, float] | None:
     return (t0, t1) if t0 < t1 else None
 
 
+def _point_gap(x: float, y: float, box: Box) -> float:
+    return math.hypot(max(box[0] - x, 0.0, x - box[2]), max(box[1] - y, 0.0, y - box[3]))
+
+
+def _point_seg(x: float, y: float, seg: Seg) -> float:
+    x1, y1, x2, y2 = seg
+    dx, dy = x2 - x1, y2 - y1
+    t = max(0.0, min(1.0, ((x - x1) * dx + (y - y1) * dy) / (dx * dx + dy * dy or 1.0)))
+    return math.hypot(x - x1 - t * dx, y - y1 - t * dy)
+
+
+def _seg_gap(seg: Seg, box: Box) -> float:
+    """The least distance between a segment and a box (0 where the segment enters it)."""
+    if _clip(seg, box):
+        return 0.0
+    corners = ((box[0], box[1]), (box[2], box[1]), (box[0], box[3]), (box[2], box[3]))
+    return min(
+        _point_gap(seg[0], seg[1], box), _point_gap(seg[2], seg[3], box), *(_point_seg(x, y, seg) for x, y in corners)
+    )
+
+
+def _box_gap(a: Box, b: Box) -> float:
+    return math.hypot(max(0.0, a[0] - b[2], b[0] - a[2]), max(0.0, a[1] - b[3], b[1] - a[3]))
+
+
+def _room(box: Box, own: int, segs: list[Seg], boxes: list[Box]) -> float:
+    """How far a label's box lies from every edge but its own and from every other box, up to ROOM."""
+    near = (box[0] - ROOM, box[1] - ROOM, box[2] + ROOM, box[3] + ROOM)
+    room = ROOM
+    for k, seg in enumerate(segs):
+        if k == own or max(seg[0], seg[2]) < near[0] or min(seg[0], seg[2]) > near[2]:
+            continue
+        if max(seg[1], seg[3]) < near[1] or min(seg[1], seg[3]) > near[3]:
+            continue
+        room = min(room, _seg_gap(seg, box))
+    for b in boxes:
+        if _overlap(near, b):
+            room = min(room, _box_gap(box, b))
+    return room
+
+
 def _line(seg: Seg, attrs: str) -> str:
     x1, y1, x2, y2 = seg
     return f'<line x1="{_f(x1)}" y1="{_f(y1)}" x2="{_f(x2)}" y2="{_f(y2)}" {attrs}/>'
@@ -150,6 +192,18 @@ def _line(seg: Seg, attrs: str) -> str:
 def _port(rank: int, count: int) -> float:
     """The angle (from the horizontal, downwards positive) of the rank-th of count ports."""
     return (rank - (count - 1) / 2) * min(0.5, 2.8 / count)
+
+
+BIAS_LINE = 'stroke="#9ca3af" stroke-width="1" stroke-dasharray="4 3"'
+BIAS_LINK = 14.0  # the length of the dashed link from a neuron's own bias box to its circle
+
+
+def _bias_box(box: Box) -> str:
+    x0, y0, x1, y1 = box
+    return (
+        f'<rect x="{_f(x0)}" y="{_f(y0)}" width="{_f(x1 - x0)}" height="{_f(y1 - y0)}" rx="5" '
+        'fill="#fef3c7" stroke="#b45309"/>'
+    )
 
 
 class _Crowded(Exception):
@@ -169,8 +223,11 @@ def network(
     caps = [text_width(caption(lay), 12) for lay in layers]
     col_w0 = max(230.0, 80.0 * (widest + 1), *((a + b) / 2 + 24 for a, b in itertools.pairwise(caps)))
     labelled = {lay.index for lay in layers[1:] if lay.size * lay.prev_size <= MAX_LABELLED_EDGES}
+    # a neuron's own bias box sits between it and its neighbour: rows far enough apart that the
+    # box is plainly nearer its own neuron
+    row_h0 = 114.0 if any(not lay.bias_name for lay in layers[1:]) else 96.0
     while True:
-        col_w, row_h = col_w0, 96.0
+        col_w, row_h = col_w0, row_h0
         while col_w * (len(layers) - 1) <= max(MAX_WIDTH, col_w0 * (len(layers) - 1)):
             try:
                 return _network(layers, spec, digits, title, caption, col_w, row_h, labelled)
@@ -249,11 +306,8 @@ def _network(
                 x2, y2 = pos[(lay.index, j)]
                 seg = (cx + bw / 2 * 0.6, by + 12, x2 - r * 0.8, y2 - r * 0.6)
                 bias_segs.append(seg)
-                others.append(_line(seg, 'stroke="#9ca3af" stroke-width="1" stroke-dasharray="4 3"'))
-            others.append(
-                f'<rect x="{_f(cx - bw / 2)}" y="{_f(by - 13)}" width="{_f(bw)}" height="24" rx="5" '
-                'fill="#fef3c7" stroke="#b45309"/>'
-            )
+                others.append(_line(seg, BIAS_LINE))
+            others.append(_bias_box((cx - bw / 2, by - 13, cx + bw / 2, by + 11)))
             texts.append(_text(cx, by + 4, s, 12, cls="blabel"))
             obstacles.append((cx - bw / 2, by - 13, cx + bw / 2, by + 11))
     segs = [e[3] for e in wedges] + bias_segs
@@ -265,28 +319,37 @@ def _network(
             return False
         return not any(k != own and _clip(seg, box) for k, seg in enumerate(segs))
 
-    # per-neuron biases under their neuron (or above it), named like the tables name them
+    # a neuron's own bias: a box like a shared bias's, right above (or below) its neuron and tied
+    # to it by a short dashed link, so that it cannot be read as the neighbour's
     for lay in layers[1:]:
         raw = spec["layers"][lay.index]
         if lay.bias_name:
             continue
-        for j in (j for j in _drawn(lay.size) if j is not None):
+        drawn = [j for j in _drawn(lay.size) if j is not None]
+        for j in drawn:
             x, y = pos[(lay.index, j)]
             s = f"{_param_text(lay.bias(j))} = {fmt(raw['bias'][j])}"
-            half = text_width(s, 11) / 2
-            spots = [
-                (x + dx, y + dy) for dy in (r + 16, -r - 8, r + 30, -r - 22, r + 44, -r - 36) for dx in (0, half, -half)
-            ]
             if listed:
-                spots = [(x, cap_y + 16 * (1 + [q for q in _drawn(lay.size) if q is not None].index(j)))]
-            for bx, by in spots:
-                box = _text_box(bx, by, s, 11)
-                if free(box) or listed:
-                    placed.append(box)
-                    texts.append(_text(bx, by, s, 11, cls="blabel"))
+                by = cap_y + 16 * (1 + drawn.index(j))
+                placed.append(_text_box(x, by, s, 11))
+                texts.append(_text(x, by, s, 11, cls="blabel"))
+                continue
+            bw = text_width(s, 12) + 16
+            for side in (-1, 1):
+                # the box's centre line, BIAS_LINK beyond the circle
+                by = y + side * (r + BIAS_LINK + 12)
+                box = (x - bw / 2, by - 12, x + bw / 2, by + 12)
+                link = (x, by - side * 12, x, y + side * r)
+                strip = (x - CLEAR, min(link[1], link[3]), x + CLEAR, max(link[1], link[3]))
+                if free(box) and not any(_clip(seg, strip) for seg in segs):
                     break
             else:
                 raise _Crowded(-1)  # only more room helps
+            placed.append(box)
+            segs.append(link)
+            others.append(_line(link, BIAS_LINE))
+            others.append(_bias_box(box))
+            texts.append(_text(x, by + 4, s, 12, cls="blabel"))
     edges: list[str] = []
     labels: list[str] = []
     candidates = [0.5 + sign * k / 40 for k in range(0, 16) for sign in (1, -1)][1:]
@@ -296,16 +359,25 @@ def _network(
         if lay.index in labelled:
             s = f"{_param_text(lay.weight(j, i))} = {fmt(spec['layers'][lay.index]['weights'][j][i])}"
             x1, y1, x2, y2 = seg
+            # of the places where nothing touches the label, the one farthest from every other
+            # edge, label and circle: a label just clear of a crossing still reads as the other
+            # edge's, so one with ROOM all round is taken as soon as it turns up
+            best: tuple[float, float, float, Box] | None = None
             for t in candidates:
                 lx, ly = x1 + (x2 - x1) * t, y1 + (y2 - y1) * t
                 box = _text_box(lx, ly + 4, s, 11)
                 if free(box, own=k):
-                    placed.append(box)
-                    labels.append(_text(lx, ly + 4, s, 11, cls="wlabel"))
-                    cut = _clip(seg, (box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2))
-                    break
-            else:
+                    room = _room(box, k, segs, obstacles + placed)
+                    if best is None or room > best[0]:
+                        best = (room, lx, ly, box)
+                    if room >= ROOM:
+                        break
+            if best is None:
                 raise _Crowded(lay.index)
+            _, lx, ly, box = best
+            placed.append(box)
+            labels.append(_text(lx, ly + 4, s, 11, cls="wlabel"))
+            cut = _clip(seg, (box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2))
         attrs = 'class="edge" stroke="#6b7280" stroke-width="1.2"'
         x1, y1, x2, y2 = seg
         if cut is None:
