@@ -378,3 +378,28 @@ def test_a_weight_label_keeps_clear_of_every_other_edge(name: str) -> None:
         assert len(own) == 2, _flat(lab)
         gap = min(_gap(seg, box) for _, seg in lines if seg not in own)
         assert gap >= 11, (_flat(lab), gap)
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_a_chinese_value_axis_is_named_level_above_the_plot(log: bool) -> None:
+    """Chinese turned through 90° lies on its side, character by character: its axis name stands
+    level above the axis's top end; a Latin one runs up the axis as before."""
+    from bptrace.reports.figures import loss_curve
+
+    history = [0.9 * 0.5**k for k in range(12)] if log else [0.69, 0.59]
+    for name, level in (("平均误差", True), ("mean error", False)):
+        root = ET.fromstring(loss_curve(history, "loss", "iteration", name))
+        (axis,) = [t for t in root.iter(NS + "text") if t.get("class") == "axis"]
+        assert _flat(axis) == name + (" (log)" if log else "")
+        frame = next(r for r in root.iter(NS + "rect"))
+        if level:
+            assert axis.get("transform") is None
+            box = _text_box(axis)
+            assert box[3] < float(frame.get("y", "0"))  # above the plot, clear of its top tick label
+            assert box[0] >= 0
+        else:
+            assert (axis.get("transform") or "").startswith("rotate(-90")
+    # and in a Chinese report
+    svg = _svgs(bptrace.trace("article", iterations=3))["figures/loss.svg"]
+    zh = bptrace.reports.render_files(bptrace.trace("article", iterations=3), ["md"], lang="zh")["figures/loss.svg"]
+    assert 'transform="rotate(-90' in svg and "rotate(" not in zh

@@ -621,9 +621,16 @@ def _positive_range(values: Sequence[float]) -> tuple[float | None, float | None
 MARKED = 40  # histories this short get a dot on every iteration
 
 
+def _cjk(text: str) -> bool:
+    return any(ord(c) >= 0x2E80 for c in text)
+
+
 def loss_curve(values: Sequence[float], title: str, x_label: str, y_label: str) -> str:
     width, height = 640.0, 320.0
-    left, right, top, bottom = 78.0, 20.0, 20.0, 48.0
+    # Chinese turned on its side lies with every character on its back: such a value axis is
+    # named above its top end, level, and the plot starts lower to make room
+    level = _cjk(y_label)
+    left, right, top, bottom = 78.0, 20.0, 40.0 if level else 20.0, 48.0
     pw, ph = width - left - right, height - top - bottom
     body: list[str] = []
     lo, hi = _positive_range(values)
@@ -669,8 +676,12 @@ def loss_curve(values: Sequence[float], title: str, x_label: str, y_label: str) 
     if n <= MARKED:  # a few iterations are a few measurements: dots say where the values are
         body += [f'<circle cx="{_f(xmap(k))}" cy="{_f(ymap(v))}" r="3.5" fill="#dc2626"/>' for k, v in pts]
     body.append(_text(left + pw / 2, height - 8, x_label, 12))
-    body.append(
-        f'<text x="16" y="{_f(top + ph / 2)}" font-size="12" text-anchor="middle" transform="rotate(-90 16 {_f(top + ph / 2)})">'
-        f"{escape(y_label)}{' (log)' if log else ''}</text>"
-    )
+    y_text = f"{y_label}{' (log)' if log else ''}"
+    if level:
+        body.append(_text(max(left, text_width(y_text, 12) / 2 + 8), top - 14, y_text, 12, cls="axis"))
+    else:
+        body.append(
+            f'<text x="16" y="{_f(top + ph / 2)}" font-size="12" text-anchor="middle" class="axis" '
+            f'transform="rotate(-90 16 {_f(top + ph / 2)})">{escape(y_text)}</text>'
+        )
     return _svg(width, height, body, title)
