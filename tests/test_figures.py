@@ -403,3 +403,21 @@ def test_a_chinese_value_axis_is_named_level_above_the_plot(log: bool) -> None:
     svg = _svgs(bptrace.trace("article", iterations=3))["figures/loss.svg"]
     zh = bptrace.reports.render_files(bptrace.trace("article", iterations=3), ["md"], lang="zh")["figures/loss.svg"]
     assert 'transform="rotate(-90' in svg and "rotate(" not in zh
+
+
+def test_wide_circles_keep_their_arrowheads_apart() -> None:
+    """Long layer names widen every circle: the rows move apart with them, or the lowest arrow into
+    one neuron and the highest into the next end on one spot."""
+    spec: dict[str, Any] = {
+        "learning_rate": 0.5,
+        "layers": [
+            {"name": "x1", "size": 1},
+            {"name": "h1", "size": 1, "activation": "leaky_relu", "weights": [[0.5]], "bias": [0.0]},
+            {"name": "h2", "size": 1, "activation": "leaky_relu", "weights": [[0.5]], "bias": [0.0]},
+            {"name": "hidden3", "size": 6, "activation": "leaky_relu", "weights": [[0.1]] * 6, "bias": [0.0] * 6},
+            {"name": "o", "size": 2, "weights": [[0.1] * 6] * 2, "bias": [0.0, 0.0]},
+        ],
+        "samples": [{"input": [0.5], "target": [0.0, 1.0]}],
+    }
+    svg = _svgs(bptrace.trace(spec))["figures/network.svg"]
+    assert problems(svg) == []

@@ -259,6 +259,9 @@ def _network(
         return numfmt.text(x, digits)
 
     r = max(24.0, *(text_width(_neuron_text(lay.neuron(lay.size - 1)), 15, True) / 2 + 5 for lay in layers))
+    # circles widened for long names need rows further apart, or the lowest port of one neuron
+    # and the highest of the next meet
+    row_h = max(row_h, 2 * r + 48)
     rows = max(len(_drawn(lay.size)) for lay in layers)
     captions = [caption(lay) for lay in layers]
     margin = max(80.0, r + 12, *(text_width(captions[k], 12) / 2 + 8 for k in (0, -1)))
