@@ -725,10 +725,10 @@ class Report:
         return self._figure(f"chain-{w}", svg, self.t(key, weight=w))
 
     def per_iteration(self, key: str) -> str:
-        """A catalogue key for an iteration's error: over several samples it is their mean (or, in
-        a batch that sums, their sum, which E_total names too), and E_total stays one sample's."""
-        several = len(self.spec["samples"]) > 1 and not self.mode_variant.endswith("_sum")
-        return f"{key}_mean" if several else key
+        """A catalogue key for an iteration's error: over several samples it is their mean (a batch
+        that sums its gradients still records the mean error per iteration), and E_total stays one
+        sample's."""
+        return f"{key}_mean" if len(self.spec["samples"]) > 1 else key
 
     def loss_figure(self) -> str:
         svg = drawing.loss_curve(
