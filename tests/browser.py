@@ -10,8 +10,9 @@ import base64
 import fcntl
 import json
 import os
+import select
 import shutil
-import subprocess
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -46,22 +47,27 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="bptrace-chromium-")
         cmd_r, self.cmd_w = os.pipe()
         self.res_r, res_w = os.pipe()
-
-        def wire() -> None:  # in the child: the command pipe on fd 3, the answers on fd 4
-            a = fcntl.fcntl(cmd_r, fcntl.F_DUPFD, 10)
-            b = fcntl.fcntl(res_w, fcntl.F_DUPFD, 10)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-
-        self.proc = subprocess.Popen(
-            [executable, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-            pass_fds=(3, 4),
-            preexec_fn=wire,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        os.close(cmd_r)
-        os.close(res_w)
+        # the command pipe goes to the child's fd 3, the answers to its fd 4. posix_spawn sets that up
+        # in the child without running Python there: a preexec_fn after fork can hang for good when
+        # the test process has other threads (a lock held at the fork is never released). First lift
+        # every end above 4, so that none is overwritten while another is put in place.
+        devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (cmd_r, res_w, devnull)]
+        try:
+            self.pid = os.posix_spawn(
+                executable,
+                [executable, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+                os.environ,
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, high[0], 3),
+                    (os.POSIX_SPAWN_DUP2, high[1], 4),
+                    (os.POSIX_SPAWN_DUP2, high[2], 1),
+                    (os.POSIX_SPAWN_DUP2, high[2], 2),
+                ],
+            )
+        finally:
+            for fd in (cmd_r, res_w, devnull, *high):
+                os.close(fd)
         self.buf = b""
         self.next_id = 0
         self.events: list[dict[str, Any]] = []
@@ -72,7 +78,9 @@ class Browser:
     def _read(self, timeout: float) -> dict[str, Any]:
         end = time.monotonic() + timeout
         while b"\0" not in self.buf:
-            if time.monotonic() > end:
+            left = end - time.monotonic()
+            # wait with a limit: a read alone would block for good on a browser that hangs
+            if left <= 0 or not select.select([self.res_r], [], [], left)[0]:
                 raise TimeoutError("no answer from Chromium")
             chunk = os.read(self.res_r, 65536)
             if not chunk:
@@ -143,10 +151,16 @@ class Browser:
             self.send("Browser.close", timeout=5)
         except Exception:
             pass
+        end = time.monotonic() + 10
         try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+            while os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+                if time.monotonic() > end:
+                    os.kill(self.pid, signal.SIGKILL)
+                    os.waitpid(self.pid, 0)
+                    break
+                time.sleep(0.05)
+        except ChildProcessError:  # reaped already
+            pass
         for fd in (self.cmd_w, self.res_r):
             try:
                 os.close(fd)
