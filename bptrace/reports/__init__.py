@@ -21,7 +21,6 @@ from ..tracedata import Trace
 from . import tables
 from .env import LANGS, css, make_env, messages, source
 from .escape import md_escape
-from .lecture import Lecture, script_hash
 from .md_html import markdown_to_html
 from .view import Report
 
@@ -69,6 +68,8 @@ REPORT_FORMATS = ("md", "html", "lecture")
 
 def lecture_page(env: jinja2.Environment, rep: Report) -> str:
     """lecture.html: the slides, the picture, and the script the page's CSP allows by its hash."""
+    from .lecture import Lecture, script_hash  # only a lecture needs it: a run of md and html loads none of it
+
     lec = Lecture(rep)
     slides = lec.build()
     script = source(env, "lecture.js")

@@ -30,7 +30,7 @@ _SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"
 # Chinese sets no space between two Han characters (or full-width punctuation); a placeholder that
 # sits behind a space for a Latin or numeric value ("是 {act}") must not leave one before Han text
 _HAN = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
-_HAN_GAP = re.compile(f"(?<=[{_HAN}]) +(?=[{_HAN}])")
+_HAN_GAP = f"(?<=[{_HAN}]) +(?=[{_HAN}])"  # compiled on first use by re's cache: only Chinese needs it
 LONG_EQUATION = 150  # LaTeX characters; longer chains break into aligned lines
 # column heads of the optimizer's table, by key prefix
 STATE_HEADER = {
@@ -305,7 +305,7 @@ class Report:
         if not kw:
             return text
         text = text.format(**kw)
-        return _HAN_GAP.sub("", text) if self.lang == "zh" else text
+        return re.sub(_HAN_GAP, "", text) if self.lang == "zh" else text
 
     def count(self, noun: str, n: int) -> str:
         """A number with its noun, in the catalogue's form for it: count_NOUN_one, _two (English
