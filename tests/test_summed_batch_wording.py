@@ -59,3 +59,13 @@ def test_the_iteration_error_is_called_the_mean_it_is(md: dict[str, str]) -> Non
     total = next(r.value for r in batch.records if r.key == "total_error")
     assert tr.history[0] == pytest.approx(total / 3)
     assert "| iteration | mean error |" in md["en"] and "| 轮次 | 平均误差 |" in md["zh"]
+
+
+def test_fixed_biases_leave_two_matrix_lines_and_nesterov_says_where_its_gradient_is_taken(
+    md: dict[str, str],
+) -> None:
+    en, zh = md["en"], md["zh"]
+    assert "become two lines per layer (the biases stay fixed)" in en and "每层两行（偏置保持不变）" in zh
+    assert r"$\mathbf{b}_l$" not in en and r"$\mathbf{b}_l$" not in zh  # no line of this report uses it
+    assert "In this form the gradient is still the one at the current weights" in en
+    assert "梯度仍在当前权重处求得" in zh and "The velocity starts at 0." in en
