@@ -342,26 +342,32 @@ def test_a_run_killed_while_writing_leaves_the_old_file_whole(tmp_path: Path) ->
     assert {f.name for f in out.iterdir() if not f.name.startswith(".")} == {"trace.json"}
 
 
+# the child: a fresh interpreter whose k-th rename kills it (SIGKILL, which nothing can catch or hold
+# back). A fork of the test process would be simpler, but forking a process with threads (a
+# library's monitor thread, a pool's handler) can leave the child waiting for good on a lock.
+_KILLED_AT_RENAME = """
+import os, signal, sys
+k, calls, real = int(sys.argv[1]), [0], os.replace
+
+def replace(src, dst):
+    if calls[0] == k:
+        os.kill(os.getpid(), signal.SIGKILL)
+    calls[0] += 1
+    real(src, dst)
+
+os.replace = replace
+from bptrace.cli import cli
+sys.exit(cli(sys.argv[2:]))
+"""
+
+
 def _killed_at_rename(k: int, args: list[str]) -> int:
-    """Run the CLI in a forked child that dies (SIGKILL, which nothing can catch or hold back) as
-    it is about to make its k-th rename; its wait status."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        calls, real = [0], os.replace
-
-        def replace(src: Any, dst: Any) -> None:
-            if calls[0] == k:
-                os.kill(os.getpid(), signal.SIGKILL)
-            calls[0] += 1
-            real(src, dst)
-
-        os.replace = replace  # type: ignore[assignment]
-        try:
-            code = run_cli(*args).code
-        except BaseException:
-            os._exit(99)  # never back into the test runner: the parent sees the failure
-        os._exit(code)
-    return os.waitpid(pid, 0)[1]
+    """Run the CLI in a child that dies as it is about to make its k-th rename; its wait status
+    (as os.waitpid gives it)."""
+    p = subprocess.run([sys.executable, "-c", _KILLED_AT_RENAME, str(k), *args], capture_output=True, timeout=120)
+    if p.returncode < 0:
+        return -p.returncode  # killed by a signal: the wait status of a signalled child is the signal
+    return p.returncode << 8
 
 
 def _run_files(folder: Path) -> dict[str, bytes]:
@@ -373,7 +379,7 @@ def _visible(files: dict[str, bytes]) -> dict[str, bytes]:
     return {n: b for n, b in files.items() if not Path(n).parts[0].startswith(".")}
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and SIGKILL")
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_a_run_killed_at_any_point_of_the_switch_is_cleaned_up_by_the_next(tmp_path: Path) -> None:
     new_args = ["run", "--iterations", "30", "--format", "md,json", "-q"]
     last_args = ["run", "--iterations", "5", "--format", "md,json", "-q"]
