@@ -150,7 +150,8 @@ def test_a_batch_lecture_marks_its_sample_and_updates_with_the_mean() -> None:
     batch = [s for s in slides(page) if s["key"] == "grad.w5"]
     assert len(batch) == 2  # sample 1's gradient, then the mean the update uses
     assert batch[1]["sets"] == {"t-w5-g": f"∂E/∂w5 = {numfmt.text(tr.value('grad.w5', step=mean_step), 9)}"}
-    assert batch[0]["sets"] == {"t-w5-g": f"∂E/∂w5 = {numfmt.text(tr.value('grad.w5'), 9)}"}
+    # sample 1's own gradient is marked (1) on the picture, as in the report, apart from the mean
+    assert batch[0]["sets"] == {"t-w5-g": f"∂E⁽¹⁾/∂w5 = {numfmt.text(tr.value('grad.w5'), 9)}"}
 
 
 @pytest.mark.parametrize("name", ["online", "iterated"])

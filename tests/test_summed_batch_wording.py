@@ -69,3 +69,18 @@ def test_fixed_biases_leave_two_matrix_lines_and_nesterov_says_where_its_gradien
     assert r"$\mathbf{b}_l$" not in en and r"$\mathbf{b}_l$" not in zh  # no line of this report uses it
     assert "In this form the gradient is still the one at the current weights" in en
     assert "梯度仍在当前权重处求得" in zh and "The velocity starts at 0." in en
+
+
+def test_the_slides_mark_sample_1s_gradient_apart_from_the_batchs() -> None:
+    """A batch lecture shows sample 1's gradient of w5 first and the batch's later, on the same
+    edge: the first carries the mark (1). A table's values on edges stay off the picture, so its
+    sentence does not promise them there."""
+    import re
+
+    from bptrace.reports import render_files
+
+    page = render_files(bptrace.trace(SUMMED), ["lecture"])["lecture.html"]
+    labels = re.findall(r"∂E(⁽¹⁾)?/∂w5 = ([-0-9.]+)", page)
+    # sample 1's gradient, marked; the batch's (the sum over the three samples), unmarked
+    assert set(labels) == {("⁽¹⁾", "-0.110411236"), ("", "-0.053506796")}
+    assert "the picture shows each value on its neuron or edge" not in page

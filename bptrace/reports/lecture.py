@@ -168,7 +168,9 @@ class Lecture:
             out += [node_id(n) for n in self.layers[-1].neurons if n in self.owner]
         return list(dict.fromkeys(out))
 
-    def sets_of(self, rec: Record) -> dict[str, str]:
+    def sets_of(self, rec: Record, one_sample: bool = False) -> dict[str, str]:
+        """What a step writes on the picture. ``one_sample``: a batch's record of sample 1 alone,
+        whose gradient the picture marks (1), as the report does, so it is not taken for the batch's."""
         kind, name = rec.kind, rec.name
         value = rec.value
         if rec.is_array:  # a whole layer: the picture shows its first neuron's or weight's value
@@ -192,7 +194,8 @@ class Lecture:
         if kind == "error" and name in self.owner:
             return {text_id(name, "d"): f"E = {v}"}
         if kind == "grad" and name in self.weight_ends:
-            return {text_id(name, "g"): f"∂E/∂{name} = {v}"}
+            mark = "⁽¹⁾" if one_sample else ""
+            return {text_id(name, "g"): f"∂E{mark}/∂{name} = {v}"}
         if kind == "update" and name in self.weight_ends:
             return {text_id(name, "w"): f"{name}⁺ = {v}"}
         if kind == "update" and name in self.biases_drawn:  # the name stays, typeset; only its value changes
@@ -243,7 +246,7 @@ class Lecture:
                 sentence_key, **{k: v for k, v in words.items() if "{" + k + "}" in self.r.msgs[sentence_key]}
             ),
             focus=self.focus_of(rec.key) if not rec.is_array else self._layer_focus(rec.layer),
-            sets=self.sets_of(rec),
+            sets=self.sets_of(rec, one_sample=self.batch and self.several and not mean),
         )
         state_key = f"lecture_state_{self.r.optimizer['name']}" if self.r.optimizer is not None else ""
         if rec.kind == "update" and state_key in self.r.msgs and not self.state_told:
@@ -274,7 +277,7 @@ class Lecture:
         """The rest of a layer's quantities of one phase, as one step with a table."""
         sets: dict[str, str] = {}
         for rec in recs:
-            sets.update(self.sets_of(rec))
+            sets.update(self.sets_of(rec, one_sample=self.batch and self.several and not mean))
         src = self.r.agg if mean else self.r.step
         rows = [
             (self.inline(self.r.sym(rec.key, src)), self.r.num_of(rec.key, rec.value))
