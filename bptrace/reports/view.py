@@ -202,12 +202,6 @@ class Report:
         return -(-n // size)
 
     @property
-    def sample_error_head(self) -> str:
-        """The head of a column of each sample's own error. In batch mode an unmarked E_total is the
-        batch's (as section 2 says), so a sample's carries the mark (n), n being the row's sample."""
-        return r"$E^{(n)}_{\mathrm{total}}$" if self.batch else r"$E_{\mathrm{total}}$"
-
-    @property
     def total_updates(self) -> int:
         """Every update of the run: an optimizer's step number t runs up to this."""
         return int(self.spec["iterations"]) * self.updates_per_iteration()
