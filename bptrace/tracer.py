@@ -6,7 +6,6 @@ floats for small networks, numpy for large ones) that keeps only the per-iterati
 
 from __future__ import annotations
 
-import gc
 from array import array
 from collections.abc import Callable
 
@@ -15,6 +14,7 @@ from ._version import __version__
 from .engines import make_engine, uses_matrix
 from .errors import Diverged, SpecError
 from .gradcheck import gradient_check
+from .collection import held
 from .guard import check_resources
 from .spec import Spec, batches, load_spec
 from .tracedata import Step, Trace
@@ -122,15 +122,9 @@ def _attach_exact(carried: Trace, exact: Trace) -> None:
 
 
 def _trace(spec: Spec, n_detail: int, progress: Progress | None, threshold: int) -> Trace:
-    # a traced step makes tens of thousands of small objects that all live on: the cyclic
-    # collector would walk them again and again and find nothing to free
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    # a traced step's many small objects all live on: a collection would find nothing to free
+    with held():
         return _trace_collected_later(spec, n_detail, progress, threshold)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _trace_collected_later(spec: Spec, n_detail: int, progress: Progress | None, threshold: int) -> Trace:
