@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from . import titles
+from .collection import held
 from .errors import SpecError
-from .output import write_atomic
+from .output import write_staged
 from .spec import MAX_SPREAD, Spec, load_spec
 from .tracedata import Trace
 
@@ -174,7 +175,14 @@ def _toml_float(x: float) -> str:
 
 
 def _one(args: tuple[Any, ...]) -> list[str]:
-    spec, seed, number, vary, folder, lang, digits, templates, ask = args
+    with held(sweep=True):
+        return _variant_files(*args)
+
+
+def _variant_files(
+    spec: Spec, seed: int, number: int, vary: dict[str, Any], folder: Path, lang: str, digits: int | None,
+    templates: str | None, ask: str,
+) -> list[str]:  # fmt: skip
     from .reports import make_env, render_files
     from .tracer import trace
 
@@ -207,8 +215,8 @@ def _one(args: tuple[Any, ...]) -> list[str]:
     written = []
     for side, files in (("students", student), ("teachers", teacher)):
         for name, text in files.items():
-            # durable=False: renaming keeps every file whole; 200 fsyncs would only cost time
-            write_atomic(folder / side / v / name, text, durable=False)
+            # no fsync: the staged folder is renamed into place whole; 200 fsyncs would only cost time
+            write_staged(folder / side / v / name, text)
             written.append(str(folder / side / v / name))
     return written
 
@@ -304,7 +312,7 @@ def _write_set(
         folder / "teachers" / "class-summary.md": _summary_sheet(w, spec, count, asked, lang),
     }
     for path, text in extra.items():
-        write_atomic(path, text)
+        write_staged(path, text)
     return [*written, *map(str, extra)]
 
 

@@ -143,6 +143,15 @@ def write_atomic(target: str | os.PathLike[str], data: str | Iterable[str], dura
         raise
 
 
+def write_staged(target: str | os.PathLike[str], text: str) -> None:
+    """Write a file inside a staging folder (see ``staged``). Nobody sees it before the folder is
+    moved into place, so it needs no temporary name and rename of its own."""
+    path = plain(target)
+    os.makedirs(_parent(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+
+
 MANIFEST = ".bptrace-run.json"
 STAGING = ".bptrace-staging-"
 
