@@ -17,12 +17,10 @@ import html
 import re
 from functools import lru_cache
 
-_TABLE = re.compile(r"<table>\n(.*?)\n</table>", re.S)
 _ROW = re.compile(r"<tr>\n(.*?)</tr>", re.S)
 _CELL = re.compile(r"<t([hd])\b[^>]*>(.*?)</t\1>", re.S)
 _PART = re.compile(r"(<math\b.*?</math>|<code>.*?</code>)", re.S)
 _TAG = re.compile(r"<(/?)([a-zA-Z]+)([^>]*?)(/?)>")
-_DIGITS = re.compile(r"[0-9]")
 
 PAD = 1.0  # a cell's left and right padding together, in em (the stylesheet's .table cells)
 BORDER = 0.07  # one cell border, in em at the smallest type
@@ -121,12 +119,21 @@ def _cell(content: str, head: bool) -> float:
 
 def width(table: str) -> float:
     """The width in em that a table's columns need side by side, borders and padding included."""
+    # every digit is as wide as any other (tabular figures): tables and cells that differ only in
+    # their digits share one estimate, so the variants of an exercise set measure each table once.
+    # A digit is one byte of UTF-8 and never part of another character's bytes.
+    return _width(table.encode().translate(_ZEROS))
+
+
+_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+
+
+@lru_cache(maxsize=1024)
+def _width(zeroed: bytes) -> float:
     cols: list[float] = []
-    for row in _ROW.findall(table):
+    for row in _ROW.findall(zeroed.decode()):
         for k, (kind, content) in enumerate(_CELL.findall(row)):
-            # every digit is as wide as any other (tabular figures): cells that differ only in
-            # their digits share one estimate
-            w = _cell(_DIGITS.sub("0", content), kind == "h")
+            w = _cell(content, kind == "h")
             if k < len(cols):
                 cols[k] = max(cols[k], w)
             else:
@@ -137,8 +144,15 @@ def width(table: str) -> float:
 
 def fit(page: str) -> str:
     """Every table of an HTML body in a wrapper that knows the table's width."""
+    parts: list[str] = []
+    pos = 0
+    while (start := page.find(_OPEN, pos)) >= 0 and (end := page.find(_CLOSE, start)) >= 0:
+        end += len(_CLOSE)
+        em = width(page[start + len(_OPEN) : end - len(_CLOSE)])
+        parts += [page[pos:start], f'<div class="table" style="--em: {em:.1f}">\n', page[start:end], "\n</div>"]
+        pos = end
+    parts.append(page[pos:])
+    return "".join(parts)
 
-    def wrap(m: re.Match[str]) -> str:
-        return f'<div class="table" style="--em: {width(m.group(1)):.1f}">\n{m.group(0)}\n</div>'
 
-    return _TABLE.sub(wrap, page)
+_OPEN, _CLOSE = "<table>\n", "\n</table>"
