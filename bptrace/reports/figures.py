@@ -125,6 +125,11 @@ def _overlap(a: Box, b: Box) -> bool:
 def _clip(seg: Seg, box: Box) -> tuple[float, float] | None:
     """The parameter range [t0, t1] of a segment inside a box (Liang-Barsky), or None."""
     x1, y1, x2, y2 = seg
+    # wholly to one side: most of the edges a label is tried against, answered at once
+    if (x1 < box[0] and x2 < box[0]) or (x1 > box[2] and x2 > box[2]):
+        return None
+    if (y1 < box[1] and y2 < box[1]) or (y1 > box[3] and y2 > box[3]):
+        return None
     dx, dy = x2 - x1, y2 - y1
     t0, t1 = 0.0, 1.0
     for p, q in ((-dx, x1 - box[0]), (dx, box[2] - x1), (-dy, y1 - box[1]), (dy, box[3] - y1)):
@@ -317,9 +322,17 @@ def _network(
     placed: list[Box] = []
 
     def free(box: Box, own: int | None = None) -> bool:
-        box = (box[0] - CLEAR, box[1] - CLEAR, box[2] + CLEAR, box[3] + CLEAR)  # room to see which edge
-        if any(_overlap(box, b) for b in obstacles + placed):
-            return False
+        x0, y0, x1, y1 = box = (
+            box[0] - CLEAR,
+            box[1] - CLEAR,
+            box[2] + CLEAR,
+            box[3] + CLEAR,
+        )  # room to see which edge
+        # written out, not with any() and _overlap: the layout tries this thousands of times a figure
+        for boxes in (obstacles, placed):
+            for b in boxes:
+                if x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1:
+                    return False
         return not any(k != own and _clip(seg, box) for k, seg in enumerate(segs))
 
     # a neuron's own bias: a box like a shared bias's, right above (or below) its neuron and tied
