@@ -9,7 +9,6 @@ Python-Markdown (``md_html``), its math turned into MathML, its tables fitted to
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
@@ -28,8 +27,12 @@ __all__ = ["LANGS", "Report", "make_env", "markdown_to_html", "md_escape", "mess
 
 
 def _normalise_md(text: str) -> str:
-    text = re.sub(r"[ \t]+\n", "\n", text)
-    text = re.sub(r"\n{3,}", "\n\n", text)
+    """No blanks at the ends of lines, no more than one empty line in a row."""
+    # line by line and with str.replace: a regular expression tries a match at every space
+    lines = text.split("\n")
+    text = "\n".join([line.rstrip(" \t") for line in lines[:-1]] + lines[-1:])
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
     return text.strip("\n") + "\n"
 
 

@@ -7,9 +7,11 @@ import os
 import stat
 import tomllib
 from pathlib import Path
+from types import MethodType
 from typing import Any
 
 import jinja2
+import jinja2.runtime
 import jinja2.sandbox
 
 from ..errors import SpecError
@@ -35,7 +37,7 @@ def make_env(templates: str | os.PathLike[str] | None = None) -> jinja2.Environm
     # environment {{ r.__init__.__globals__ }} reaches os and runs anything. The built-in templates
     # ship with the package, like its code; the sandbox's check on every attribute and call would
     # cost them a tenth of their rendering time and guard against nothing.
-    kind = _Sandbox if templates is not None else jinja2.Environment
+    kind = _Sandbox if templates is not None else _Trusted
     env = kind(
         loader=jinja2.ChoiceLoader(loaders),
         bytecode_cache=_bytecode_cache("sandboxed" if templates is not None else "builtin"),
@@ -50,6 +52,39 @@ def make_env(templates: str | os.PathLike[str] | None = None) -> jinja2.Environm
     env.filters["capfirst"] = lambda s: s[:1].upper() + s[1:]
     env.filters["code"] = code_span
     return env
+
+
+class _Context(jinja2.runtime.Context):
+    """Jinja asks every callable, on every call, whether it wants the context passed to it: three
+    attribute lookups a call, a fifth of a report's rendering. Most calls go to the view's methods
+    and to macros, which never change their answer: it is remembered per function."""
+
+    def call(self, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        kind = type(obj)
+        if kind is MethodType:
+            key = obj.__func__
+        elif kind is jinja2.runtime.Macro:
+            key = kind
+        else:
+            return super().call(obj, *args, **kwargs)
+        plain = _PLAIN.get(key)
+        if plain is None:
+            plain = _PLAIN[key] = not hasattr(obj, "jinja_pass_arg") and not hasattr(obj.__call__, "jinja_pass_arg")
+        if not plain:
+            return super().call(obj, *args, **kwargs)
+        kwargs.pop("_block_vars", None)
+        kwargs.pop("_loop_vars", None)
+        try:
+            return obj(*args, **kwargs)
+        except StopIteration:
+            return self.environment.undefined("value was undefined because a callable raised a StopIteration exception")
+
+
+_PLAIN: dict[Any, bool] = {}
+
+
+class _Trusted(jinja2.Environment):
+    context_class = _Context
 
 
 class _Sandbox(jinja2.sandbox.SandboxedEnvironment):
