@@ -348,3 +348,77 @@ def test_the_final_pass_over_many_samples_walks_no_expression_tree(monkeypatch: 
     monkeypatch.setattr(formula, "evaluate", walked)
     final = engine.final(params)
     assert len(final["outputs"]) == 2000 and final == expected
+
+
+def _general_normalise(text: str) -> str:
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip("\n") + "\n"
+
+
+@settings(derandomize=True, max_examples=300)
+@given(st.text(alphabet=" \t\nab", max_size=60))
+def test_markdown_normalised_line_by_line_as_by_the_regexes(text: str) -> None:
+    assert reports._normalise_md(text) == _general_normalise(text)
+
+
+def test_report_markdown_normalised_as_by_the_regexes(documents: list[str]) -> None:
+    env = reports.make_env()
+    rep = reports.Report(bptrace.trace("softmax"), "zh", None, reports.messages(env, "zh"))
+    raw = env.get_template("report.md.j2").render(r=rep, t=rep.t)
+    assert "\n\n\n" in raw and reports._normalise_md(raw) == _general_normalise(raw)
+
+
+def _regex_fit(page: str) -> str:
+    def wrap(m: re.Match[str]) -> str:
+        return f'<div class="table" style="--em: {reports.tables.width(m.group(1)):.1f}">\n{m.group(0)}\n</div>'
+
+    return re.sub(r"<table>\n(.*?)\n</table>", wrap, page, flags=re.S)
+
+
+def test_tables_found_by_find_as_by_the_regex(documents: list[str]) -> None:
+    pages = [md_html.markdown_to_html(d) for d in documents]
+    pages += ["<table>\n<tr>\n<td>1</td></tr>\n</table> and <table>\nno end", "<table><tr></tr></table>", ""]
+    for page in pages:
+        assert reports.tables.fit(page) == _regex_fit(page)
+    assert sum(p.count('<div class="table"') for p in map(reports.tables.fit, pages)) > 20
+
+
+def test_a_table_estimate_ignores_which_digits_it_holds() -> None:
+    a = "<tr>\n<td>0.123</td><td>−7</td></tr>\n<tr>\n<td>w<sub>5</sub></td><td>٣</td></tr>"
+    b = a.replace("0.123", "9.876").replace("−7", "−1").replace("5", "8")
+    assert reports.tables.width(a) == reports.tables.width(b)
+    assert reports.tables.width(a) < reports.tables.width(a.replace("0.123", "0.1234"))
+
+
+def test_the_built_in_templates_context_passes_what_jinja_would() -> None:
+    """Calls from built-in templates skip Jinja's question to each callable only where the answer
+    is no: a function that asks for the context or environment still gets it, inside loops too."""
+    import jinja2
+
+    env = reports.make_env()
+
+    @jinja2.pass_context
+    def seen(ctx: Any, name: str) -> Any:
+        return ctx.get(name)
+
+    class View:
+        def twice(self, x: int) -> int:
+            return 2 * x
+
+        @jinja2.pass_environment
+        def env_is(self, e: Any) -> bool:
+            return e is env
+
+        def stop(self) -> int:
+            raise StopIteration
+
+    source = (
+        "{% macro m(x) %}<{{ x }}>{% endmacro %}"
+        "{% for k in [1, 2] %}{{ v.twice(k) }}{{ m(k) }}{{ seen('top') }}{{ v.env_is() }}{% endfor %}"
+        "[{{ v.stop() is undefined }}]"
+    )
+    out = env.from_string(source).render(v=View(), seen=seen, top="t")
+    plain = jinja2.Environment().from_string(source).render(v=View(), seen=seen, top="t")
+    assert out == "2<1>tTrue4<2>tTrue[True]"
+    assert plain == out.replace("True", "False", 2)  # another environment is not this one
