@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 from . import names
 from ._version import __version__
+from .collection import held
 from .engines import make_engine, uses_matrix
 from .errors import Diverged, SpecError
 from .gradcheck import gradient_check
-from .collection import held
 from .guard import check_resources
 from .spec import Spec, batches, load_spec
 from .tracedata import Step, Trace
