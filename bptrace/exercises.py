@@ -212,13 +212,9 @@ def _variant_files(
     )
     teacher = {"spec.json": spec_json, "answers.toml": answer_key(tr)}
     teacher.update(render_files(tr, ["md", "html"], lang=lang, digits=digits, env=env, stem="answer"))
-    written = []
-    for side, files in (("students", student), ("teachers", teacher)):
-        for name, text in files.items():
-            # no fsync: the staged folder is renamed into place whole; 200 fsyncs would only cost time
-            write_staged(folder / side / v / name, text)
-            written.append(str(folder / side / v / name))
-    return written
+    sides = (("students", student), ("teachers", teacher))
+    # no fsync: the staged folder is renamed into place whole; 200 fsyncs would only cost time
+    return write_staged(folder, {f"{side}/{v}/{name}": text for side, files in sides for name, text in files.items()})
 
 
 def _quiet_worker() -> None:
@@ -307,13 +303,11 @@ def _write_set(
 
     w = words(lang)
     extra = {
-        folder / "teachers" / "index.md": _index(w, spec, seed, count, lang, teachers=True),
-        folder / "students" / "index.md": _index(w, spec, seed, count, lang, teachers=False),
-        folder / "teachers" / "class-summary.md": _summary_sheet(w, spec, count, asked, lang),
+        "teachers/index.md": _index(w, spec, seed, count, lang, teachers=True),
+        "students/index.md": _index(w, spec, seed, count, lang, teachers=False),
+        "teachers/class-summary.md": _summary_sheet(w, spec, count, asked, lang),
     }
-    for path, text in extra.items():
-        write_staged(path, text)
-    return [*written, *map(str, extra)]
+    return [*written, *write_staged(folder, extra)]
 
 
 def _index(w: dict[str, str], spec: Spec, seed: int, count: int, lang: str, teachers: bool) -> str:

@@ -18,7 +18,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 from .errors import SpecError
@@ -143,13 +143,23 @@ def write_atomic(target: str | os.PathLike[str], data: str | Iterable[str], dura
         raise
 
 
-def write_staged(target: str | os.PathLike[str], text: str) -> None:
-    """Write a file inside a staging folder (see ``staged``). Nobody sees it before the folder is
-    moved into place, so it needs no temporary name and rename of its own."""
-    path = plain(target)
-    os.makedirs(_parent(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
+def write_staged(folder: str | os.PathLike[str], files: Mapping[str, str]) -> list[str]:
+    """Write files (by path relative to folder) inside a staging folder (see ``staged``); the paths
+    written. Nobody sees them before the staging folder is moved into place, so a file needs no
+    temporary name and rename of its own, and each folder is made once."""
+    base = plain(folder)
+    made: set[str] = set()
+    written = []
+    for name, text in files.items():
+        path = _join(base, name)
+        parent = _parent(path)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        with open(path, "wb") as f:  # one write of the encoded text, not a text layer's chunks
+            f.write(text.encode("utf-8"))
+        written.append(path)
+    return written
 
 
 MANIFEST = ".bptrace-run.json"
