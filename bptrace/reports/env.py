@@ -55,9 +55,10 @@ def make_env(templates: str | os.PathLike[str] | None = None) -> jinja2.Environm
 
 
 class _Context(jinja2.runtime.Context):
-    """Jinja asks every callable, on every call, whether it wants the context passed to it: three
-    attribute lookups a call, a fifth of a report's rendering. Most calls go to the view's methods
-    and to macros, which never change their answer: it is remembered per function."""
+    """Jinja asks every callable, on every call, what it wants passed before its arguments (the
+    context, the evaluation context, the environment, or nothing): several attribute lookups a
+    call, a fifth of a report's rendering. Most calls go to the view's methods and to macros, whose
+    answer never changes: it is remembered per function (per class for macros)."""
 
     def call(self, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         kind = type(obj)
@@ -67,10 +68,14 @@ class _Context(jinja2.runtime.Context):
             key = kind
         else:
             return super().call(obj, *args, **kwargs)
-        plain = _PLAIN.get(key)
-        if plain is None:
-            plain = _PLAIN[key] = not hasattr(obj, "jinja_pass_arg") and not hasattr(obj.__call__, "jinja_pass_arg")
-        if not plain:
+        wants = _WANTS.get(key, _UNKNOWN)
+        if wants is _UNKNOWN:
+            wants = _WANTS[key] = _wants(obj)
+        if wants == "eval_context":
+            args = (self.eval_ctx, *args)
+        elif wants == "environment":
+            args = (self.environment, *args)
+        elif wants is not None:  # the context itself, derived inside loops and blocks
             return super().call(obj, *args, **kwargs)
         kwargs.pop("_block_vars", None)
         kwargs.pop("_loop_vars", None)
@@ -80,7 +85,16 @@ class _Context(jinja2.runtime.Context):
             return self.environment.undefined("value was undefined because a callable raised a StopIteration exception")
 
 
-_PLAIN: dict[Any, bool] = {}
+def _wants(obj: Any) -> str | None:
+    """What Context.call passes a callable first, as Jinja decides it: its __call__'s mark, else its own."""
+    mark = getattr(type(obj).__call__, "jinja_pass_arg", None)  # only methods and macros come here
+    if mark is None:
+        mark = getattr(obj, "jinja_pass_arg", None)
+    return None if mark is None else str(mark.name)
+
+
+_UNKNOWN = object()
+_WANTS: dict[Any, Any] = {}
 
 
 class _Trusted(jinja2.Environment):
