@@ -207,12 +207,12 @@ def test_step_two_and_the_update_table_name_their_step(trace: Any, lang: str) ->
     md = _md(trace, lang)
     assert "t − 1 above" not in md and "标为 t − 1 的值）" not in md
     if lang == "en":
-        assert "what step 1 marks (t) is what step 2 marks (t − 1)" in md
+        assert "each value marked (t − 1) in its formulas is the one step 1 computed, marked (t) there" in md
         assert "All updates of step t = 1" in md and "All updates of this step" not in md
         assert "| parameter | key | old | gradient | $v^{(t)}$ | new |" in md
         assert "This update follows batch 2 of iteration 1 (samples 3 and 4)." in md
     else:
-        assert "第 1 步中标为 (t) 的值，就是第 2 步中标为 (t − 1) 的值" in md
+        assert "第 2 步公式中标为 (t − 1) 的值，就是第 1 步算出、在那里标为 (t) 的值" in md
         assert "第 t = 1 步的全部更新" in md and "本步的全部更新" not in md
         assert "| 参数 | 键 | 旧值 | 梯度 | $v^{(t)}$ | 新值 |" in md or "| $v^{(t)}$ | 新值 |" in md
         assert "这是第 1 轮第 2 批（样本 3 和样本 4）之后的更新。" in md

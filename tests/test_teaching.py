@@ -218,7 +218,12 @@ def test_layer_vocabulary() -> None:
 def test_counts_read_naturally() -> None:
     one, two = md("net221"), md("article")
     assert "1 neuron, sigmoid" in one and "1 neurons" not in one
-    assert "feeds the one neuron of layer **o**" in one and "along a single path:" in one
+    assert "feeds the one neuron of layer **o**" in one and "along a single path." in one
+    # one output neuron: no sum over the outputs, no share from "every" neuron of the layer
+    assert "The output still differs from the target:" in one and "The outputs still" not in one
+    assert "that part alone is the total error" in one and "the sum of those parts" not in one
+    assert "here only $o_{1}$, so the sum has a single term" in one
+    assert "the single share $o_{1}$ passes back" in one and "It collects one share from every" not in one
     assert "both neurons of layer **o**" in two and "all 2" not in two
     assert "Adding the two shares:" in two
     zh = md("article", "zh")
@@ -341,7 +346,7 @@ def test_final_outputs_say_they_follow_the_update() -> None:
 
 
 def test_variant_sentence_only_where_true() -> None:
-    sentence = "used the weights as they were before this step's update"
+    sentence = "used the weights into that layer as they were before this step's update"
     assert sentence in md("article")
     for name in ("batch3", "batch-zero", "hand", "xor"):
         assert sentence not in md(name), name
@@ -425,10 +430,10 @@ def test_chinese_error_term_means_delta_only(name: str) -> None:
 @pytest.mark.parametrize(
     ("overrides", "en", "zh"),
     [
-        ({}, "squared error, $E = \\sum_k \\frac{1}{2}", "平方误差（误差平方和的一半）"),
+        ({}, "half the squared error, $E = \\sum_k \\frac{1}{2}", "平方误差（误差平方和的一半）"),
         (
             {"loss_options": {"reduction": "half_sum"}},
-            "squared error, $E = \\sum_k \\frac{1}{2}",
+            "half the squared error, $E = \\sum_k \\frac{1}{2}",
             "平方误差（误差平方和的一半）",
         ),
         ({"loss_options": {"reduction": "sum"}}, "squared error without the ½", "平方误差（不带 ½）"),

@@ -302,6 +302,16 @@ class Lecture:
         """The weights the report derives in full (one per layer), derived factor by factor here too."""
         return {self.r.derived(lay.index)[0] for lay in self.layers[1:]}
 
+    def _where(self) -> str:
+        """Where the picture puts the inputs and the biases: a shared bias in a box above its layer,
+        a neuron's own bias in a box beside the neuron."""
+        r = self.r
+        shared = {bool(lay.bias_name) for lay in self.layers[1:]}
+        kind = "mixed" if len(shared) > 1 else ("shared" if True in shared else "own")
+        return r.t(
+            "lecture_where", inputs=r.tn("lecture_inputs", self.layers[0].size), biases=r.t(f"lecture_biases_{kind}")
+        )
+
     def build(self) -> list[Slide]:
         r = self.r
         step = r.step
@@ -312,7 +322,8 @@ class Lecture:
             sentence=self.t(
                 r.summed("lecture_intro_batch")
                 if self.batch
-                else ("lecture_intro_online" if self.several else "lecture_intro")
+                else ("lecture_intro_online" if self.several else "lecture_intro"),
+                where=escape(self._where()),
             ),
             table=self._given_rows(),
         )

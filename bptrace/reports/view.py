@@ -282,11 +282,11 @@ class Report:
         return STATE_HEADER.get(prefix, prefix)
 
     def setting_list(self) -> str:
-        """The optimizer's settings as inline math: μ = 0.9, λ = 0.01."""
+        """The optimizer's settings, each named: momentum μ = 0.9, weight decay λ = 0.01."""
         if not self.optimizer:
             return ""
         parts = [
-            f"${names.SETTING_SYMBOL[k]} = {self.tex(x)}$"
+            f"{self.t('setting_word_' + k)} ${names.SETTING_SYMBOL[k]} = {self.tex(x)}$"
             for k, x in self.optimizer.items()
             if k != "name" and not (k == "weight_decay" and x == 0.0)
         ]
@@ -384,6 +384,16 @@ class Report:
     def values(self, kind: str, lay: names.LayerLayout, step: Step | None = None) -> list[float]:
         """One quantity for every neuron of a layer, from scalar or array records."""
         return [self.val(f"{kind}.{n}", step) for n in lay.neurons]
+
+    @functools.cached_property
+    def elementwise_indexes(self) -> list[int]:
+        """The layers (by index) whose outputs each depend on their own net input alone."""
+        return [lay.index for lay in self.layers[1:] if self.elementwise(lay.index)]
+
+    @property
+    def new_col(self) -> str:
+        """The head of a column of new values: with an optimizer they are not old − η·gradient."""
+        return self.t("col_new_optimizer" if self.optimizer else "col_new")
 
     def elementwise(self, layer_index: int) -> bool:
         """Whether each output of the layer depends on its own net input alone (not softmax)."""
@@ -687,7 +697,12 @@ class Report:
         if loss.name == "cross_entropy" and self.layers[-1].activation != "softmax":
             key += "_binary"
         red = reduction(self.spec)
-        return self.t(key if red == loss.default_reduction else f"{key}_{red}", **kw)
+        return self.tn(key if red == loss.default_reduction else f"{key}_{red}", self.layers[-1].size, **kw)
+
+    def tn(self, key: str, n: int, **kw: Any) -> str:
+        """A sentence about n things: the catalogue's KEY_one where n is 1 and it has one (no
+        plurals, no "each" or "sum" over a single thing), else KEY."""
+        return self.t(f"{key}_one" if n == 1 and f"{key}_one" in self.msgs else key, **kw)
 
     def layer_caption(self, lay: names.LayerLayout) -> str:
         if lay.index == 0:

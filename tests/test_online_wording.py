@@ -1,0 +1,143 @@
+"""Two networks unlike the article's, online over two samples: a one-input, one-output regression
+with momentum and weight decay, and a softmax classifier with Adam. The words beside the numbers
+must hold for them: no plurals or sums over a single neuron, no δ that a softmax row does not
+have, no optimizer value passed off as old − η·gradient, and every English sentence in Chinese."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from typing import Any
+
+import pytest
+
+import bptrace
+from bptrace.reports.env import BUILTIN_TEMPLATES
+from bptrace.reports.lecture import Lecture
+
+REGRESSION: dict[str, Any] = {
+    "title": "One input, one output",
+    "learning_rate": 0.2,
+    "loss": "mse",
+    "mode": "online",
+    "iterations": 2,
+    "optimizer": {"name": "momentum", "momentum": 0.5, "weight_decay": 0.01},
+    "layers": [
+        {"name": "x", "size": 1},
+        {"name": "h", "size": 3, "activation": "tanh", "weights": [[0.5], [-0.8], [0.3]], "bias": [0.0, 0.2, -0.1]},
+        {"name": "y", "size": 1, "activation": "linear", "weights": [[0.7, -0.2, 0.4]], "bias": [0.05]},
+    ],
+    "samples": [{"input": [0.5], "target": [0.3]}, {"input": [-1.0], "target": [-0.6]}],
+}  # fmt: skip
+
+CLASSIFIER: dict[str, Any] = {
+    "title": "Two classes, online Adam",
+    "learning_rate": 0.1,
+    "loss": "cross_entropy",
+    "mode": "online",
+    "iterations": 2,
+    "optimizer": {"name": "adam"},
+    "layers": [
+        {"name": "x", "size": 3},
+        {"name": "h", "size": 3, "activation": "leaky_relu",
+         "weights": [[0.2, -0.5, 0.1], [0.4, 0.3, -0.2], [-0.3, 0.2, 0.5]], "bias": [0.1, 0.0, -0.1]},
+        {"name": "y", "size": 2, "activation": "softmax", "weights": [[0.6, -0.1, 0.3], [-0.4, 0.5, 0.2]], "bias": [0.0, 0.1]},
+    ],
+    "samples": [{"input": [1.0, 0.5, -1.0], "target": [1.0, 0.0]}, {"input": [-0.5, 1.0, 0.5], "target": [0.0, 1.0]}],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def reports() -> dict[tuple[str, str], str]:
+    out = {}
+    for name, spec in (("regression", REGRESSION), ("classifier", CLASSIFIER)):
+        tr = bptrace.trace(spec)
+        for lang in ("en", "zh"):
+            out[(name, lang)] = bptrace.render(tr, "md", lang=lang)  # type: ignore[arg-type]
+    return out
+
+
+def test_one_output_and_one_input_read_in_the_singular(reports: dict[tuple[str, str], str]) -> None:
+    md = reports[("regression", "en")]
+    assert "The output still differs from the target:" in md
+    assert "The only output neuron contributes half its squared miss, and that part alone is the total error." in md
+    assert "the gradient of the bias of $y_{1}$, the only neuron of layer **y**, is simply its error signal" in md
+    assert "here only $y_{1}$, so the sum has a single term" in md
+    assert "Input -1, target -0.6;" in md and "Inputs -1" not in md
+    for plural in ("The outputs still differ", "the sum of those parts", "It collects one share from every neuron"):
+        assert plural not in md, plural
+
+
+def test_settings_name_each_symbol_and_momentum_starts_from_g(reports: dict[tuple[str, str], str]) -> None:
+    md = reports[("regression", "en")]
+    assert "momentum (momentum factor $\\mu = 0.5$, weight decay $\\lambda = 0.01$)" in md
+    # with weight decay the first velocity is g = ∂E/∂w + λw, not the gradient of the error
+    assert "so in step 1 it equals g, the step's gradient" in md and "it equals the gradient (" not in md
+    assert "g, the gradient the optimizer works with, stands for that sum" in md
+    zh = reports[("regression", "zh")]
+    assert "动量系数 $\\mu = 0.5$" in zh and "权重衰减 $\\lambda = 0.01$" in zh
+    assert "下文优化器所用的梯度 g 就是这个和" in zh
+
+
+def test_new_values_from_an_optimizer_say_so(reports: dict[tuple[str, str], str]) -> None:
+    for name in ("regression", "classifier"):
+        md = reports[(name, "en")]
+        # tables of gradients alone; the optimizer's own tables show g, v or m beside the new value
+        assert "| key | new (by the optimizer) |" in md and "| key | new |" not in md
+        assert "each new value by the optimizer from the state the step before left" in md
+    plain = bptrace.render(bptrace.trace("article"), "md")
+    assert "| key | new |" in plain and "by the optimizer" not in plain
+
+
+def test_sample_2_tables_name_sample_2s_error(reports: dict[tuple[str, str], str]) -> None:
+    md = reports[("classifier", "en")]
+    step2 = md.split("#### Step t = 2", 1)[1]
+    assert "| parameter | $\\frac{\\partial E^{(2)}_{\\mathrm{total}}}{\\partial w}$ |" in step2
+    sample2 = md.split("#### Sample 2", 1)[1]
+    assert "$\\frac{\\partial E^{(2)}_{\\mathrm{total}}}{\\partial \\mathrm{out}}$" in sample2
+
+
+def test_a_softmax_row_gives_delta_alone_not_as_two_factors(reports: dict[tuple[str, str], str]) -> None:
+    md = reports[("classifier", "en")]
+    sample2 = md.split("#### Sample 2", 1)[1]
+    assert "a neuron of **y** (softmax) takes its δ from the whole layer" in sample2
+    assert "the two factors whose product is its error signal δ:" not in sample2
+    rows = dict(re.findall(r"^\| \$([a-z])_\{(?:\d)\}\$ \|(.*)$", sample2, flags=re.M))
+    for line in re.findall(r"^\| \$y_\{\d\}\$ \|.*$", sample2, flags=re.M):
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        assert cells[3] == cells[4] == "" and cells[5] != "", line  # no ∂E/∂out, no ∂out/∂net: δ alone
+    for line in re.findall(r"^\| \$h_\{\d\}\$ \|.*$", sample2, flags=re.M)[:3]:
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        assert cells[3] and cells[4], line  # a leaky ReLU neuron's δ is the product beside it
+    assert rows
+    zh = reports[("classifier", "zh")]
+    assert "（softmax）的神经元，δ 取决于整层" in zh and "以及相乘得到误差项 δ 的两个因子" not in zh
+
+
+def test_a_softmax_layer_finds_every_net_input_before_any_output(reports: dict[tuple[str, str], str]) -> None:
+    md = reports[("classifier", "en")]
+    forward = md.split("### 2.2", 1)[1].split("## 3.", 1)[0]
+    nets = [re.search(rf"^\\mathrm{{net}}_{{y{k}}} &?=", forward, flags=re.M).start() for k in (1, 2)]  # type: ignore[union-attr]
+    outs = [re.search(rf"^\\mathrm{{out}}_{{y{k}}} &?=", forward, flags=re.M).start() for k in (1, 2)]  # type: ignore[union-attr]
+    assert max(nets) < forward.index("With every net input of **y** known, the outputs:") < min(outs)
+
+
+def test_the_slides_say_where_the_input_and_the_biases_are() -> None:
+    reg = Lecture(bptrace.reports.Report(bptrace.trace(REGRESSION), "en", None, _messages("en"))).build()[0]
+    assert reg.sentence.startswith("The input is on the left, each neuron&#x27;s own bias in a box beside it,")
+    art = Lecture(bptrace.reports.Report(bptrace.trace("article"), "en", None, _messages("en"))).build()[0]
+    assert art.sentence.startswith("The inputs are on the left, each layer&#x27;s bias in a box above it,")
+
+
+def _messages(lang: str) -> dict[str, str]:
+    from bptrace import reports
+
+    return reports.messages(reports.make_env(), lang)
+
+
+def test_every_english_sentence_has_a_chinese_one() -> None:
+    """A key only English has would put English into a Chinese report (the catalogues merge)."""
+    folder = BUILTIN_TEMPLATES / "i18n"
+    en = tomllib.loads((folder / "en.toml").read_text(encoding="utf-8"))
+    zh = tomllib.loads((folder / "zh.toml").read_text(encoding="utf-8"))
+    assert sorted(set(en) - set(zh)) == []
