@@ -106,7 +106,7 @@ def test_the_jacobian_table_says_why_its_rows_serve_for_delta(md: dict[str, str]
     en, zh = md["en"], md["zh"]
     assert (
         r"(row k holds how $\mathrm{out}^{(1)}_{k}$ moves" in en
-        and "which J, being symmetric, also holds as row j" in en
+        and "and J, being symmetric, also holds that column as row j" in en
     )
     assert r"$\mathrm{out}^{(1)}_{k}$ 随各净输入的变化" in zh and "J 是对称矩阵" in zh and "out_k" not in zh
     slides = render_files(bptrace.trace(MINI3), ["lecture"])["lecture.html"]

@@ -242,7 +242,7 @@ def test_jacobian_rows_are_outputs_and_the_wording_is_plain(trace: Any, lang: st
         assert "minus its target times the log of its output" in md
         assert "In practice δ is computed directly as this difference" in md
     else:
-        assert "与矩阵形式一样每个输出占一行" in md
+        assert "与下文的矩阵形式一样每个输出占一行" in md
         assert "第一批包含样本 1 和样本 2；" in md and "第 1 到第 2 个样本" not in md
         assert "分成 3 项贡献，**o** 层每个神经元一项" in md
         assert "每个输出神经元贡献 −目标值×ln 输出" in md and "它给目标所分配概率" not in md

@@ -108,14 +108,21 @@ def test_one_letter_one_meaning_in_the_gradient_check_and_the_shares(md: dict[st
     assert "each gradient worked out as for sample 1" in en and "each gradient being δ times" not in en
 
 
-def test_step_two_says_where_its_gradients_come_from(md: dict[str, str]) -> None:
-    """Step t = 2 follows sample 2, whose pass the report sums up only after the optimizer section."""
+def test_step_two_is_worked_after_the_pass_it_comes_from(md: dict[str, str]) -> None:
+    """Online, step t = 2 is sample 2's update: the optimizer section says so and points on, and
+    the step is worked under sample 2, after that sample's forward and backward pass."""
     en, zh = md["en"], md["zh"]
-    step2 = _section(en, "#### Step t = 2", "####")
-    assert "Its gradients are sample 2's" in step2 and "“The other samples of this iteration” below" in step2
-    assert en.index("Its gradients are sample 2's") < en.index("### 3.8 The other samples of this iteration")
-    assert "见下文“本轮的其余样本”一节的汇总" in zh
-    assert "Its gradients are sample 1's" not in en
+    assert "#### Step t = 2" not in en
+    section = _section(en, "The optimizer: Adam", "### 3.")
+    assert "Step t = 2 is the update after sample 2, from that sample's own forward and backward pass" in section
+    sample2 = en.split("#### Sample 2", 1)[1]
+    assert (
+        sample2.index("$$\nE^{(2)}_{\\mathrm{total}}")
+        < sample2.index("**Step t = 2**")
+        < sample2.index("Every parameter's update in step t = 2")
+    )
+    assert "In step 2 the moments start from their values after step 1" in sample2
+    assert "第 t = 2 步是样本 2 之后的更新" in zh and "**第 t = 2 步**" in zh
 
 
 def _slides(html: str) -> list[str]:
@@ -131,15 +138,18 @@ def _slides(html: str) -> list[str]:
 def test_the_slides_show_each_share_before_the_sum_and_say_what_weight_decay_adds() -> None:
     tr = bptrace.trace(DEEP)
     for lang, share, decay in (
-        ("en", "One share of", "g is the gradient plus λ times the parameter (weight decay)"),
-        ("zh", "的一项贡献：经过", "权重衰减"),
+        ("en", "One share of", "the gradient of the error plus λ times the parameter (weight decay)"),
+        ("zh", "的一项贡献：经过", "误差的梯度加上 λ 乘以参数（权重衰减）"),
     ):
         slides = _slides(bptrace.reports.render_files(tr, ["lecture"], lang=lang)["lecture.html"])
         shares = [k for k, s in enumerate(slides) if share in s]
         total = next(k for k, s in enumerate(slides) if "( − 0.081921603 ) + ( − 0.156338086 )" in s)
         assert len(shares) == 2 and max(shares) < total  # both shares come before the slide that adds them
         assert "0.3 = − 0.081921603" in slides[shares[0]] and "( − 0.5 ) = − 0.156338086" in slides[shares[1]]
-        assert sum(decay in s for s in slides) == 1
+        # each weight worked in full shows its g on a slide of its own, before the slide of its new value
+        gs = [k for k, s in enumerate(slides) if decay in s]
+        news = [k for k, s in enumerate(slides) if "The new w" in s or "新的 w" in s]
+        assert len(gs) == len(news) == 3 and all(g + 1 < n for g, n in zip(gs, news))
 
 
 def test_an_iterations_error_over_several_samples_is_called_their_mean(md: dict[str, str]) -> None:

@@ -467,7 +467,7 @@ def test_batch_report_says_it_works_sample_1_and_updates_with_the_mean(lang: str
         in text
     )
     assert ("mean gradient over the batch" if lang == "en" else "整批梯度的平均值") in text
-    keys = text.split("`bptrace check`")[1].split("\n\n")[0]
+    keys = text.split("`bptrace check`")[-1].split("\n\n")[0]  # the keys appendix, the last to name it
     assert "each key names its sample" not in keys and "每个键都注明所属样本" not in keys
     assert "`delta.o1`" in keys and ("sample 1's values" if lang == "en" else "是样本 1 的数值") in keys
     assert "。 " not in _prose(text)  # a Chinese sentence follows the last with no gap

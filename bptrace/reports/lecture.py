@@ -210,6 +210,8 @@ class Lecture:
         src = (self.r.agg or step) if mean else step
         parts = self.r.parts(rec, src)
         neuron, param = _about(rec.key)
+        if rec.phase == "update":
+            param = rec.name  # g, v, m, ... of a parameter are the steps of its update
         words: dict[str, str] = {}
         if neuron:
             words["neuron"] = self.inline(self.r.name_sym(neuron))
@@ -227,7 +229,9 @@ class Lecture:
         if mean:
             sentence_key = f"lecture_batch_{rec.kind}"
         if rec.kind == "update" and self.r.optimizer is not None:
-            sentence_key = "lecture_update_optimizer"  # not plain η × gradient: say so, not the SGD rule
+            # not plain η × gradient: say so, not the SGD rule, and where its quantities are
+            stepped = any(r.phase == "update" and r.name == rec.name and r.kind != "update" for r in step.records)
+            sentence_key = "lecture_update_optimizer_steps" if stepped else "lecture_update_optimizer"
         elif rec.kind == "delta" and isinstance(rec.expr, list) and rec.expr[:1] == ["sub"]:
             sentence_key = "lecture_delta_fused"  # cross-entropy on sigmoid or softmax: out − target
         elif rec.kind == "out" and neuron in self.owner and not self.r.elementwise(self.owner[neuron].index):
@@ -249,6 +253,8 @@ class Lecture:
             sets=self.sets_of(rec, one_sample=self.batch and self.several and not mean),
         )
         state_key = f"lecture_state_{self.r.optimizer['name']}" if self.r.optimizer is not None else ""
+        if rec.phase == "update" and rec.kind != "update":
+            self.state_told = True  # the optimizer's quantities have slides of their own
         if rec.kind == "update" and state_key in self.r.msgs and not self.state_told:
             # the update's formula names v (m, s, ...): say what it is where it first appears
             slide.sentence += self.r.t("sentence_gap") + self.t(state_key)
@@ -368,7 +374,7 @@ class Lecture:
                 (rec.phase in ("forward", "loss") and (small or neuron == (lay.neuron(0) if lay else None)))
                 or rec.key == "total_error"
                 or (rec.phase == "backward" and (neuron in derived_neurons or param in derived))
-                or (rec.phase == "update" and param in derived)
+                or (rec.phase == "update" and rec.name in derived)
             )
             if alone:
                 self.slides.append(self.record_slide(rec, step))
