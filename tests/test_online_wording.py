@@ -141,3 +141,11 @@ def test_every_english_sentence_has_a_chinese_one() -> None:
     en = tomllib.loads((folder / "en.toml").read_text(encoding="utf-8"))
     zh = tomllib.loads((folder / "zh.toml").read_text(encoding="utf-8"))
     assert sorted(set(en) - set(zh)) == []
+
+
+def test_the_slides_give_every_term_of_a_softmax_delta_before_it() -> None:
+    slides = Lecture(bptrace.reports.Report(bptrace.trace(CLASSIFIER), "en", None, _messages("en"))).build()
+    keys = [s.key for s in slides]
+    first_delta = keys.index("delta.y1")
+    for k in ("partial.dE_total/dout_y1", "partial.dE_total/dout_y2", "partial.dout_y2/dnet_y1"):
+        assert keys.index(k) < first_delta, k

@@ -347,6 +347,13 @@ class Lecture:
         means = [rec for rec in r.agg.records if rec.kind in ("grad", "update", "total_error")] if r.agg else []
         derived = self.derived_weights()
         derived_neurons = {self.weight_ends[w][1] for w in derived if w in self.weight_ends}
+        # a softmax neuron's δ sums ∂E/∂out over its whole layer: every term comes before that δ
+        joint = {
+            n
+            for lay in self.layers[1:]
+            if not r.elementwise(lay.index) and derived_neurons & set(lay.neurons)
+            for n in lay.neurons
+        }
         pending: dict[tuple[str, str], list[Record]] = {}
 
         def flush(phase: str | None = None) -> None:
@@ -374,6 +381,7 @@ class Lecture:
                 (rec.phase in ("forward", "loss") and (small or neuron == (lay.neuron(0) if lay else None)))
                 or rec.key == "total_error"
                 or (rec.phase == "backward" and (neuron in derived_neurons or param in derived))
+                or (rec.key.startswith("partial.dE_total/dout_") and neuron in joint)
                 or (rec.phase == "update" and rec.name in derived)
             )
             if alone:
