@@ -4,6 +4,10 @@ The article prints values to 9 decimal places with trailing zeros dropped (0.751
 number of places would turn small values into 0.000000000, so values below 1e-4 (or too small to
 keep three significant digits at the chosen places) switch to scientific notation with as many
 significant digits as there are places.
+
+A value smaller than NOISE in size is written 0 in prose, tables and formulas: float64 leaves
+such a remainder where the exact result is 0 (0.1 + 0.2 - 0.3 gives 5.6e-17), and a reader who
+works by hand gets 0. ``plain`` and ``exact`` keep it, for programs.
 """
 
 from __future__ import annotations
@@ -11,6 +15,14 @@ from __future__ import annotations
 import math
 
 DEFAULT_DIGITS = 9
+NOISE = 1e-15
+
+
+def shown(x: float) -> float:
+    """The value a reader is shown: float64's remainders of an exact 0 as 0."""
+    return 0.0 if abs(x) < NOISE else x
+
+
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -53,6 +65,7 @@ def text(x: float, digits: int = DEFAULT_DIGITS, carry: tuple[str, int] | None =
     """A value for prose and tables: 0.75136507, 3.51085481×10⁻⁵; a carried value as carried."""
     if not math.isfinite(x):
         return "NaN" if x != x else ("∞" if x > 0 else "-∞")
+    x = shown(x)
     mant, exp = (carry and carried(x, *carry)) or split(x, digits)
     return mant if exp is None else f"{mant}×10{str(exp).translate(_SUPERSCRIPT)}"
 
@@ -78,6 +91,7 @@ def latex(x: float, digits: int = DEFAULT_DIGITS, carry: tuple[str, int] | None 
     """A value inside a formula: 0.75136507, 3.51085481 \\times 10^{-5}; a carried value as carried."""
     if not math.isfinite(x):
         return r"\mathrm{NaN}" if x != x else (r"\infty" if x > 0 else r"-\infty")
+    x = shown(x)
     mant, exp = (carry and carried(x, *carry)) or split(x, digits)
     return mant if exp is None else rf"{mant} \times 10^{{{exp}}}"
 

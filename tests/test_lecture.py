@@ -190,7 +190,7 @@ def test_the_last_error_belongs_to_the_update_shown(name: str, expected: float) 
     assert numfmt.text(tr.final["total_error"], 9) not in page
     if name == "online":
         assert "Sample 2 now starts from these new weights" in then
-        assert "“The other samples of this iteration”" in then
+        assert "“The other sample of this iteration”" in then  # two samples: one other
     else:
         assert "The run has 2 iterations" in then and "“Repeat” gives the error of every iteration" in then
     zh_end, zh_then = _closing(_page(name, "zh")[1])
@@ -322,10 +322,10 @@ def test_the_first_slide_says_which_update_the_slides_cover_and_where_the_rest_i
     text = _first_slide_text(online)
     if en:
         assert "These slides step through one update only, the first of the 2 in this run, made from sample 1;" in text
-        assert "worked in brief in the report's section “The other samples of this iteration”" in text
+        assert "Sample 2 is worked in brief in the report's section “The other sample of this iteration”" in text
     else:
         assert "本次训练共 2 次更新，这里只演示由样本 1 算出的第一次，其余更新不在幻灯片上。" in text
-        assert "本轮其余样本在完整推导的“本轮的其余样本”一节中简要算出。" in text
+        assert "样本 2 在完整推导的“本轮的另一个样本”一节中简要算出。" in text
     _, iterated = _page("iterated", lang)  # one sample, two iterations
     text = _first_slide_text(iterated)
     assert ("the first of the 2 in this run" if en else "本次训练共 2 次更新") in text

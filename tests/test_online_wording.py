@@ -73,20 +73,22 @@ def test_settings_name_each_symbol_and_momentum_starts_from_g(reports: dict[tupl
     assert "momentum (momentum factor $\\mu = 0.5$, weight decay $\\lambda = 0.01$)" in md
     # with weight decay the first velocity is g = ∂E/∂w + λw, not the gradient of the error
     assert "so in step 1 it equals g, the step's gradient" in md and "it equals the gradient (" not in md
-    assert "g, the gradient the optimizer works with, stands for that sum" in md
+    # weight decay, which defines g, comes before the optimizer's rule that uses it
+    assert md.index("That sum is g, the gradient the optimizer works with") < md.index("so in step 1 it equals g")
     zh = reports[("regression", "zh")]
     assert "动量系数 $\\mu = 0.5$" in zh and "权重衰减 $\\lambda = 0.01$" in zh
-    assert "下文优化器所用的梯度 g 就是这个和" in zh
+    assert "这个和就是优化器所用的梯度 g" in zh
 
 
 def test_new_values_from_an_optimizer_say_so(reports: dict[tuple[str, str], str]) -> None:
     for name in ("regression", "classifier"):
         md = reports[(name, "en")]
-        # tables of gradients alone; the optimizer's own tables show g, v or m beside the new value
-        assert "| key | new (by the optimizer) |" in md and "| key | new |" not in md
+        # a layer's table of gradients leaves new values to the optimizer's section and the table
+        # of the step's updates, which show g, v or m beside them
+        assert "| gradient | key |\n" in md and "| key | new |" not in md and "by the optimizer) |" not in md
         assert "Every parameter's update in step t = 2, each gradient worked out as for sample 1:" in md
     plain = bptrace.render(bptrace.trace("article"), "md")
-    assert "| key | new |" in plain and "by the optimizer" not in plain
+    assert "| gradient | key | new |" in plain
 
 
 def test_sample_2_tables_name_sample_2s_error(reports: dict[tuple[str, str], str]) -> None:

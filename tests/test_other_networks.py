@@ -121,7 +121,7 @@ def test_the_intro_says_what_is_worked_in_full_and_what_is_summarised(reports: A
     tanh_en, relu_en = reports["tanh2", "en"]["md"], reports["relu_bce", "en"]["md"]
     for md in (tanh_en, relu_en):
         assert "one full training step" not in md and "its first training step, worked in full" in md
-    assert "the other samples of the iteration follow in brief" in tanh_en
+    assert "sample 2 follows in brief, starting from the weights sample 1 left" in tanh_en  # two samples
     assert "The later iterations are summarised" in relu_en and "other samples" not in relu_en.split("\n\n")[1]
     assert (
         "网络的第一步训练：" in reports["tanh2", "zh"]["md"] and "网络的一步训练" not in reports["relu_bce", "zh"]["md"]

@@ -108,8 +108,8 @@ def test_the_widest_tables_fit_a_1000px_screen_whole(lang: str, browser: Browser
         assert not t["scrolls"] and t["right"] <= t["edge"] + 0.5, t  # the last column is in view
         assert t["broken"] == [], t  # 参数 is not set as 参 over 数
     shrunk = [t for t in found if t["size"] < 15.9]
-    # the Adam tables of steps 1 and 2, and the summary of every update (at least three wide ones)
-    assert len(shrunk) >= 3 and min(t["size"] for t in shrunk) >= 0.65 * 16
+    # the Adam tables with every quantity of an update (steps 1 and 2) are the wide ones
+    assert len(shrunk) >= 2 and min(t["size"] for t in shrunk) >= 0.65 * 16
 
 
 @needs_chromium

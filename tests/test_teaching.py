@@ -430,11 +430,12 @@ def test_chinese_error_term_means_delta_only(name: str) -> None:
 @pytest.mark.parametrize(
     ("overrides", "en", "zh"),
     [
-        ({}, "half the squared error, $E = \\sum_k \\frac{1}{2}", "平方误差（误差平方和的一半）"),
+        # a 2-2-1 network: its one output's half squared error, no sum over outputs
+        ({}, "half the squared error, $E = \\frac{1}{2} (\\mathrm{target} - \\mathrm{out})^2$", "平方误差的一半，$E"),
         (
             {"loss_options": {"reduction": "half_sum"}},
-            "half the squared error, $E = \\sum_k \\frac{1}{2}",
-            "平方误差（误差平方和的一半）",
+            "half the squared error, $E = \\frac{1}{2} (\\mathrm{target} - \\mathrm{out})^2$",
+            "平方误差的一半，$E",
         ),
         ({"loss_options": {"reduction": "sum"}}, "squared error without the ½", "平方误差（不带 ½）"),
         ({"loss_options": {"reduction": "mean"}}, "mean squared error over the K outputs", "均方误差"),
@@ -454,7 +455,9 @@ def test_cross_entropy_setting_shows_only_the_form_in_use() -> None:
         assert "sigmoid" not in line and "1 - \\mathrm{target}" not in line, line
     binary = bptrace.render(bptrace.trace(NETWORKS["net221"], iterations=1, loss="cross_entropy"), "md")
     line = next(x for x in binary.splitlines() if x.startswith("- loss: "))
-    assert line.startswith("- loss: binary cross-entropy") and "(1 - \\mathrm{target}_k)" in line
+    # one output: its own term, no sum over k
+    assert line.startswith("- loss: binary cross-entropy (the sigmoid output") and "(1 - \\mathrm{target})" in line
+    assert "\\sum_k" not in line
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -498,12 +501,15 @@ def test_softmax_defines_delta_before_using_it_and_no_second_delta(lang: str) ->
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_a_switched_off_relu_on_the_derived_path_is_said(lang: str) -> None:
+def test_a_switched_off_relu_is_said_and_not_chosen_for_the_derivation(lang: str) -> None:
+    """A derivation that multiplies out to 0 shows little: the layer's weight worked in full is one
+    whose gradient is not 0, and the neuron that is off is said to be off beside it."""
     tr = _trace("relu-off")
     assert tr.value("partial.dout_g1/dnet_g1") == 0.0 and tr.value("grad.w7") == 0.0
-    said = "is switched off here" if lang == "en" else "在这里处于关闭状态"
-    assert md("relu-off", lang).count(said) == 1
-    assert said not in md("deep", lang)  # its ReLU neuron on the derived path is on
+    text = md("relu-off", lang)
+    assert "the weight w₁₀ in full" in text or "权重 w₁₀" in text
+    said = "is switched off in this sample" if lang == "en" else "在这个样本中处于关闭状态"
+    assert text.count(said) == 1
 
 
 @pytest.mark.parametrize("name", ["softmax", "deep", "article"])

@@ -226,6 +226,10 @@ class Lecture:
             words["top"] = self.inline(names._quantity(m.group(1)))
             words["bottom"] = self.inline(names._quantity(m.group(2)))
         sentence_key = "lecture_share" if share else f"lecture_{rec.kind}"
+        if rec.kind == "error" and self.layers[-1].size == 1:
+            sentence_key = "lecture_error_one"
+        elif rec.kind == "total_error" and self.several and not mean:
+            sentence_key = "lecture_total_error_sample"  # training lowers the samples' mean, not this one
         if mean:
             sentence_key = f"lecture_batch_{rec.kind}"
         if rec.kind == "update" and self.r.optimizer is not None:
@@ -233,7 +237,12 @@ class Lecture:
             stepped = any(r.phase == "update" and r.name == rec.name and r.kind != "update" for r in step.records)
             sentence_key = "lecture_update_optimizer_steps" if stepped else "lecture_update_optimizer"
         elif rec.kind == "delta" and isinstance(rec.expr, list) and rec.expr[:1] == ["sub"]:
-            sentence_key = "lecture_delta_fused"  # cross-entropy on sigmoid or softmax: out − target
+            # cross-entropy on sigmoid or softmax: out − target
+            sentence_key = (
+                "lecture_delta_fused"
+                if not self.r.elementwise(self.layers[-1].index)
+                else "lecture_delta_fused_sigmoid"
+            )
         elif rec.kind == "out" and neuron in self.owner and not self.r.elementwise(self.owner[neuron].index):
             sentence_key = "lecture_out_softmax"  # every net input of the layer, not its own alone
         if rec.is_array:
@@ -410,10 +419,15 @@ class Lecture:
         if first is None or r.total_updates <= 1:
             return ""
         said = [self.t("lecture_scope", total=str(r.total_updates), used=escape(r.sample_list(first["samples"])))]
-        if not r.batch and self.several and not r.any_big:  # only then has the report that section
-            said.append(self.t("lecture_scope_samples", section=escape(r.t("other_samples_heading"))))
+        others = not r.batch and self.several and not r.any_big  # only then has the report that section
+        if others:
+            key = r.tn("lecture_scope_samples", len(r.sample_steps) - 1)
+            said.append(escape(key).format(section=escape(r.others_heading)))
         if r.optimizer is not None and len(r.update_steps(2)) > 1:
-            heading = r.t("optim_heading", name=r.t("optim_name_" + r.optimizer["name"]))
+            # online over several samples, the report works step 2 under sample 2, not in the optimizer's section
+            heading = (
+                r.others_heading if others else r.t("optim_heading", name=r.t("optim_name_" + r.optimizer["name"]))
+            )
             said.append(self.t("lecture_scope_optimizer", section=escape(heading)))
         if r.spec["iterations"] > 1 or r.several_batches:
             key = "lecture_scope_repeat" if r.spec["iterations"] > 1 else "lecture_scope_repeat_one"
@@ -444,7 +458,7 @@ class Lecture:
         if done < n_samples:
             said.append(self.t("lecture_next_sample", n=str(done + 1)))
             if not r.batch and not r.any_big:  # only then has the report a section on the other samples
-                said.append(self.t("lecture_next_samples_section", section=escape(r.t("other_samples_heading"))))
+                said.append(self.t("lecture_next_samples_section", section=escape(r.others_heading)))
         if r.spec["iterations"] > 1:
             said.append(self.t("lecture_next_iterations", total=str(r.spec["iterations"])))
             said.append(self.t("lecture_next_repeat_section", section=escape(r.t("repeat_heading"))))

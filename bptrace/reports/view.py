@@ -89,9 +89,10 @@ class Report:
     def derived(self, layer_index: int) -> tuple[str, str, Step]:
         """The weight of a layer derived in full, its neuron, and the step (sample) it is derived in.
 
-        The one the spec names under ``derive``; else the first weight whose input is not zero in
-        the first sample where there is one (a derivation whose every product is 0 teaches
-        nothing); else the layer's first weight. Matrix-form layers show their first weight."""
+        The one the spec names under ``derive``; else the first weight whose gradient is not zero
+        in the first sample where there is one (a derivation whose result is 0, because the input
+        or the neuron's δ is 0, teaches little); else the first whose input is not zero; else the
+        layer's first weight. Matrix-form layers show their first weight."""
         lay = self.layers[layer_index]
         assert self.step is not None
         steps = [s for s in self.steps1 if s.sample] or [self.step]
@@ -101,12 +102,13 @@ class Report:
         if chosen:
             j, _ = lay.weight_position(chosen[0]) or (0, 0)
             return chosen[0], lay.neuron(j), self.step
-        for s in steps:
-            for w in lay.weight_names():
-                j, _ = lay.weight_position(w) or (0, 0)
-                rec = s.get(f"partial.dnet_{lay.neuron(j)}/d{w}")
-                if rec is not None and rec.value != 0:
-                    return w, lay.neuron(j), s
+        for key in ("grad.{w}", "partial.dnet_{n}/d{w}"):
+            for s in steps:
+                for w in lay.weight_names():
+                    j, _ = lay.weight_position(w) or (0, 0)
+                    rec = s.get(key.format(w=w, n=lay.neuron(j)))
+                    if rec is not None and rec.value != 0:
+                        return w, lay.neuron(j), s
         return lay.first_weight, lay.neuron(0), self.step
 
     def per_output(self, layer_index: int) -> bool:
@@ -391,9 +393,35 @@ class Report:
         return [lay.index for lay in self.layers[1:] if self.elementwise(lay.index)]
 
     @property
-    def new_col(self) -> str:
-        """The head of a column of new values: with an optimizer they are not old − η·gradient."""
-        return self.t("col_new_optimizer" if self.optimizer else "col_new")
+    def others_heading(self) -> str:
+        """The heading of the section on the samples after the first (online)."""
+        return self.tn("other_samples_heading", len(self.sample_steps) - 1)
+
+    @functools.cached_property
+    def switched(self) -> list[tuple[str, int]]:
+        """(weight, sample) of each layer derived with a sample other than the first."""
+        if self.step is None:
+            return []
+        out = []
+        for lay in self.layers[1:]:
+            w, _, s = self.derived(lay.index)
+            if s is not self.step and s.sample:
+                out.append((w, s.sample))
+        return out
+
+    @functools.cached_property
+    def noise_shown(self) -> bool:
+        """Whether a value of the worked steps is one that is written 0 (numfmt.NOISE)."""
+        return any(
+            isinstance(rec.value, float) and 0 < abs(rec.value) < numfmt.NOISE for s in self.steps1 for rec in s.records
+        )
+
+    @property
+    def new_here(self) -> bool:
+        """Whether a layer's table of gradients shows each new value beside it: online with plain
+        gradient descent, where new = old − η·gradient can be checked on the spot. In batch mode
+        the update waits for the other samples; an optimizer's new values wait for its section."""
+        return not self.batch and not self.optimizer
 
     def elementwise(self, layer_index: int) -> bool:
         """Whether each output of the layer depends on its own net input alone (not softmax)."""
