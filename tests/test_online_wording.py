@@ -95,7 +95,7 @@ def test_sample_2_tables_name_sample_2s_error(reports: dict[tuple[str, str], str
     md = reports[("classifier", "en")]
     sample2 = md.split("#### Sample 2", 1)[1]
     assert "$\\frac{\\partial E^{(2)}_{\\mathrm{total}}}{\\partial \\mathrm{out}}$" in sample2
-    step2 = sample2.split("**Step t = 2**", 1)[1]
+    step2 = sample2.split("##### Step t = 2", 1)[1]
     assert "| parameter | key | old | $\\frac{\\partial E^{(2)}_{\\mathrm{total}}}{\\partial w}$ | $m^{(t)}$ |" in step2
 
 

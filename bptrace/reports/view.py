@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import formula, names, numfmt, titles
-from ..ops import ACTIVATIONS, LOSSES
+from ..ops import ACTIVATIONS, LOSSES, OPTIMIZERS
 from ..rounding import describe
 from ..spec import reduction
 from ..tracedata import Record, Step, Trace, element
@@ -415,6 +415,17 @@ class Report:
         return any(
             isinstance(rec.value, float) and 0 < abs(rec.value) < numfmt.NOISE for s in self.steps1 for rec in s.records
         )
+
+    def later_steps(self) -> str:
+        """What carries over into the updates after the two worked: the optimizer's state, by name."""
+        assert self.optimizer is not None
+        state = OPTIMIZERS[self.optimizer["name"]].state
+        if not state:
+            return self.t("optim_later_steps_sgd", total=self.total_updates)
+        shown = [f"${s}$" for s in state]
+        names_ = self.t("list_sep").join(shown[:-1]) + self.t("word_and") + shown[-1] if len(shown) > 1 else shown[0]
+        kind = "optim_state_one" if len(state) == 1 else "optim_state_many"
+        return self.t("optim_later_steps", total=self.total_updates, state=self.t(kind, names=names_))
 
     @property
     def new_here(self) -> bool:
