@@ -211,7 +211,10 @@ def _variant_files(
         )
     )
     teacher = {"spec.json": spec_json, "answers.toml": answer_key(tr)}
-    teacher.update(render_files(tr, ["md", "html"], lang=lang, digits=digits, env=env, stem="answer"))
+    # the answer opens with the values the sheet asks for (a sheet that asks for every quantity
+    # has them in the answer's last appendix), then works everything out
+    answers = {} if asked is None else {"asked": asked}
+    teacher.update(render_files(tr, ["md", "html"], lang=lang, digits=digits, env=env, stem="answer", context=answers))
     sides = (("students", student), ("teachers", teacher))
     # no fsync: the staged folder is renamed into place whole; 200 fsyncs would only cost time
     return write_staged(folder, {f"{side}/{v}/{name}": text for side, files in sides for name, text in files.items()})

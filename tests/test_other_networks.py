@@ -208,6 +208,6 @@ def test_the_sign_note_states_the_update_the_run_makes(lang: str) -> None:
 def test_the_rule_box_tells_indexed_weights_from_numbered_ones(lang: str) -> None:
     # w13 in the figure is one numbered weight; w_{13} in the rule's notation would be neuron 3 into neuron 1
     md = bptrace.render(bptrace.trace(RELU_BCE), "md", lang=lang)
-    said = {"en": "(named by the two neurons it joins, not by the numbers w₁, w₂, … of the figure)",
-            "zh": "（下标是它连接的两个神经元，不是图中 w₁、w₂ … 的编号）"}[lang]  # fmt: skip
+    said = {"en": "(named by the two neurons it joins, not by the numbers w₁, w₂, … of the tables)",
+            "zh": "（下标是它连接的两个神经元，不是表中 w₁、w₂ … 的编号）"}[lang]  # fmt: skip
     assert md.count(said) == 2  # one rule box per layer of weights

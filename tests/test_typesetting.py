@@ -69,7 +69,7 @@ def test_paper_size_by_language_and_by_choice(tmp_path: Path) -> None:
     )
     assert "@page { size: letter; }" in bptrace.render(tr, "html", lang="zh", templates=tmp_path)
     css = (Path(bptrace.reports.env.BUILTIN_TEMPLATES) / "style.css").read_text(encoding="utf-8")
-    assert re.search(r"h1, h2, h3, h4, summary \{ break-after: avoid; \}", css)
+    assert re.search(r"h1, h2, h3, h4, h5, summary \{ break-after: avoid; \}", css)
     assert "p:has(> strong:first-child)" in css and "p:has(+ div.math)" in css
 
 

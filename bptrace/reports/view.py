@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import formula, names, numfmt, titles
-from ..ops import ACTIVATIONS, LOSSES, OPTIMIZERS
+from ..ops import ACTIVATIONS, CLIP, LOSSES, OPTIMIZERS
 from ..rounding import describe
 from ..spec import reduction
 from ..tracedata import Record, Step, Trace, element
@@ -416,6 +417,21 @@ class Report:
             isinstance(rec.value, float) and 0 < abs(rec.value) < numfmt.NOISE for s in self.steps1 for rec in s.records
         )
 
+    def optimizer_rules(self) -> str:
+        """The optimizer's rules for a parameter p, as a display: from the same expressions the
+        tracer evaluates (ops.OPTIMIZERS), with g_p the gradient it works with."""
+        assert self.optimizer is not None
+        p = "p"
+        g = names.symbol(f"g.{p}")
+        lines = [
+            rf"{g} &= {names.symbol(f'grad.{p}')}"
+            + (r" + \lambda \cdot p" if self.optimizer.get("weight_decay") else "")
+        ]
+        for kind, prefix, expr in OPTIMIZERS[self.optimizer["name"]].steps(p, ["v", f"g.{p}", 0.0]):
+            key = f"update.{p}" if kind == "update" else f"{prefix}.{p}"
+            lines.append(f"{names.symbol(key)} &= {formula.latex(expr)}")
+        return "$$\n\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n$$"
+
     def later_steps(self) -> str:
         """What carries over into the updates after the two worked: the optimizer's state, by name."""
         assert self.optimizer is not None
@@ -729,6 +745,14 @@ class Report:
         return self.t(ACTIVATIONS[lay.activation or "sigmoid"].messages[role], **kw)
 
     def loss_t(self, role: str = "name", **kw: Any) -> str:
+        return self.t(self._loss_key(role), **kw)
+
+    def loss_note(self) -> str:
+        """What a report (not an exercise sheet) adds to the loss's name: how it compares with PyTorch's."""
+        key = self._loss_key("name") + "_note"
+        return self.t(key) if key in self.msgs else ""
+
+    def _loss_key(self, role: str) -> str:
         loss = LOSSES[self.spec["loss"]]
         key = loss.messages[role]
         # the formula shown is the one form this output layer uses: a sigmoid output answers a
@@ -736,7 +760,8 @@ class Report:
         if loss.name == "cross_entropy" and self.layers[-1].activation != "softmax":
             key += "_binary"
         red = reduction(self.spec)
-        return self.tn(key if red == loss.default_reduction else f"{key}_{red}", self.layers[-1].size, **kw)
+        key = key if red == loss.default_reduction else f"{key}_{red}"
+        return f"{key}_one" if self.layers[-1].size == 1 and f"{key}_one" in self.msgs else key
 
     def tn(self, key: str, n: int, **kw: Any) -> str:
         """A sentence about n things: the catalogue's KEY_one where n is 1 and it has one (no
@@ -755,7 +780,19 @@ class Report:
     def network_figure(self) -> str:
         title, captions = self.t("fig_network_title"), tuple(self.figure_caption(lay) for lay in self.layers)
         svg = _network_svg(repr(self.spec), self.digits, title, captions, self)
-        return self._figure("network", svg, self.t("fig_network"))
+        # a layer pair with too many edges is drawn without its weights: the caption says what is there
+        labels = svg.count('class="wlabel"')
+        every = sum(lay.size * lay.prev_size for lay in self.layers[1:])
+        key = "fig_network" if labels >= every else ("fig_network_some" if labels else "fig_network_none")
+        return self._figure("network", svg, self.t(key))
+
+    @property
+    def clipped_errors(self) -> bool:
+        """Whether an iteration's error is large enough that cross-entropy's clipped ln may have made it:
+        a mean over the samples at least one clipped term, -ln 1e-15, over their number."""
+        if self.spec["loss"] != "cross_entropy" or not len(self.trace.history):
+            return False
+        return max(self.trace.history) * len(self.spec["samples"]) >= -math.log(CLIP) - 1e-9
 
     def chain_figure(self, layer_index: int) -> str:
         if self.step is None:
