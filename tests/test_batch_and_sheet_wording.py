@@ -49,7 +49,8 @@ def test_a_layer_is_derived_where_its_gradient_is_not_zero_with_that_samples_pas
     table = section.index("| $g_{1}$ | -0.33 | -0.318520777 |")
     assert table < section.index("Through $g_{1}$: the share")
     assert "The one exception is the derivation of $w_{4}$" in md
-    assert "each gradient above is one sample's: sample 1's, except where a derivation says it used another" in md
+    assert "(The derivation of $w_{4}$ above used sample 2, as its section says; the rest is sample 1's.)" in md
+    assert "used sample" not in _md("article")
     assert "我们" not in _md(XOR, "zh") and "唯一的例外是 $w_{4}$ 的推导" in _md(XOR, "zh")
 
 

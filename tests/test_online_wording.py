@@ -59,12 +59,12 @@ def reports() -> dict[tuple[str, str], str]:
 
 def test_one_output_and_one_input_read_in_the_singular(reports: dict[tuple[str, str], str]) -> None:
     md = reports[("regression", "en")]
-    assert "The output still differs from the target:" in md
+    assert "The output differs from the target:" in md
     assert "The only output neuron contributes half its squared miss, and that part alone is the total error." in md
     assert "the gradient of the bias of $y_{1}$, the only neuron of layer **y**, is simply its error signal" in md
     assert "here only $y_{1}$, so the sum has a single term" in md
     assert "Input -1, target -0.6;" in md and "Inputs -1" not in md
-    for plural in ("The outputs still differ", "the sum of those parts", "It collects one share from every neuron"):
+    for plural in ("The outputs differ", "the sum of those parts", "It collects one share from every neuron"):
         assert plural not in md, plural
 
 

@@ -52,7 +52,7 @@ def test_with_an_optimizer_no_rule_says_the_weight_moves_against_its_gradient(md
     assert "更新时权重朝梯度的反方向移动" not in zh and "让每个权重朝相反方向移动一小步" not in zh
     assert en.count("the optimizer, worked in its own section below, turns this gradient into the weight's step") == 3
     assert zh.count("再由优化器（见下文专节）把这个梯度变成该权重的更新量") == 3
-    assert "the optimizer (Adam) then turns these derivatives into a small step" in en
+    assert "the optimizer (Adam) then turns these derivatives into a step for each weight" in en
 
 
 def test_adam_is_described_with_its_learning_rate_and_its_first_step(md: dict[str, str]) -> None:

@@ -220,7 +220,7 @@ def test_counts_read_naturally() -> None:
     assert "1 neuron, sigmoid" in one and "1 neurons" not in one
     assert "feeds the one neuron of layer **o**" in one and "along a single path." in one
     # one output neuron: no sum over the outputs, no share from "every" neuron of the layer
-    assert "The output still differs from the target:" in one and "The outputs still" not in one
+    assert "The output differs from the target:" in one and "The outputs differ" not in one
     assert "that part alone is the total error" in one and "the sum of those parts" not in one
     assert "here only $o_{1}$, so the sum has a single term" in one
     assert "the single share $o_{1}$ passes back" in one and "It collects one share from every" not in one

@@ -467,7 +467,9 @@ class Report:
         kind = key.partition(".")[0]
         if s is not None and s.sample:
             other = self.step is not None and s.sample != self.step.sample
-            if (kind in ("grad", "total_error") and (self.batch or other)) or (self.batch and kind in _PER_SAMPLE):
+            if (kind in ("grad", "total_error", "error") and (self.batch or other)) or (
+                self.batch and kind in _PER_SAMPLE
+            ):
                 return names.symbol(f"{key}@{s.sample}")
         return names.symbol(key)
 
@@ -784,7 +786,10 @@ class Report:
         labels = svg.count('class="wlabel"')
         every = sum(lay.size * lay.prev_size for lay in self.layers[1:])
         key = "fig_network" if labels >= every else ("fig_network_some" if labels else "fig_network_none")
-        return self._figure("network", svg, self.t(key))
+        caption = self.t(key)
+        if any(lay.size > drawing.MAX_DRAWN for lay in self.layers):
+            caption += self.t("fig_network_elided", n=drawing.MAX_DRAWN)
+        return self._figure("network", svg, caption)
 
     @property
     def clipped_errors(self) -> bool:
