@@ -106,3 +106,16 @@ def test_a_sheet_gives_the_optimizers_rules_and_its_answer_opens_with_the_values
     assert asked and head.count("\n| `") == len(asked)
     for key in asked:  # the default sheet asks for sample 1's values
         assert f"| `{key}` |" in head and f"| {numfmt.text(tr.steps[0].get(key).value)} |\n" in head, key
+
+
+def test_the_slides_say_when_the_step_they_show_raised_the_error() -> None:
+    from bptrace.reports import render_files
+
+    wide: dict[str, Any] = json.loads(json.dumps(XOR))
+    wide.update(learning_rate=40.0, iterations=2)
+    tr = bptrace.trace(wide)
+    batch = next(s for s in tr.steps if s.sample is None)  # the step that combines the batch
+    assert tr.first_update is not None and tr.first_update["total_error"] > batch.get("total_error").value
+    slides = render_files(tr, ["lecture"])["lecture.html"]
+    assert "before the update it was" in slides and "so this step overshot" in slides
+    assert "overshot" not in render_files(bptrace.trace("article"), ["lecture"])["lecture.html"]

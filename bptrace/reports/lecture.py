@@ -443,8 +443,15 @@ class Lecture:
         end = Slide(key="", phase="end", title=self.t("lecture_end_title"), sentence="")
         if first is not None:
             used = first["samples"]
+            # the error the update set out to lower (sample 1's, or the batch's mean): did it?
+            source = r.agg if len(used) > 1 else r.step
+            before = source.get("total_error") if source is not None else None
+            up = "_up" if before is not None and first["total_error"] > before.value else ""
+            said_before = {"before": self.num(before.value)} if up and before is not None else {}
             end.sentence = (
-                self.t("lecture_end_sample", n=str(used[0])) if len(used) == 1 else self.t("lecture_end_batch")
+                self.t("lecture_end_sample" + up, n=str(used[0]), **said_before)
+                if len(used) == 1
+                else self.t("lecture_end_batch" + up, **said_before)
             )
             end.equations = [self.block(r"E_{\mathrm{total}}^{+} = " + self.r.tex(first["total_error"]))]
             done = len(used)
