@@ -203,6 +203,7 @@ _RUNS = re.compile(r"([0-9]+)")
 _HOLES = [mathml.hole(k) for k in range(2000)]
 
 
+@lru_cache(maxsize=4096)  # a block without numbers repeats whole from page to page and variant to variant
 def direct(unit: str) -> str | None:
     """The HTML of one block of a report without Python-Markdown, or None for a block shape it
     does not take (which Python-Markdown converts).
