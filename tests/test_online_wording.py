@@ -151,3 +151,11 @@ def test_the_slides_give_every_term_of_a_softmax_delta_before_it() -> None:
     first_delta = keys.index("delta.y1")
     for k in ("partial.dE_total/dout_y1", "partial.dE_total/dout_y2", "partial.dout_y2/dnet_y1"):
         assert keys.index(k) < first_delta, k
+
+
+def test_the_softmax_delta_slide_sums_the_factors_before_the_shortcut() -> None:
+    slides = Lecture(bptrace.reports.Report(bptrace.trace(CLASSIFIER), "en", None, _messages("en"))).build()
+    delta = next(s for s in slides if s.key == "delta.y1")
+    text = " ".join(delta.equations)
+    assert "∑" in text and text.index("∑") < text.index("target")  # the sum over the outputs, then out − target
+    assert len(delta.equations) >= 5

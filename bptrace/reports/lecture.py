@@ -280,6 +280,12 @@ class Lecture:
         else:
             # the formula, the numbers put in, the result: one line each, so none scrolls out of sight
             slide.equations = [self.block(" = ".join(parts[:2]))] + [self.block("= " + p) for p in parts[2:]]
+            if sentence_key == "lecture_delta_fused" and neuron:
+                # the factors the slides before gave, summed over the layer, before the shortcut
+                terms = self.r.softmax_sum_parts(neuron, src)
+                slide.equations = (
+                    [self.block(" = ".join(terms[:2]))] + [self.block("= " + p) for p in terms[2:]] + slide.equations
+                )
         return slide
 
     def _layer_focus(self, layer: str | None) -> list[str]:

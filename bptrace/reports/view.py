@@ -121,6 +121,10 @@ class Report:
 
     def softmax_sum(self, n: str, step: Step | None = None) -> str:
         """δ_n as the sum over every softmax output k of dE/dout_k · dout_k/dnet_n, with numbers."""
+        return self.chain(self.softmax_sum_parts(n, step))
+
+    def softmax_sum_parts(self, n: str, step: Step | None = None) -> list[str]:
+        """softmax_sum's sides: the rule, its terms in symbols, in numbers, and the sum."""
         s = step or self.step
         assert s is not None
         outs = self.layers[-1].neurons
@@ -133,7 +137,7 @@ class Report:
         total = sum(self.val(a, s) * self.val(b, s) for a, b in pairs)
         out_k, net_n = self.marked(r"\mathrm{out}_{k}", s), self.marked(rf"\mathrm{{net}}_{{{n}}}", s)
         lhs = rf"{self.sym('delta.' + n, s)} = \sum_{{k}} \frac{{\partial {self.etotal(s)}}}{{\partial {out_k}}} \frac{{\partial {out_k}}}{{\partial {net_n}}}"
-        return self.chain([self.reindex(lhs), syms, nums, self.tex(total)])
+        return [self.reindex(lhs), syms, nums, self.tex(total)]
 
     def softmax_collapse(self, n: str, step: Step | None = None) -> str:
         """Why softmax with cross-entropy gives δ = out − target, for neuron n."""
