@@ -159,3 +159,10 @@ def test_the_softmax_delta_slide_sums_the_factors_before_the_shortcut() -> None:
     text = " ".join(delta.equations)
     assert "∑" in text and text.index("∑") < text.index("target")  # the sum over the outputs, then out − target
     assert len(delta.equations) >= 5
+
+
+def test_the_articles_shares_are_called_shares_on_the_slides() -> None:
+    """∂E_o1/∂out_h1 is the part of the first factor that runs through o1, not a factor of its own."""
+    slides = Lecture(bptrace.reports.Report(bptrace.trace("article"), "en", None, _messages("en"))).build()
+    share = next(s for s in slides if s.key == "partial.dE_o1/dout_h1")
+    assert share.sentence.startswith("One share of") and "runs through" in share.sentence

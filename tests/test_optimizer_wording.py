@@ -136,12 +136,14 @@ def _slides(html: str) -> list[str]:
 
 
 def test_the_slides_show_each_share_before_the_sum_and_say_what_weight_decay_adds() -> None:
+    from bptrace.reports import render_files
+
     tr = bptrace.trace(DEEP)
     for lang, share, decay in (
         ("en", "One share of", "the gradient of the error plus λ times the parameter (weight decay)"),
         ("zh", "的一项贡献：经过", "误差的梯度加上 λ 乘以参数（权重衰减）"),
     ):
-        slides = _slides(bptrace.reports.render_files(tr, ["lecture"], lang=lang)["lecture.html"])
+        slides = _slides(render_files(tr, ["lecture"], lang=lang)["lecture.html"])
         shares = [k for k, s in enumerate(slides) if share in s]
         total = next(k for k, s in enumerate(slides) if "( − 0.081921603 ) + ( − 0.156338086 )" in s)
         assert len(shares) == 2 and max(shares) < total  # both shares come before the slide that adds them

@@ -75,6 +75,8 @@ def text_id(owner: str, line: str) -> str:
 _PARTIAL = re.compile(r"partial\.d([^/]+)/d(.+)")
 # one share of a hidden output's partial: the part that runs through the downstream neuron k
 _SHARE = re.compile(r"partial\.dE_total/dnet_([^*/]+)\*dnet_\1/dout_(.+)")
+# the same share written with an output's own error, as the article does: dE_o1/dout_h1
+_SHARE_OF_ERROR = re.compile(r"partial\.dE_(?!total/)([^/]+)/dout_(.+)")
 
 
 def _about(key: str) -> tuple[str | None, str | None]:
@@ -219,6 +221,8 @@ class Lecture:
             words["param"] = self.inline(self.r.name_sym(param))
         m = _PARTIAL.fullmatch(rec.key)
         share = _SHARE.fullmatch(rec.key)
+        if share is None and self.layers[-1].size > 1:  # one output's error is the whole, not a share
+            share = _SHARE_OF_ERROR.fullmatch(rec.key)
         if share:
             words["down"] = self.inline(self.r.name_sym(share.group(1)))
             words["whole"] = self.inline(names.partial_symbol(f"dE_total/dout_{share.group(2)}"))

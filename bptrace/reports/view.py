@@ -756,7 +756,10 @@ class Report:
     def loss_note(self) -> str:
         """What a report (not an exercise sheet) adds to the loss's name: how it compares with PyTorch's."""
         key = self._loss_key("name") + "_note"
-        return self.t(key) if key in self.msgs else ""
+        n = self.layers[-1].size
+        if n == 2 and f"{key}_two" in self.msgs:
+            key += "_two"
+        return self.t(key, n=n) if key in self.msgs else ""
 
     def _loss_key(self, role: str) -> str:
         loss = LOSSES[self.spec["loss"]]
