@@ -119,3 +119,19 @@ def test_the_slides_say_when_the_step_they_show_raised_the_error() -> None:
     slides = render_files(tr, ["lecture"])["lecture.html"]
     assert "before the update it was" in slides and "so this step overshot" in slides
     assert "overshot" not in render_files(bptrace.trace("article"), ["lecture"])["lecture.html"]
+
+
+def test_a_long_sum_on_a_slide_goes_on_at_its_signs() -> None:
+    from bptrace.reports import linebreak
+    from bptrace.reports.lecture import SLIDE_BUDGET, Lecture
+
+    wide: dict[str, Any] = json.loads(json.dumps(XOR))
+    wide["layers"][2] = {"name": "g", "size": 6, "activation": "tanh", "weights": [[0.1, -0.2, 0.3]] * 6, "bias": 0.0}
+    wide["layers"][3]["weights"] = [[0.3, -0.2, 0.1, 0.4, -0.5, 0.2]]
+    tr = bptrace.trace(wide)
+    slide = next(s for s in Lecture(Report(tr, "en", None, messages(make_env(), "en"))).build() if s.key == "net.y1")
+    assert len(slide.equations) > 3  # the symbols and the numbers each continue on a line of their own
+    numbers = tr.steps[0].get("net.y1").substituted.split(" = ", 1)[1]
+    assert linebreak.width(numbers) > SLIDE_BUDGET
+    article = Lecture(Report(bptrace.trace("article"), "en", None, messages(make_env(), "en"))).build()
+    assert all(len(s.equations) <= 3 for s in article if s.key.startswith("net."))  # short sums stay whole

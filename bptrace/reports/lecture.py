@@ -21,9 +21,11 @@ from typing import Any
 
 from .. import names
 from ..tracedata import Record, Step
-from . import mathml
+from . import linebreak, mathml
 from .figures import FONT, _drawn, _f
 from .view import Report
+
+SLIDE_BUDGET = 52  # body-text characters across a slide's column of equations (its type is 120%)
 
 ROW_H, COL_W, R = 140.0, 340.0, 26.0  # a row leaves a clear gap between a neuron's values and the next bias
 SMALL_LAYER = 4  # neurons a layer may have for each of them to get slides of its own
@@ -143,6 +145,19 @@ class Lecture:
 
     def num(self, x: float) -> str:
         return self.r.num(x)
+
+    def equation_lines(self, parts: list[str]) -> list[str]:
+        """The formula, the numbers put in, the result: one line each, so none scrolls out of sight;
+        a side too wide for the slide's column goes on at its outermost signs, on lines of its own."""
+        if len(parts) < 2:
+            return [self.block(p) for p in parts]
+        out = []
+        for k, side in enumerate(parts[1:]):
+            head = f"{parts[0]} = " if k == 0 else "= "
+            first, *rest = linebreak.lines(side, SLIDE_BUDGET - linebreak.width(head))
+            out.append(self.block(head + first))
+            out += [self.block(r"\quad " + line) for line in rest]
+        return out
 
     # ------------------------------------------------------------ what a record puts on the picture
 
@@ -282,14 +297,11 @@ class Lecture:
             slide.table = [(escape(f"[{k}]"), self.num(x)) for k, x in enumerate(flat[:TABLE_ROWS])]
             slide.more = max(0, len(flat) - TABLE_ROWS)
         else:
-            # the formula, the numbers put in, the result: one line each, so none scrolls out of sight
-            slide.equations = [self.block(" = ".join(parts[:2]))] + [self.block("= " + p) for p in parts[2:]]
+            slide.equations = self.equation_lines(parts)
             if sentence_key == "lecture_delta_fused" and neuron:
                 # the factors the slides before gave, summed over the layer, before the shortcut
                 terms = self.r.softmax_sum_parts(neuron, src)
-                slide.equations = (
-                    [self.block(" = ".join(terms[:2]))] + [self.block("= " + p) for p in terms[2:]] + slide.equations
-                )
+                slide.equations = self.equation_lines(terms) + slide.equations
         return slide
 
     def _layer_focus(self, layer: str | None) -> list[str]:
