@@ -148,12 +148,13 @@ def _weight_grad(r: Any, layer: str) -> bool:
     )  # fmt: skip
 
 
-def answer_key(trace: Trace) -> str:
-    """answers.toml: every scalar quantity of the first iteration at full precision."""
-    lines = [
-        f"# The answer key of {json.dumps(titles.text_in(trace.spec['title'], 'en'), ensure_ascii=False)}: "
-        "bptrace check spec.json answers.toml"
-    ]
+def answer_key(trace: Trace, lang: str = "en") -> str:
+    """answers.toml: every scalar quantity of the first iteration at full precision, under a
+    comment in the set's language."""
+    from .feedback import words
+
+    title = json.dumps(titles.text_in(trace.spec["title"], lang), ensure_ascii=False)
+    lines = ["# " + words(lang)["key_header"].format(title=title, command="bptrace check spec.json answers.toml")]
     first = [s for s in trace.steps if s.iteration == 1]
     batch = trace.spec["mode"] == "batch"
     for k, step in enumerate(first):
@@ -210,7 +211,7 @@ def _variant_files(
             tr, ["md", "html"], lang=lang, digits=digits, env=env, stem="question", template="question", context=context
         )
     )
-    teacher = {"spec.json": spec_json, "answers.toml": answer_key(tr)}
+    teacher = {"spec.json": spec_json, "answers.toml": answer_key(tr, lang)}
     # the answer opens with the values the sheet asks for (a sheet that asks for every quantity
     # has them in the answer's last appendix), then works everything out
     answers = {} if asked is None else {"asked": asked}

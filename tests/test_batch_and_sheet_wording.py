@@ -135,3 +135,12 @@ def test_a_long_sum_on_a_slide_goes_on_at_its_signs() -> None:
     assert linebreak.width(numbers) > SLIDE_BUDGET
     article = Lecture(Report(bptrace.trace("article"), "en", None, messages(make_env(), "en"))).build()
     assert all(len(s.equations) <= 3 for s in article if s.key.startswith("net."))  # short sums stay whole
+
+
+def test_the_answer_key_speaks_the_sets_language(tmp_path: Path) -> None:
+    exercises.make_set("article", tmp_path / "zh", 1, lang="zh", jobs=1)
+    first = (tmp_path / "zh" / "teachers" / "001" / "answers.toml").read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# ") and "的答案：bptrace check spec.json answers.toml" in first
+    exercises.make_set("article", tmp_path / "en", 1, jobs=1)
+    first = (tmp_path / "en" / "teachers" / "001" / "answers.toml").read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# The answer key of ") and first.endswith(": bptrace check spec.json answers.toml")
