@@ -443,8 +443,8 @@ class Lecture:
         said = [self.t("lecture_scope", total=str(r.total_updates), used=escape(r.sample_list(first["samples"])))]
         others = not r.batch and self.several and not r.any_big  # only then has the report that section
         if others:
-            key = r.tn("lecture_scope_samples", len(r.sample_steps) - 1)
-            said.append(escape(key).format(section=escape(r.others_heading)))
+            key = r.counted_key("lecture_scope_samples", len(r.sample_steps) - 1)
+            said.append(self.t(key, section=escape(r.others_heading)))
         if r.optimizer is not None and len(r.update_steps(2)) > 1:
             # online over several samples, the report works step 2 under sample 2, not in the optimizer's section
             heading = (

@@ -392,6 +392,20 @@ class Report:
         """One quantity for every neuron of a layer, from scalar or array records."""
         return [self.val(f"{kind}.{n}", step) for n in lay.neurons]
 
+    def sheet_rows(self, asked: Sequence[str] | None = None) -> list[tuple[str, Record, Step]]:
+        """The first iteration's scalar quantities under the keys a sheet names them by (sample 1's
+        plain, another sample's sampleN., the batch's batch.), as (key, record, step); only those
+        asked for, when a list is given."""
+        rows = []
+        for k, s in enumerate(self.steps1):
+            prefix = "" if k == 0 else (f"sample{s.sample}." if s.sample else "batch.")
+            rows += [
+                (prefix + rec.key, rec, s)
+                for rec in s.records
+                if not rec.is_array and (asked is None or prefix + rec.key in asked)
+            ]
+        return rows
+
     @functools.cached_property
     def elementwise_indexes(self) -> list[int]:
         """The layers (by index) whose outputs each depend on their own net input alone."""
@@ -769,13 +783,16 @@ class Report:
         if loss.name == "cross_entropy" and self.layers[-1].activation != "softmax":
             key += "_binary"
         red = reduction(self.spec)
-        key = key if red == loss.default_reduction else f"{key}_{red}"
-        return f"{key}_one" if self.layers[-1].size == 1 and f"{key}_one" in self.msgs else key
+        return self.counted_key(key if red == loss.default_reduction else f"{key}_{red}", self.layers[-1].size)
+
+    def counted_key(self, key: str, n: int) -> str:
+        """The catalogue key of a sentence about n things: KEY_one where n is 1 and the catalogue
+        has it (no plurals, no "each" or "sum" over a single thing), else KEY."""
+        return f"{key}_one" if n == 1 and f"{key}_one" in self.msgs else key
 
     def tn(self, key: str, n: int, **kw: Any) -> str:
-        """A sentence about n things: the catalogue's KEY_one where n is 1 and it has one (no
-        plurals, no "each" or "sum" over a single thing), else KEY."""
-        return self.t(f"{key}_one" if n == 1 and f"{key}_one" in self.msgs else key, **kw)
+        """A sentence about n things, in its counted_key form."""
+        return self.t(self.counted_key(key, n), **kw)
 
     def layer_caption(self, lay: names.LayerLayout) -> str:
         if lay.index == 0:
