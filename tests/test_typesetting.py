@@ -169,6 +169,17 @@ def test_a_long_sum_is_cut_at_its_outer_signs() -> None:
     assert linebreak.width(r"\frac{\partial E}{\partial w_{5}}") < linebreak.width(r"\partial E \partial w_{5}")
 
 
+def test_cuts_are_planned_once_for_equations_that_differ_only_in_their_digits() -> None:
+    # the cut of one equation is remembered by its digits zeroed: another equation of that
+    # shape must come out cut at the same places with its own digits, brackets and all
+    first = r"\left(0.25 \cdot 0.5 + 0.75 \cdot 0.5 + 0.125 \cdot 0.5\right) \cdot 0.36"
+    other = r"\left(0.31 \cdot 0.2 + 0.98 \cdot 0.4 + 0.672 \cdot 0.9\right) \cdot 0.17"
+    assert linebreak.lines(first, 30) == [r"(0.25 \cdot 0.5 + 0.75 \cdot 0.5", r"+ 0.125 \cdot 0.5) \cdot 0.36"]
+    assert linebreak.lines(other, 30) == [r"(0.31 \cdot 0.2 + 0.98 \cdot 0.4", r"+ 0.672 \cdot 0.9) \cdot 0.17"]
+    assert linebreak.terms(other) == [r"\left(0.31 \cdot 0.2 + 0.98 \cdot 0.4 + 0.672 \cdot 0.9\right) \cdot 0.17"]
+    assert linebreak.width(first) == linebreak.width(other)
+
+
 def test_the_softmax_delta_sum_continues_on_a_second_line() -> None:
     text = bptrace.render(bptrace.trace("softmax"), "md")
     assert (

@@ -39,9 +39,19 @@ def _argument(tex: str, k: int) -> tuple[str, int]:
     return tex[k : k + 1], k + 1
 
 
-@lru_cache(maxsize=8192)  # lines() measures a growing line again at every piece it weighs
+# Every digit is as wide as any other here, and no digit decides a cut: widths and cuts are
+# worked out on the text with its digits zeroed, so equations that differ only in their numbers
+# (the same formula in every variant of an exercise set) are measured once.
+_ZEROS = str.maketrans("123456789", "000000000")
+
+
 def width(tex: str) -> float:
     """The estimated width of a piece of LaTeX, in body-text characters."""
+    return _width(tex.translate(_ZEROS))
+
+
+@lru_cache(maxsize=8192)  # lines() measures a growing line again at every piece it weighs
+def _width(tex: str) -> float:
     total = 0.0
     k = 0
     while k < len(tex):
@@ -57,14 +67,14 @@ def width(tex: str) -> float:
             if name in ("frac", "dfrac", "tfrac"):
                 top, k = _argument(tex, k)
                 bottom, k = _argument(tex, k)
-                total += max(width(top), width(bottom)) + 0.4
+                total += max(_width(top), _width(bottom)) + 0.4
             elif name in ("quad", "qquad"):
                 total += 2.0 if name == "quad" else 4.0
             elif name not in _INVISIBLE:
                 total += _NAMED.get(name, 1.0)
         elif c in "_^":
             arg, k = _argument(tex, k + 1)
-            total += _SCRIPT * width(arg)
+            total += _SCRIPT * _width(arg)
         elif c in "{} &":
             k += 1
         elif c in "+=<>":
@@ -82,7 +92,13 @@ def width(tex: str) -> float:
 
 def terms(tex: str) -> list[str]:
     """The expression cut before each outermost " + " or " - " (outside braces and \\left…\\right)."""
-    pieces: list[str] = []
+    return [tex[a:b] for a, b in _terms(tex.translate(_ZEROS))]
+
+
+@lru_cache(maxsize=4096)
+def _terms(tex: str) -> tuple[tuple[int, int], ...]:
+    """terms() as (start, end) spans."""
+    pieces: list[tuple[int, int]] = []
     depth = 0
     start = 0
     k = 0
@@ -101,11 +117,11 @@ def terms(tex: str) -> list[str]:
         elif c == "}":
             depth -= 1
         elif depth == 0 and c in "+-" and tex[k - 1 : k] == " " and tex[k + 1 : k + 2] == " " and k > start:
-            pieces.append(tex[start : k - 1])
+            pieces.append((start, k - 1))
             start = k
         k += 1
-    pieces.append(tex[start:])
-    return pieces
+    pieces.append((start, len(tex)))
+    return tuple(pieces)
 
 
 def _opening_group(tex: str) -> tuple[str, str] | None:
@@ -133,17 +149,33 @@ def lines(tex: str, budget: float) -> list[str]:
     the cuts allow; every line after the first starts with its sign. A term still too wide that
     opens with a bracketed sum is broken inside the brackets, which then no longer stretch (a
     bracket cannot span lines); any other such term stays whole."""
-    out: list[str] = []
-    for piece in terms(tex):
-        if out and width(out[-1]) + width(piece) > budget:  # a piece holds its own sign
-            out.append(piece)
-        elif out:
-            out[-1] += " " + piece
+    return [
+        "".join(tex[p[0] : p[1]] if isinstance(p, tuple) else p for p in line)
+        for line in _lines(tex.translate(_ZEROS), budget)
+    ]
+
+
+# a line as its parts: (start, end) spans of the text, and brackets put in where a group was opened
+_Line = tuple["tuple[int, int] | str", ...]
+
+
+@lru_cache(maxsize=4096)
+def _lines(tex: str, budget: float, at: int = 0) -> tuple[_Line, ...]:
+    """lines() as spans of the text (offset by ``at``, for a group inside it)."""
+    spans: list[tuple[int, int]] = []
+    for a, b in _terms(tex):
+        # pieces lie one space apart, so a line of several pieces is one span
+        if spans and _width(tex[spans[-1][0] : spans[-1][1]]) + _width(tex[a:b]) > budget:  # a piece holds its own sign
+            spans.append((a, b))
+        elif spans:
+            spans[-1] = (spans[-1][0], b)
         else:
-            out.append(piece)
-    if len(out) == 1 and width(out[0]) > budget:
-        group = _opening_group(out[0])
-        if group is not None and len(terms(group[0])) > 1:
-            inside = lines(group[0], budget - 1)
-            return ["(" + inside[0], *inside[1:-1], inside[-1] + ")" + group[1]] if len(inside) > 1 else out
-    return out
+            spans.append((a, b))
+    if len(spans) == 1 and _width(tex[spans[0][0] : spans[0][1]]) > budget:
+        group = _opening_group(tex)
+        if group is not None and len(_terms(group[0])) > 1:
+            inside = _lines(group[0], budget - 1, at + 6)  # inside "\\left("
+            if len(inside) > 1:
+                after = (at + len(tex) - len(group[1]), at + len(tex))
+                return (("(", *inside[0]), *inside[1:-1], (*inside[-1], ")", after))
+    return tuple(((at + a, at + b),) for a, b in spans)
