@@ -140,11 +140,12 @@ def asked_keys(trace: Trace, ask: str = "default") -> list[str] | None:
 
 def _weight_grad(r: Any, layer: str) -> bool:
     """A weight's gradient in this layer whose input is not zero (a zero input teaches nothing)."""
+    if r.kind != "grad" or r.layer != layer or not r.name.startswith("w"):
+        return False  # before the expression, which a trace writes out only when it is read
     e = r.expr
     return (
-        r.kind == "grad" and r.layer == layer and r.name.startswith("w") and isinstance(e, list) and e[0] == "mul"
-        and len(e) == 3 and isinstance(e[1], list) and e[1][1].startswith("delta.")
-        and isinstance(e[2], list) and len(e[2]) > 2 and e[2][2] != 0
+        isinstance(e, list) and e[0] == "mul" and len(e) == 3 and isinstance(e[1], list)
+        and e[1][1].startswith("delta.") and isinstance(e[2], list) and len(e[2]) > 2 and e[2][2] != 0
     )  # fmt: skip
 
 
