@@ -384,6 +384,25 @@ def test_tables_found_by_find_as_by_the_regex(documents: list[str]) -> None:
     assert sum(p.count('<div class="table"') for p in map(reports.tables.fit, pages)) > 20
 
 
+def test_rows_and_cells_found_by_find_as_by_the_regexes(documents: list[str]) -> None:
+    tables = [t for d in documents for t in re.findall(r"<table>\n(.*?)\n</table>", md_html.markdown_to_html(d), re.S)]
+    assert len(tables) > 20
+    for t in tables:
+        assert reports.tables._rows(t) == reports.tables._ROW.findall(t)
+        for row in reports.tables._rows(t):
+            assert reports.tables._cells(row) == reports.tables._CELL.findall(row)
+
+
+@settings(derandomize=True, max_examples=500)
+@given(
+    st.lists(st.sampled_from(["<tr>\n", "</tr>", "<td>", "</td>", "<th", "</th>", "<thead>", ">", "<td_", "a", "\n"]))
+)
+def test_rows_and_cells_of_any_tag_soup_as_by_the_regexes(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert reports.tables._rows(text) == reports.tables._ROW.findall(text)
+    assert reports.tables._cells(text) == reports.tables._CELL.findall(text)
+
+
 def test_a_table_estimate_ignores_which_digits_it_holds() -> None:
     a = "<tr>\n<td>0.123</td><td>−7</td></tr>\n<tr>\n<td>w<sub>5</sub></td><td>٣</td></tr>"
     b = a.replace("0.123", "9.876").replace("−7", "−1").replace("5", "8")

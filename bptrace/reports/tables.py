@@ -131,15 +131,49 @@ _ZEROS = bytes.maketrans(b"123456789", b"000000000")
 @lru_cache(maxsize=1024)
 def _width(zeroed: bytes) -> float:
     cols: list[float] = []
-    for row in _ROW.findall(zeroed.decode()):
-        for k, (kind, content) in enumerate(_CELL.findall(row)):
-            w = _cell(content, kind == "h")
+    for row in _rows(zeroed.decode()):
+        for k, w in enumerate(_row(row)):
             if k < len(cols):
                 cols[k] = max(cols[k], w)
             else:
                 cols.append(w)
     # a little to spare: a table an estimate finds a shade too narrow would squeeze a column
     return 1.02 * (sum(cols) + len(cols) * (PAD + BORDER) + BORDER)
+
+
+@lru_cache(maxsize=8192)  # a table new to the cache is mostly rows seen before
+def _row(row: str) -> tuple[float, ...]:
+    return tuple(_cell(content, kind == "h") for kind, content in _cells(row))
+
+
+def _rows(table: str) -> list[str]:
+    """What _ROW finds, found with str.find: a lazy pattern tries a match at every character of a
+    row's formulas, and a table that differs from every one measured before is read whole."""
+    out = []
+    pos = 0
+    while (start := table.find("<tr>\n", pos)) >= 0 and (end := table.find("</tr>", start + 5)) >= 0:
+        out.append(table[start + 5 : end])
+        pos = end + 5
+    return out
+
+
+def _cells(row: str) -> list[tuple[str, str]]:
+    """What _CELL finds, (kind, content) for each <th …> and <td …> (not <thead>), by str.find."""
+    out = []
+    pos = 0
+    while (start := row.find("<t", pos)) >= 0:
+        kind, after = row[start + 2 : start + 3], row[start + 3 : start + 4]
+        if kind not in ("h", "d") or after.isalnum() or after == "_":  # <tr>, <thead>: not a cell
+            pos = start + 2
+            continue
+        gt = row.find(">", start)
+        end = row.find(f"</t{kind}>", gt + 1) if gt >= 0 else -1
+        if end < 0:
+            pos = start + 2
+            continue
+        out.append((kind, row[gt + 1 : end]))
+        pos = end + 5
+    return out
 
 
 def fit(page: str) -> str:
