@@ -113,13 +113,17 @@ def latex(
     symbol: Callable[[str], str] = names.symbol,
     times: str = r"\cdot",
     number_of: Callable[[str, float], str] | None = None,
+    mean_first: bool = False,
 ) -> str:
     """The tree as LaTeX: symbols when number is None, else each variable's value put in.
 
     ``symbol`` and ``times`` let the same tree print in vector form (bold symbols, ⊙);
-    ``number_of`` (key, value) prints a variable's value by what it is, over ``number``.
+    ``number_of`` (key, value) prints a variable's value by what it is, over ``number``;
+    ``mean_first`` writes a sum over a number as 1/n times the bracketed sum, for a page where
+    fractions inside a fraction's numerator would be set too small to read. (The trace's own
+    formulas keep the plain fraction: a saved trace is checked against them.)
     """
-    return _latex(node, _Style(number, max_terms, symbol, times, number_of))[0]
+    return _latex(node, _Style(number, max_terms, symbol, times, number_of, mean_first))[0]
 
 
 class _Style:
@@ -130,9 +134,10 @@ class _Style:
         symbol: Callable[[str], str],
         times: str,
         number_of: Callable[[str, float], str] | None = None,
+        mean_first: bool = False,
     ) -> None:
         self.number, self.max_terms, self.symbol, self.times = number, max_terms, symbol, times
-        self.number_of = number_of
+        self.number_of, self.mean_first = number_of, mean_first
 
 
 def _wrap(part: tuple[str, int], need: int) -> str:
@@ -181,6 +186,8 @@ def _latex(node: Node, st: _Style) -> tuple[str, int]:
     if op == "sq":
         return f"{_wrap(sub[0], _base_need(sub[0][0]))}^{{2}}", _POWER
     if op == "div":
+        if st.mean_first and isinstance(node[2], (int, float)) and sub[0][1] == _SUM:
+            return rf"\frac{{1}}{{{sub[1][0]}}} \left({sub[0][0]}\right)", _PRODUCT
         return rf"\frac{{{sub[0][0]}}}{{{sub[1][0]}}}", _ATOM
     if op == "pow":
         return f"{_wrap(sub[0], _base_need(sub[0][0]))}^{{{sub[1][0]}}}", _POWER

@@ -54,7 +54,10 @@ def test_the_settings_count_what_the_run_does_and_send_nowhere_else(md: dict[str
     en, zh = md["en"], md["zh"]
     assert "numbered t = 1…2 over 1 iteration; both are worked in full below" in en
     assert "summarised in section 4" not in en and "其余在第 4 节概括" not in zh
-    assert "（3 个样本分批，每批更新一次），1 轮共 2 次更新（t = 1…2）；两次都在下文完整演算" in zh
+    assert (
+        "（第 1 批为样本 1 和样本 2，第 2 批为样本 3），每批更新一次，1 轮共 2 次更新（t = 1…2）；两次都在下文完整演算"
+        in zh
+    )
     assert "用该批样本梯度的平均值" in zh
 
 
@@ -79,8 +82,13 @@ def test_section_4_compares_honestly(md: dict[str, str]) -> None:
     """Mini-batches measure an iteration's error with changing weights; a step that overshoots is
     not said to lower the error."""
     en, zh = md["en"], md["zh"]
-    assert "During this iteration the mean was 1.067399513, measured batch by batch" in en
-    assert "down from 1.067399513" not in en and "逐批测得" in zh
+    assert (
+        "After both updates of this iteration, the same inputs give a mean error of 0.860427832" in en
+        and "While the iteration ran, the samples' errors averaged 1.067399513: each was measured with the weights "
+        "its own batch started from"
+        in en
+    )
+    assert "down from 1.067399513" not in en and "本轮两次更新完成后" in zh and "所在批次开始时的权重" in zh
     slides = render_files(bptrace.trace(MINI3), ["lecture"])["lecture.html"]
     assert "gives the error of this one iteration" in slides and "after every iteration" not in slides
     steep = {

@@ -82,8 +82,9 @@ def test_settings_count_updates_and_section_4_and_appendix_b_say_which_weights(t
     md = _md(trace, lang)
     if lang == "en":
         assert (
-            "- updates per iteration: 3, one per batch of the 5 samples, numbered t = 1…6 over 2 iterations; "
-            "t = 1 and t = 2 are worked in full below" in md
+            "- updates per iteration: 3, one per batch (batch 1: samples 1 and 2, batch 2: samples 3 and 4, "
+            "batch 3: sample 5), numbered t = 1…6 over 2 iterations; t = 1 and t = 2 are worked in full below, "
+            "the rest of this iteration in brief after it, and later iterations in section 4" in md
         )
         assert "measured before that iteration's update" not in md
         assert (
@@ -97,7 +98,8 @@ def test_settings_count_updates_and_section_4_and_appendix_b_say_which_weights(t
         assert used == {1: "initial", 2: "initial", 3: "after t = 1", 4: "after t = 1", 5: "after t = 2"}
     else:
         assert (
-            "- 每轮更新次数：3（5 个样本分批，每批更新一次），2 轮共 6 次更新（t = 1…6）；下文完整演算 t = 1 和 t = 2"
+            "- 每轮更新次数：3（第 1 批为样本 1 和样本 2，第 2 批为样本 3 和样本 4，第 3 批为样本 5），每批更新一次，"
+            "2 轮共 6 次更新（t = 1…6）；下文完整演算 t = 1 和 t = 2，本轮其余各次随后简要列出，之后各轮在第 4 节概括"
             in md
         )
         assert "每一轮的误差都在该轮更新之前测得" not in md
@@ -157,8 +159,10 @@ def test_one_samples_derivation_marks_every_value_of_that_sample(trace: Any, lan
     said = "every sample n of the batch" if lang == "en" else "批中的每个样本 n"
     assert worked.index(said) < worked.index(r"\delta^{(n)}_{j}")
     assert r"$+\partial E^{(n)}_{\mathrm{total}} / \partial \mathrm{net}^{(n)}$" in worked
-    # the batch's own values stay unmarked: the mean in 3.5
-    assert r"\frac{\partial E_{\mathrm{total}}}{\partial w_{5}} &= \frac{\frac{\partial E^{(1)}_{\mathrm{total}}}" in md
+    # the batch's own values stay unmarked: the mean in 3.5, a half of the bracketed sum (a fraction
+    # inside a fraction's numerator would be set too small to read)
+    mean = r"\frac{\partial E_{\mathrm{total}}}{\partial w_{5}} &= \frac{1}{2} \left(\frac{\partial E^{(1)}_{\mathrm{total}}}"
+    assert mean in md
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -272,10 +276,16 @@ def test_without_an_optimizer_the_updates_are_counted_without_t(lang: str) -> No
     md = _md(bptrace.trace(spec), lang)
     appendix = md.split("## Appendix B" if lang == "en" else "## 附录 B", 1)[1]
     if lang == "en":
-        assert "- updates per iteration: 3, one per batch of the 5 samples, 6 in all over 2 iterations" in md
+        assert (
+            "- updates per iteration: 3, one per batch (batch 1: samples 1 and 2, batch 2: samples 3 and 4, batch 3: "
+            "sample 5); the first is worked in full below, the rest of this iteration in brief after it" in md
+        )
         assert "t = 1" not in md and "| after update 2 |" in appendix
     else:
-        assert "- 每轮更新次数：3（5 个样本分批，每批更新一次），2 轮共 6 次更新；下文完整演算第 1 次" in md
+        assert (
+            "- 每轮更新次数：3（第 1 批为样本 1 和样本 2，第 2 批为样本 3 和样本 4，第 3 批为样本 5），每批更新一次；"
+            "下文完整演算第 1 次，本轮其余各次随后简要列出" in md
+        )
         assert "t = 1" not in md and "| 第 2 次更新之后 |" in appendix
 
 

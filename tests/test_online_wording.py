@@ -126,9 +126,11 @@ def test_a_softmax_layer_finds_every_net_input_before_any_output(reports: dict[t
 
 def test_the_slides_say_where_the_input_and_the_biases_are() -> None:
     reg = Lecture(bptrace.reports.Report(bptrace.trace(REGRESSION), "en", None, _messages("en"))).build()[0]
-    assert reg.sentence.startswith("The input is on the left, each neuron&#x27;s own bias in a box beside it,")
+    assert reg.sentence.startswith(
+        "The input is on the left, each neuron&#x27;s own bias written just above the neuron,"
+    )
     art = Lecture(bptrace.reports.Report(bptrace.trace("article"), "en", None, _messages("en"))).build()[0]
-    assert art.sentence.startswith("The inputs are on the left, each layer&#x27;s bias in a box above it,")
+    assert art.sentence.startswith("The inputs are on the left, each layer&#x27;s bias written above the layer,")
 
 
 def _messages(lang: str) -> dict[str, str]:

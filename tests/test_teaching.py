@@ -610,8 +610,8 @@ def test_batch_report_marks_sample_1_symbols_and_keeps_plain_ones_for_the_batch(
         assert bare not in worked, bare
     # the mean keeps the plain symbol: E_total is the batch's error, and the mean gradient is plain
     assert (
-        r"E_{\mathrm{total}} &= \frac{E^{(1)}_{\mathrm{total}} + E^{(2)}_{\mathrm{total}} + E^{(3)}_{\mathrm{total}}}{3}"
-        in batch
+        r"E_{\mathrm{total}} &= \frac{1}{3} \left(E^{(1)}_{\mathrm{total}} + E^{(2)}_{\mathrm{total}} + "
+        r"E^{(3)}_{\mathrm{total}}\right)" in batch
     )
     assert r"w_{5}^{+} = w_{5} - \eta \cdot \frac{\partial E_{\mathrm{total}}}{\partial w_{5}}" in batch
     keys = batch.split("`bptrace check`")[1]

@@ -211,6 +211,12 @@ def _bias_box(box: Box) -> str:
     )
 
 
+def _boxed_beside(lay: LayerLayout) -> bool:
+    """Whether a layer's biases are drawn beside their neurons: its own biases, or the one bias of
+    a layer of one neuron (a box between the columns would look shared by a whole layer)."""
+    return not lay.bias_name or lay.size == 1
+
+
 class _Crowded(Exception):
     """Labels do not fit at this spacing."""
 
@@ -230,7 +236,7 @@ def network(
     labelled = {lay.index for lay in layers[1:] if lay.size * lay.prev_size <= MAX_LABELLED_EDGES}
     # a neuron's own bias box sits between it and its neighbour: rows far enough apart that the
     # box is plainly nearer its own neuron
-    row_h0 = 114.0 if any(not lay.bias_name for lay in layers[1:]) else 96.0
+    row_h0 = 114.0 if any(_boxed_beside(lay) for lay in layers[1:]) else 96.0
     while True:
         col_w, row_h = col_w0, row_h0
         while col_w * (len(layers) - 1) <= max(MAX_WIDTH, col_w0 * (len(layers) - 1)):
@@ -273,7 +279,7 @@ def _network(
     top = 76.0
     width = col_w * (len(layers) - 1) + 2 * margin
     below = max(
-        (len([j for j in _drawn(lay.size) if j is not None]) for lay in layers[1:] if not lay.bias_name), default=0
+        (len([j for j in _drawn(lay.size) if j is not None]) for lay in layers[1:] if _boxed_beside(lay)), default=0
     )
     height = top + row_h * rows + 56 + (16 * below if listed else 0)
     cap_y = top + row_h * rows + 40
@@ -306,7 +312,7 @@ def _network(
                 qx, qy = x2 - (r + 3) * math.cos(in_a), y2 + (r + 3) * math.sin(in_a)
                 wedges.append((lay, j, i, (px, py, qx, qy)))
         raw = spec["layers"][lay.index]
-        if lay.bias_name:
+        if lay.bias_name and not _boxed_beside(lay):
             cx, by = margin + (lay.index - 0.5) * col_w, top - 40
             s = f"{_param_text(lay.bias_name)} = {fmt(raw['bias'])}"
             bw = text_width(s, 12) + 16
@@ -339,12 +345,12 @@ def _network(
     # to it by a short dashed link, so that it cannot be read as the neighbour's
     for lay in layers[1:]:
         raw = spec["layers"][lay.index]
-        if lay.bias_name:
+        if not _boxed_beside(lay):
             continue
         drawn = [j for j in _drawn(lay.size) if j is not None]
         for j in drawn:
             x, y = pos[(lay.index, j)]
-            s = f"{_param_text(lay.bias(j))} = {fmt(raw['bias'][j])}"
+            s = f"{_param_text(lay.bias(j))} = {fmt(raw['bias'] if lay.bias_name else raw['bias'][j])}"
             if listed:
                 by = cap_y + 16 * (1 + drawn.index(j))
                 placed.append(_text_box(x, by, s, 11))
@@ -427,7 +433,7 @@ def _network(
 # ---------------------------------------------------------------- the chain-rule path of one weight
 
 
-def _q(kind: str, neuron: str) -> str:
+def _quantity(kind: str, neuron: str) -> str:
     """net_{o1}, out_{h1,2}, E_{o1}, δ_{o1}: a quantity of a neuron as figure text."""
     return f"{kind}_{{{names.subscript(neuron)}}}"
 
@@ -436,16 +442,28 @@ def _d(top: str, bottom: str) -> str:
     return f"∂{top}/∂{bottom}"
 
 
-E_TOTAL = "E_{total}"
-
-
-def chain(step: Step, lay: LayerLayout, down: list[LayerLayout], j: int, i: int, digits: int, title: str) -> str:
+def chain(
+    step: Step,
+    lay: LayerLayout,
+    down: list[LayerLayout],
+    j: int,
+    i: int,
+    number: Callable[[float], str],
+    title: str,
+    mark: str = "",
+) -> str:
     """The path from one weight to E_total, each edge labelled with its local derivative.
 
     An output weight: w -> net -> out -> E_total; with softmax, net_j reaches E_total through
     every output out_k (that coupling is the softmax Jacobian). A hidden weight fans out through
-    every neuron of the next layer, whose edge to E_total carries that neuron's delta.
+    every neuron of the next layer, whose edge to E_total carries that neuron's delta. ``mark``
+    follows the symbol of every quantity of one sample (⁽¹⁾ in a batch), as in the formulas.
     """
+
+    def _q(kind: str, neuron: str) -> str:
+        return _quantity(kind + mark, neuron)
+
+    e_total = f"E{mark}_{{total}}"
     w = lay.weight(j, i)
     n = lay.neuron(j)
 
@@ -460,32 +478,32 @@ def chain(step: Step, lay: LayerLayout, down: list[LayerLayout], j: int, i: int,
     ]
     if not down and lay.activation == "softmax":
         outs = [lay.neuron(k) for k in _drawn(lay.size) if k is not None]
-        columns += [[_q("out", m) for m in outs], [E_TOTAL]]
+        columns += [[_q("out", m) for m in outs], [e_total]]
         for m in outs:
             jac = val(f"partial.dout_{m}/dnet_{n}")
             om, on = val(f"out.{m}"), val(f"out.{n}")
             if jac is None and om is not None and on is not None:
                 jac = om * ((m == n) - on)  # the softmax Jacobian, where the trace keeps only delta
             edges.append((_q("net", n), _q("out", m), _d(_q("out", m), _q("net", n)), jac))
-            edges.append((_q("out", m), E_TOTAL, _d(E_TOTAL, _q("out", m)), val(f"partial.dE_total/dout_{m}")))
+            edges.append((_q("out", m), e_total, _d(e_total, _q("out", m)), val(f"partial.dE_total/dout_{m}")))
     elif not down:
         # three arrows for the three factors the text multiplies: out_k reaches E_total through its
         # own term E_k alone, and an arrow E_k -> E_total (derivative 1) would be a fourth
-        columns += [[_q("out", n)], [E_TOTAL]]
+        columns += [[_q("out", n)], [e_total]]
         edges.append((_q("net", n), _q("out", n), _d(_q("out", n), _q("net", n)), val(f"partial.dout_{n}/dnet_{n}")))
-        edges.append((_q("out", n), E_TOTAL, _d(E_TOTAL, _q("out", n)), val(f"partial.dE_total/dout_{n}")))
+        edges.append((_q("out", n), e_total, _d(e_total, _q("out", n)), val(f"partial.dE_total/dout_{n}")))
     else:
         nxt = down[0]
         columns.append([_q("out", n)])
         edges.append((_q("net", n), _q("out", n), _d(_q("out", n), _q("net", n)), val(f"partial.dout_{n}/dnet_{n}")))
         drawn = [nxt.neuron(q) for q in _drawn(nxt.size) if q is not None]
-        columns += [[_q("net", m) for m in drawn], [E_TOTAL]]
+        columns += [[_q("net", m) for m in drawn], [e_total]]
         for m in drawn:
             edges.append(
                 (_q("out", n), _q("net", m), _d(_q("net", m), _q("out", n)), val(f"partial.dnet_{m}/dout_{n}"))
             )
-            edges.append((_q("net", m), E_TOTAL, _q("δ", m), val(f"delta.{m}")))
-    return _chain_svg(columns, edges, lambda x: numfmt.text(x, digits), title)
+            edges.append((_q("net", m), e_total, _q("δ", m), val(f"delta.{m}")))
+    return _chain_svg(columns, edges, number, title)
 
 
 def _chain_svg(

@@ -340,10 +340,10 @@ class Lecture:
         return {self.r.derived(lay.index)[0] for lay in self.layers[1:]}
 
     def _where(self) -> str:
-        """Where the picture puts the inputs and the biases: a shared bias in a box above its layer,
-        a neuron's own bias in a box beside the neuron."""
+        """Where the picture puts the inputs and the biases: a shared bias above its layer, a
+        neuron's own bias (and a one-neuron layer's) just above the neuron."""
         r = self.r
-        shared = {bool(lay.bias_name) for lay in self.layers[1:]}
+        shared = {bool(lay.bias_name) and lay.size > 1 for lay in self.layers[1:]}
         kind = "mixed" if len(shared) > 1 else ("shared" if True in shared else "own")
         return r.t(
             "lecture_where", inputs=r.tn("lecture_inputs", self.layers[0].size), biases=r.t(f"lecture_biases_{kind}")
@@ -475,11 +475,11 @@ class Lecture:
                 if len(used) == 1
                 else self.t("lecture_end_batch" + up, **said_before)
             )
-            end.equations = [self.block(r"E_{\mathrm{total}}^{+} = " + self.r.tex(first["total_error"]))]
+            end.equations = [self.block(r"E_{\mathrm{total}}^{+} = " + self.r.summary_tex(first["total_error"]))]
             done = len(used)
         elif r.trace.final is not None:  # a trace written before first_update: say the value is the run's end
             end.sentence = self.t("lecture_end_run")
-            end.equations = [self.block(r"E_{\mathrm{total}} = " + r.tex(r.trace.final["total_error"]))]
+            end.equations = [self.block(r"E_{\mathrm{total}} = " + r.summary_tex(r.trace.final["total_error"]))]
             return [end]
         else:
             return [end]
@@ -546,15 +546,16 @@ class Lecture:
                     f'<text id="{text_id(n, "b")}" x="{_f(x)}" y="{_f(y + R + 31)}" text-anchor="middle" class="vl"></text>'
                     f'<text id="{text_id(n, "d")}" x="{_f(x)}" y="{_f(y + R + 46)}" text-anchor="middle" class="vl dl"></text></g>'
                 )
-            if lay.index and lay.bias_name:
+            if lay.index and lay.bias_name and lay.size > 1:
                 raw_b = self.r.spec["layers"][lay.index]["bias"]
                 body.append(_bias_text(lay.bias_name, self.r.given(raw_b), 100 + lay.index * COL_W, 26))
-            elif lay.index:  # a bias per neuron: each above its own neuron, so none runs off the picture
+            elif lay.index:  # a bias per neuron (or a one-neuron layer's): above its neuron, so none runs off
                 raw = self.r.spec["layers"][lay.index]["bias"]
                 for j in _drawn(lay.size):
                     if j is not None:
                         x, y = pos[lay.neuron(j)]
-                        body.append(_bias_text(lay.bias(j), self.r.given(raw[j]), x, y - R - 7))
+                        value = raw if lay.bias_name else raw[j]
+                        body.append(_bias_text(lay.bias(j), self.r.given(value), x, y - R - 7))
         return (
             f'<svg xmlns="http://www.w3.org/2000/svg" id="net" viewBox="0 0 {_f(width)} {_f(height)}" '
             f'role="img" {FONT}><title>{escape(self.r.t("lecture_picture"))}</title>' + "".join(body) + "</svg>"

@@ -28,6 +28,7 @@ _INDEX_BRACKET = re.compile(r"\[([ijk]) = (\w+)")
 _PICKED = frozenset({"step", "leaky_step"})
 _PER_SAMPLE = frozenset({"net", "out", "error", "delta", "partial", "input", "target"})
 _SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+_SUPERSCRIPT_DIGITS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 # Chinese sets no space between two Han characters (or full-width punctuation); a placeholder that
 # sits behind a space for a Latin or numeric value ("是 {act}") must not leave one before Han text
 _HAN = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
@@ -225,19 +226,33 @@ class Report:
         return self.mode_variant.startswith("minibatch") and self.updates_per_iteration() > 1
 
     def iteration_updates(self) -> str:
-        """The settings line that counts the updates: per iteration, t over the run, which are worked."""
+        """The settings line that counts the updates: the batches, t over the run, which are worked
+        and where the others are."""
         per = self.updates_per_iteration()
         total = per * self.spec["iterations"]
         worked = len(self.update_steps(2)) if self.optimizer else 1
+        size = self.spec.get("batch_size") or len(self.spec["samples"])
+        n = len(self.spec["samples"])
+        if per <= 4:
+            firsts = range(1, n + 1, size)
+            batches = self.t("list_sep").join(
+                self.t("batch_listed", n=k + 1, samples=self.sample_list(list(range(a, min(a + size, n + 1)))))
+                for k, a in enumerate(firsts)
+            )
+        else:
+            batches = self.t("batches_in_order", size=size, last=n - (per - 1) * size)
+        rest = self.t("iteration_updates_rest_later" if self.spec["iterations"] > 1 else "iteration_updates_rest")
         return self.t(
             "iteration_updates" if self.optimizer else "iteration_updates_plain",  # only an optimizer's steps carry t
             per=per,
-            samples=self.count("sample", len(self.spec["samples"])),
+            batches=batches,
             total=total,
             iterations=self.count("iteration", self.spec["iterations"]),
+            rest=rest,
             # two worked steps may be all there are: then no others are summarised anywhere
             worked=self.t(
-                "iteration_updates_worked_" + ("all" if worked >= total == 2 else "two" if worked > 1 else "one")
+                "iteration_updates_worked_" + ("all" if worked >= total == 2 else "two" if worked > 1 else "one"),
+                rest=rest,
             ),
         )
 
@@ -262,6 +277,36 @@ class Report:
             return self.t("weights_initial")
         # t numbers an optimizer's steps; without one the report has no t to refer to
         return self.t("weights_after" if self.optimizer else "weights_after_update", t=done)
+
+    @functools.cached_property
+    def appendices(self) -> dict[str, str]:
+        """The letter of each appendix the report has, in their order: the text refers to an
+        appendix before it comes."""
+        have = {
+            "gradcheck": bool(self.trace.gradcheck),
+            "samples": len(self.steps1) > 1 and not self.broken,
+            "carried": self.spec.get("rounding", "exact") != "exact" and self.step is not None,
+            "keys": self.step is not None,
+        }
+        return {name: "ABCDEFGH"[k] for k, name in enumerate(n for n, on in have.items() if on)}
+
+    def exact_constants(self) -> str:
+        """The fixed constants this network's formulas use, which hand rounding leaves exact."""
+        acts = {lay.activation for lay in self.layers[1:]}
+        kinds = ["bias_input"] + [a for a in ("relu", "leaky_relu", "linear") if a in acts]
+        return self.t("enum_sep").join(self.t(f"const_{k}") for k in kinds)
+
+    def later_batches(self) -> list[tuple[Step, list[Step]]]:
+        """Each batch step of the first iteration after the first, with the samples it combines."""
+        out: list[tuple[Step, list[Step]]] = []
+        pending: list[Step] = []
+        for s in self.steps1:
+            if s.sample:
+                pending.append(s)
+            else:
+                out.append((s, pending))
+                pending = []
+        return out[1:]
 
     @property
     def uneven_weights(self) -> bool:
@@ -325,6 +370,21 @@ class Report:
     def tex(self, x: float) -> str:
         return numfmt.latex(x, self.digits, self.carry)
 
+    def summary(self, x: float) -> str:
+        """A value the run works out but does not carry (an iteration's mean error, which the
+        history keeps exact), shown by the run's own rule: rounded as every carried value is, so
+        that a hand-rounded report writes no number at more places than it carries."""
+        return self.num(self._as_carried(x))
+
+    def summary_tex(self, x: float) -> str:
+        return self.tex(self._as_carried(x))
+
+    def _as_carried(self, x: float) -> float:
+        from ..rounding import carrier
+
+        carry = carrier(self.spec.get("rounding", "exact"))
+        return carry(x) if carry and math.isfinite(x) else x
+
     def given(self, x: float) -> str:
         """A value nobody rounded (the spec's inputs, targets and η, an exact value): as it is."""
         return numfmt.text(x, self.digits)
@@ -373,8 +433,9 @@ class Report:
             out.update(zip(lay.biases, [raw["bias"]] if lay.bias_name else raw["bias"], strict=False))
         return out
 
-    def drift(self, x: float) -> str:
-        """A carried value minus the exact one: its size matters, not its ninth digit."""
+    def two_figures(self, x: float) -> str:
+        """A size, not a value to carry on with (a carried value minus the exact one, a relative
+        difference): two significant figures, in the same ×10ⁿ notation as every other number."""
         return numfmt.figures(x, 2)
 
     def rec(self, key: str, step: Step | None = None) -> Record | None:
@@ -578,7 +639,7 @@ class Report:
         nums = _sum(["\\cdots" if k is None else self.tex(self.val("total_error", steps[k])) for k in shown])
         return self.chain(
             [rf"\frac{{1}}{{{n}}} \left({syms}\right)", rf"\frac{{1}}{{{n}}} \left({nums}\right)",
-             self.tex(self.trace.history[0])]
+             self.summary_tex(self.trace.history[0])]
         )  # fmt: skip
 
     def final_mean(self) -> str:
@@ -590,7 +651,7 @@ class Report:
         nums = _sum(
             ["\\cdots" if k is None else _paren_neg(self.tex(self.sample_error(outs[k], k))) for k in self.shown(n, 12)]
         )
-        return self.chain([rf"\frac{{1}}{{{n}}} \left({nums}\right)", self.tex(final["total_error"])])
+        return self.chain([rf"\frac{{1}}{{{n}}} \left({nums}\right)", self.summary_tex(final["total_error"])])
 
     def builtin_name(self) -> str | None:
         """The built-in example this spec is (weights, samples and settings), if it is one."""
@@ -607,8 +668,8 @@ class Report:
         lhs = self.sym(rec.key, step)
         out = [lhs]
         if rec.expr is not None:
-            out.append(formula.latex(rec.expr, symbol=self.symbols(step)))
-            sub = formula.latex(rec.expr, self.tex, number_of=self.tex_of)
+            out.append(formula.latex(rec.expr, symbol=self.symbols(step), mean_first=True))
+            sub = formula.latex(rec.expr, self.tex, number_of=self.tex_of, mean_first=True)
             # a lone value put in is the result again, only bracketed when negative: no step
             bare = sub.removeprefix(r"\left(").removesuffix(r"\right)")
             if sub != out[-1] and not (isinstance(rec.value, float) and bare == self.tex(rec.value)):
@@ -830,7 +891,9 @@ class Report:
         down = self.layers[layer_index + 1 : layer_index + 2]
         w, _, step = self.derived(layer_index)
         j, i = lay.weight_position(w) or (0, 0)
-        svg = drawing.chain(step, lay, down, j, i, self.digits, self.t("fig_chain_title", weight=w))
+        # in a batch every symbol of one sample carries its mark, in the figure as in the formulas
+        mark = f"⁽{step.sample}⁾".translate(_SUPERSCRIPT_DIGITS) if self.batch and step.sample else ""
+        svg = drawing.chain(step, lay, down, j, i, self.num, self.t("fig_chain_title", weight=w), mark)
         # the caption tells which arrows make which factor of the text, as the figure is drawn
         if down:
             key = "fig_chain_hidden" if down[0].size > 1 else "fig_chain_hidden_one"
