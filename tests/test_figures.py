@@ -5,6 +5,7 @@ from the SVG itself, with a text-width model of its own (DejaVu Sans advance wid
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -421,3 +422,27 @@ def test_wide_circles_keep_their_arrowheads_apart() -> None:
     }
     svg = _svgs(bptrace.trace(spec))["figures/network.svg"]
     assert problems(svg) == []
+
+
+def test_networks_that_differ_only_in_their_digits_share_one_layout() -> None:
+    from bptrace.reports import figures
+
+    article = bptrace.load_spec("article").data
+    other = json.loads(json.dumps(article))
+    other["layers"][1]["weights"] = [[0.17, 0.3], [0.21, 0.4]]  # the shapes of 0.15, 0.2, 0.25, 0.3
+    wider = json.loads(json.dumps(article))
+    wider["layers"][1]["weights"][0][0] = 0.155
+
+    def draw(spec: dict[str, Any]) -> str:
+        layers = names.layout(spec)
+        return figures.network(layers, spec, 9, "net", lambda lay: f"layer {lay.name}")
+
+    figures._LAYOUTS.clear()
+    fresh = draw(other)
+    figures._LAYOUTS.clear()
+    draw(article)
+    assert draw(other) == fresh and len(figures._LAYOUTS) == 1  # laid out once, its own numbers put in
+    assert 'w<tspan baseline-shift="sub" font-size="75%">1</tspan> = 0.17</text>' in fresh
+    assert "\x00" not in fresh and "= 0.15<" not in fresh
+    draw(wider)
+    assert len(figures._LAYOUTS) == 2  # a number of another shape may need another layout

@@ -71,11 +71,20 @@ def text_width(text: str, size: float, bold: bool = False) -> float:
 
 
 def _text(
-    x: float, y: float, s: str, size: int = 13, anchor: str = "middle", weight: str = "normal", cls: str = ""
+    x: float,
+    y: float,
+    s: str,
+    size: int = 13,
+    anchor: str = "middle",
+    weight: str = "normal",
+    cls: str = "",
+    shown: str | None = None,
 ) -> str:
+    """A text element; ``shown`` is written in place of ``s`` (a label with a slot for its number)."""
     c = f' class="{cls}"' if cls else ""
     w = f' font-weight="{weight}"' if weight != "normal" else ""
-    return f'<text x="{_f(x)}" y="{_f(y)}" font-size="{size}" text-anchor="{anchor}"{w}{c}>{label(s)}</text>'
+    text = label(s if shown is None else shown)
+    return f'<text x="{_f(x)}" y="{_f(y)}" font-size="{size}" text-anchor="{anchor}"{w}{c}>{text}</text>'
 
 
 def _svg(width: float, height: float, body: list[str], title: str) -> str:
@@ -229,9 +238,50 @@ def network(
     Each label sits on its own edge, which is cut around it; a label that cannot be placed
     without another edge crossing it makes the picture wider and taller until every one fits
     (a layer pair with too many edges to label is drawn without labels).
+
+    The layout reads no digit's value (every digit is as wide as any other): it is worked out
+    for the numbers' skeletons, digits zeroed, with a slot where each number goes, and the
+    numbers are put in afterwards. The variants of an exercise set, which differ in their digits,
+    share one layout.
     """
+    printed = _printed(layers, spec, digits)
+    captions = tuple(caption(lay) for lay in layers)
+    key = (tuple(layers), captions, title, tuple((slot, text.translate(_ZEROS)) for slot, text in printed.items()))
+    template = _LAYOUTS.get(key)
+    if template is None:
+        if len(_LAYOUTS) >= 32:
+            _LAYOUTS.clear()
+        template = _LAYOUTS[key] = _laid_out(layers, dict(key[3]), title, captions)
+    slots = list(printed.values())
+    return _SLOT.sub(lambda m: escape(slots[int(m.group(1))]), template)
+
+
+_ZEROS = str.maketrans("123456789", "000000000")
+_SLOT = re.compile("\x00(\\d+)\x00")
+_LAYOUTS: dict[Any, str] = {}
+Slot = tuple[int, ...]  # (layer, j) for a bias, (layer, j, i) for a weight; j = -1 for a layer's one bias
+
+
+def _printed(layers: list[LayerLayout], spec: dict[str, Any], digits: int) -> dict[Slot, str]:
+    """The text of every number the picture can show, by slot, in a fixed order."""
+    out: dict[Slot, str] = {}
+    for lay in layers[1:]:
+        raw = spec["layers"][lay.index]
+        drawn = [j for j in _drawn(lay.size) if j is not None]
+        if lay.bias_name:
+            out[(lay.index, -1)] = numfmt.text(raw["bias"], digits)
+        else:
+            out.update(((lay.index, j), numfmt.text(raw["bias"][j], digits)) for j in drawn)
+        if lay.index:
+            src = [i for i in _drawn(lay.prev_size) if i is not None]
+            out.update(((lay.index, j, i), numfmt.text(raw["weights"][j][i], digits)) for j in drawn for i in src)
+    return out
+
+
+def _laid_out(layers: list[LayerLayout], shapes: dict[Slot, str], title: str, captions: tuple[str, ...]) -> str:
+    """The picture with a slot (\\x00k\\x00) where the k-th number goes, laid out for numbers of these shapes."""
     widest = max(len(_drawn(lay.size)) for lay in layers[:-1])
-    caps = [text_width(caption(lay), 12) for lay in layers]
+    caps = [text_width(c, 12) for c in captions]
     col_w0 = max(230.0, 80.0 * (widest + 1), *((a + b) / 2 + 24 for a, b in itertools.pairwise(caps)))
     labelled = {lay.index for lay in layers[1:] if lay.size * lay.prev_size <= MAX_LABELLED_EDGES}
     # a neuron's own bias box sits between it and its neighbour: rows far enough apart that the
@@ -241,7 +291,7 @@ def network(
         col_w, row_h = col_w0, row_h0
         while col_w * (len(layers) - 1) <= max(MAX_WIDTH, col_w0 * (len(layers) - 1)):
             try:
-                return _network(layers, spec, digits, title, caption, col_w, row_h, labelled)
+                return _network(layers, shapes, title, captions, col_w, row_h, labelled)
             except _Crowded as e:
                 crowded = e.args[0]
             col_w, row_h = col_w * 1.12, row_h * 1.05
@@ -252,29 +302,30 @@ def network(
             labelled.clear()
         else:
             # no room beside the neurons even without weight labels: biases go under the captions
-            return _network(layers, spec, digits, title, caption, col_w0, 96.0, labelled, listed=True)
+            return _network(layers, shapes, title, captions, col_w0, 96.0, labelled, listed=True)
 
 
 def _network(
     layers: list[LayerLayout],
-    spec: dict[str, Any],
-    digits: int,
+    shapes: dict[Slot, str],
     title: str,
-    caption: Callable[[LayerLayout], str],
+    captions: tuple[str, ...],
     col_w: float,
     row_h: float,
     labelled: set[int],
     listed: bool = False,
 ) -> str:
-    def fmt(x: float) -> str:
-        return numfmt.text(x, digits)
+    order = {slot: k for k, slot in enumerate(shapes)}
+
+    def value(name: str, slot: Slot) -> tuple[str, str]:
+        """A parameter's label as measured (its number's shape) and as written (a slot for the number)."""
+        return f"{name} = {shapes[slot]}", f"{name} = \x00{order[slot]}\x00"
 
     r = max(24.0, *(text_width(_neuron_text(lay.neuron(lay.size - 1)), 15, True) / 2 + 5 for lay in layers))
     # circles widened for long names need rows further apart, or the lowest port of one neuron
     # and the highest of the next meet
     row_h = max(row_h, 2 * r + 48)
     rows = max(len(_drawn(lay.size)) for lay in layers)
-    captions = [caption(lay) for lay in layers]
     margin = max(80.0, r + 12, *(text_width(captions[k], 12) / 2 + 8 for k in (0, -1)))
     top = 76.0
     width = col_w * (len(layers) - 1) + 2 * margin
@@ -311,10 +362,9 @@ def _network(
                 px, py = x1 + r * math.cos(out_a), y1 + r * math.sin(out_a)
                 qx, qy = x2 - (r + 3) * math.cos(in_a), y2 + (r + 3) * math.sin(in_a)
                 wedges.append((lay, j, i, (px, py, qx, qy)))
-        raw = spec["layers"][lay.index]
         if lay.bias_name and not _boxed_beside(lay):
             cx, by = margin + (lay.index - 0.5) * col_w, top - 40
-            s = f"{_param_text(lay.bias_name)} = {fmt(raw['bias'])}"
+            s, shown = value(_param_text(lay.bias_name), (lay.index, -1))
             bw = text_width(s, 12) + 16
             for j in (j for j in _drawn(lay.size) if j is not None):
                 x2, y2 = pos[(lay.index, j)]
@@ -322,7 +372,7 @@ def _network(
                 bias_segs.append(seg)
                 others.append(_line(seg, BIAS_LINE))
             others.append(_bias_box((cx - bw / 2, by - 13, cx + bw / 2, by + 11)))
-            texts.append(_text(cx, by + 4, s, 12, cls="blabel"))
+            texts.append(_text(cx, by + 4, s, 12, cls="blabel", shown=shown))
             obstacles.append((cx - bw / 2, by - 13, cx + bw / 2, by + 11))
     segs = [e[3] for e in wedges] + bias_segs
     placed: list[Box] = []
@@ -344,17 +394,16 @@ def _network(
     # a neuron's own bias: a box like a shared bias's, right above (or below) its neuron and tied
     # to it by a short dashed link, so that it cannot be read as the neighbour's
     for lay in layers[1:]:
-        raw = spec["layers"][lay.index]
         if not _boxed_beside(lay):
             continue
         drawn = [j for j in _drawn(lay.size) if j is not None]
         for j in drawn:
             x, y = pos[(lay.index, j)]
-            s = f"{_param_text(lay.bias(j))} = {fmt(raw['bias'] if lay.bias_name else raw['bias'][j])}"
+            s, shown = value(_param_text(lay.bias(j)), (lay.index, -1) if lay.bias_name else (lay.index, j))
             if listed:
                 by = cap_y + 16 * (1 + drawn.index(j))
                 placed.append(_text_box(x, by, s, 11))
-                texts.append(_text(x, by, s, 11, cls="blabel"))
+                texts.append(_text(x, by, s, 11, cls="blabel", shown=shown))
                 continue
             bw = text_width(s, 12) + 16
             for side in (-1, 1):
@@ -371,7 +420,7 @@ def _network(
             segs.append(link)
             others.append(_line(link, BIAS_LINE))
             others.append(_bias_box(box))
-            texts.append(_text(x, by + 4, s, 12, cls="blabel"))
+            texts.append(_text(x, by + 4, s, 12, cls="blabel", shown=shown))
     edges: list[str] = []
     labels: list[str] = []
     candidates = [0.5 + sign * k / 40 for k in range(0, 16) for sign in (1, -1)][1:]
@@ -379,7 +428,7 @@ def _network(
         prev = layers[lay.index - 1]
         cut: tuple[float, float] | None = None
         if lay.index in labelled:
-            s = f"{_param_text(lay.weight(j, i))} = {fmt(spec['layers'][lay.index]['weights'][j][i])}"
+            s, shown = value(_param_text(lay.weight(j, i)), (lay.index, j, i))
             x1, y1, x2, y2 = seg
             # of the places where nothing touches the label, the one farthest from every other
             # edge, label and circle: a label just clear of a crossing still reads as the other
@@ -398,7 +447,7 @@ def _network(
                 raise _Crowded(lay.index)
             _, lx, ly, box = best
             placed.append(box)
-            labels.append(_text(lx, ly + 4, s, 11, cls="wlabel"))
+            labels.append(_text(lx, ly + 4, s, 11, cls="wlabel", shown=shown))
             cut = _clip(seg, (box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2))
         attrs = 'class="edge" stroke="#6b7280" stroke-width="1.2"'
         x1, y1, x2, y2 = seg
