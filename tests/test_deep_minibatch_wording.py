@@ -57,10 +57,8 @@ def test_the_second_batch_is_worked_in_brief_with_its_update(trace: Any, pages: 
     assert "| $w_{13}$ | 0.7077 | -0.0269 | 0.7131 |" in section
     assert "### 3.8 第 2 批" in zh and "这一批只有样本 3（N = 1），所以第 2 次更新直接使用这个样本自己的梯度" in zh
     # the settings say where each update is, and no longer send the reader to section 4 for it
-    said = (
-        "(batch 1: samples 1 and 2, batch 2: sample 3); the first is worked in full below, the rest of this iteration"
-    )
-    assert said + " in brief after it" in en
+    said = "(batch 1: samples 1 and 2, batch 2: sample 3); the first is worked in full below, the other update"
+    assert said + " of this iteration in brief after it" in en
     assert "summarised in section 4" not in en and "其余在第 4 节概括" not in zh
 
 
@@ -68,10 +66,9 @@ def test_section_4_says_after_which_update_and_keeps_the_carried_places(pages: d
     en, zh = pages["en"]["report.md"], pages["zh"]["report.md"]
     repeat = en.split("## 4. Repeat", 1)[1].split("## Appendix", 1)[0]
     assert "After both updates of this iteration, the same inputs give a mean error of 0.0525" in repeat
+    assert "each sample's error was measured with the weights its own batch started from" in repeat
     # (0.2639 + 0.0007 + 0.0074) / 3, rounded as every carried value is
-    assert (
-        "the samples' errors averaged 0.0907: each was measured with the weights its own batch started from" in repeat
-    )
+    assert r"= \frac{1}{3} \left(0.2639 + 0.0007 + 0.0074\right) \\" + "\n&= 0.0907" in repeat
     assert "0.090666667" not in en and "0.090666667" not in zh and "本轮两次更新完成后" in zh
 
 
@@ -89,7 +86,8 @@ def test_hand_rounding_is_stated_once_and_the_same_everywhere(pages: dict[str, d
     assert "（偏置的输入 1、线性层的斜率 1）" in zh and "ReLU 的斜率" not in zh
     assert "## Appendix C: carried values and exact values" in en
     gradcheck = en.split("## Appendix A", 1)[1].split("## Appendix B", 1)[0]
-    assert "(the column “at 4 places”)" in gradcheck and "the first column" not in gradcheck
+    assert "The column “at 4 places” below holds the rounded values" in gradcheck and "first column" not in gradcheck
+    assert "The relative difference is the size of traced minus numeric over the larger of their two sizes" in gradcheck
     assert "e-0" not in gradcheck and "4.3×10⁻⁹" in gradcheck
 
 
@@ -115,6 +113,9 @@ def test_a_one_neuron_layers_bias_is_its_delta_and_drawn_beside_it(pages: dict[s
 def test_a_batch_marks_sample_1_in_the_chain_figures_and_averages_as_a_half(pages: dict[str, dict[str, str]]) -> None:
     svg = pages["en"]["figures/chain-w13.svg"]
     assert "∂E⁽¹⁾<tspan" in svg and "∂net⁽¹⁾<tspan" in svg and ">E<tspan" not in svg
+    # carried values as carried, a given or exact one (the linear slope 1, w13 = 0.7, x1 = 1) as given
+    assert re.findall(r'class="value">([^<]*)', svg) == ["0.1148", "1", "-0.7265"]
+    assert re.findall(r'class="value">([^<]*)', pages["en"]["figures/chain-w7.svg"])[2] == "0.7"
     en = pages["en"]["report.md"]
     assert (
         r"\frac{\partial E_{\mathrm{total}}}{\partial w_{13}} &= \frac{1}{2} \left(\frac{\partial E^{(1)}_{\mathrm{total}}}"

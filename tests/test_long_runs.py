@@ -43,7 +43,7 @@ def test_a_trace_of_three_million_iterations_renders(tmp_path: Path) -> None:
     r = run_cli("render", str(path), "-q", "-o", str(tmp_path / "out"))
     assert r.code == 0, r.err
     md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
-    assert "After 3000000 iterations" in md
+    assert "Over 3000000 iterations" in md
     curve_svg = next((tmp_path / "out" / "figures").glob("loss*.svg")).read_text(encoding="utf-8")
     points = curve_svg.split('points="')[1].split('"')[0].split()
     assert 300 < len(points) <= 600  # every bucket's lowest and highest point, no more

@@ -84,11 +84,11 @@ def test_settings_count_updates_and_section_4_and_appendix_b_say_which_weights(t
         assert (
             "- updates per iteration: 3, one per batch (batch 1: samples 1 and 2, batch 2: samples 3 and 4, "
             "batch 3: sample 5), numbered t = 1…6 over 2 iterations; t = 1 and t = 2 are worked in full below, "
-            "the rest of this iteration in brief after it, and later iterations in section 4" in md
+            "the other update of this iteration in brief after it, and later iterations in section 4" in md
         )
         assert "measured before that iteration's update" not in md
         assert (
-            "The error of an iteration is the mean of its samples' errors, each measured with the weights its batch saw"
+            "the error of each iteration (the mean of its samples' errors, each measured with the weights its batch saw"
             in md
         )
         assert "| weights used |" in md
@@ -99,11 +99,11 @@ def test_settings_count_updates_and_section_4_and_appendix_b_say_which_weights(t
     else:
         assert (
             "- 每轮更新次数：3（第 1 批为样本 1 和样本 2，第 2 批为样本 3 和样本 4，第 3 批为样本 5），每批更新一次，"
-            "2 轮共 6 次更新（t = 1…6）；下文完整演算 t = 1 和 t = 2，本轮其余各次随后简要列出，之后各轮在第 4 节概括"
+            "2 轮共 6 次更新（t = 1…6）；下文完整演算 t = 1 和 t = 2，本轮另一次更新随后简要列出，之后各轮在第 4 节概括"
             in md
         )
         assert "每一轮的误差都在该轮更新之前测得" not in md
-        assert "一轮的误差是该轮各样本误差的平均值" in md
+        assert "每轮的误差（该轮各样本误差的平均值" in md
         assert "| 所用权重 |" in md and "| 第 t = 2 步之后 |" in md and "| 初始权重 |" in md
     # the history really is the mean of errors taken at those weights
     errs = [s.get("total_error").value for s in trace.steps if s.sample and s.iteration == 1]
@@ -213,7 +213,7 @@ def test_step_two_and_the_update_table_name_their_step(trace: Any, lang: str) ->
     if lang == "en":
         assert "each value marked (t − 1) in its formulas is the one step 1 computed, marked (t) there" in md
         assert "All updates of step t = 1" in md and "All updates of this step" not in md
-        assert "| parameter | key | old | gradient | $v^{(t)}$ | new |" in md
+        assert "| parameter | key | old | mean gradient | $v^{(t)}$ | new |" in md
         assert "This update follows batch 2 of iteration 1 (samples 3 and 4)." in md
     else:
         assert "第 2 步公式中标为 (t − 1) 的值，就是第 1 步算出、在那里标为 (t) 的值" in md
@@ -297,7 +297,7 @@ def test_online_runs_say_each_sample_saw_the_updates_before_it(lang: str) -> Non
     if lang == "en":
         assert "Each sample sees the weights left by the updates of the samples before it" in md
         assert "| 5 | 0.2, 0.8 |" in md and "| after update 4 |" in md
-        assert "each measured just before that sample's own update." in md
+        assert "each measured just before that sample's own update)" in md
     else:
         assert "每个样本用的是它之前各样本更新后的权重" in md and "| 第 4 次更新之后 |" in md
-        assert "每个样本的误差都在它自己那次更新之前测得" in md
+        assert "每个样本都在它自己那次更新之前算出" in md

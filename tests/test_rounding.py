@@ -330,7 +330,7 @@ def test_the_appendices_of_a_carried_run_in_chinese() -> None:
     a = en[en.index("## Appendix A") : en.index("## Appendix B")]
     # one sentence ends in a colon, the one the table follows
     colon_lines = [line for line in a.splitlines() if line.endswith(":")]
-    assert len(colon_lines) == 1 and colon_lines[0].endswith("divided by 2Δ:")
+    assert len(colon_lines) == 1 and colon_lines[0].endswith("the larger of their two sizes:")
 
 
 def test_the_lecture_says_values_are_rounded_on_its_first_slide() -> None:

@@ -497,7 +497,7 @@ def chain(
     down: list[LayerLayout],
     j: int,
     i: int,
-    number: Callable[[float], str],
+    number: Callable[[str, float], str],
     title: str,
     mark: str = "",
 ) -> str:
@@ -506,7 +506,8 @@ def chain(
     An output weight: w -> net -> out -> E_total; with softmax, net_j reaches E_total through
     every output out_k (that coupling is the softmax Jacobian). A hidden weight fans out through
     every neuron of the next layer, whose edge to E_total carries that neuron's delta. ``mark``
-    follows the symbol of every quantity of one sample (⁽¹⁾ in a batch), as in the formulas.
+    follows the symbol of every quantity of one sample (⁽¹⁾ in a batch), as in the formulas;
+    ``number`` writes a value by its key, as the text does (a given one as given).
     """
 
     def _q(kind: str, neuron: str) -> str:
@@ -520,10 +521,14 @@ def chain(
         rec = step.get(key)
         return None if rec is None or rec.is_array else float(rec.value)
 
+    def shown(key: str, value: float | None = None) -> str | None:
+        value = val(key) if value is None else value
+        return None if value is None else number(key, value)
+
     wt = _param_text(w)
     columns: list[list[str]] = [[wt], [_q("net", n)]]
-    edges: list[tuple[str, str, str, float | None]] = [
-        (wt, _q("net", n), _d(_q("net", n), wt), val(f"partial.dnet_{n}/d{w}"))
+    edges: list[tuple[str, str, str, str | None]] = [
+        (wt, _q("net", n), _d(_q("net", n), wt), shown(f"partial.dnet_{n}/d{w}"))
     ]
     if not down and lay.activation == "softmax":
         outs = [lay.neuron(k) for k in _drawn(lay.size) if k is not None]
@@ -533,32 +538,33 @@ def chain(
             om, on = val(f"out.{m}"), val(f"out.{n}")
             if jac is None and om is not None and on is not None:
                 jac = om * ((m == n) - on)  # the softmax Jacobian, where the trace keeps only delta
-            edges.append((_q("net", n), _q("out", m), _d(_q("out", m), _q("net", n)), jac))
-            edges.append((_q("out", m), e_total, _d(e_total, _q("out", m)), val(f"partial.dE_total/dout_{m}")))
+            edges.append(
+                (_q("net", n), _q("out", m), _d(_q("out", m), _q("net", n)), shown(f"partial.dout_{m}/dnet_{n}", jac))
+            )
+            edges.append((_q("out", m), e_total, _d(e_total, _q("out", m)), shown(f"partial.dE_total/dout_{m}")))
     elif not down:
         # three arrows for the three factors the text multiplies: out_k reaches E_total through its
         # own term E_k alone, and an arrow E_k -> E_total (derivative 1) would be a fourth
         columns += [[_q("out", n)], [e_total]]
-        edges.append((_q("net", n), _q("out", n), _d(_q("out", n), _q("net", n)), val(f"partial.dout_{n}/dnet_{n}")))
-        edges.append((_q("out", n), e_total, _d(e_total, _q("out", n)), val(f"partial.dE_total/dout_{n}")))
+        edges.append((_q("net", n), _q("out", n), _d(_q("out", n), _q("net", n)), shown(f"partial.dout_{n}/dnet_{n}")))
+        edges.append((_q("out", n), e_total, _d(e_total, _q("out", n)), shown(f"partial.dE_total/dout_{n}")))
     else:
         nxt = down[0]
         columns.append([_q("out", n)])
-        edges.append((_q("net", n), _q("out", n), _d(_q("out", n), _q("net", n)), val(f"partial.dout_{n}/dnet_{n}")))
+        edges.append((_q("net", n), _q("out", n), _d(_q("out", n), _q("net", n)), shown(f"partial.dout_{n}/dnet_{n}")))
         drawn = [nxt.neuron(q) for q in _drawn(nxt.size) if q is not None]
         columns += [[_q("net", m) for m in drawn], [e_total]]
         for m in drawn:
             edges.append(
-                (_q("out", n), _q("net", m), _d(_q("net", m), _q("out", n)), val(f"partial.dnet_{m}/dout_{n}"))
+                (_q("out", n), _q("net", m), _d(_q("net", m), _q("out", n)), shown(f"partial.dnet_{m}/dout_{n}"))
             )
-            edges.append((_q("net", m), e_total, _q("δ", m), val(f"delta.{m}")))
-    return _chain_svg(columns, edges, number, title)
+            edges.append((_q("net", m), e_total, _q("δ", m), shown(f"delta.{m}")))
+    return _chain_svg(columns, edges, title)
 
 
 def _chain_svg(
     columns: list[list[str]],
-    edges: list[tuple[str, str, str, float | None]],
-    fmt: Callable[[float], str],
+    edges: list[tuple[str, str, str, str | None]],
     title: str,
 ) -> str:
     """Columns of boxes joined by right-angled arrows, each label over its own horizontal stretch.
@@ -591,8 +597,7 @@ def _chain_svg(
         if c:
             into = [e for e in edges if e[1] in column]
             widest = max(
-                max(text_width(sym, 11), text_width(fmt(v), 12, True) if v is not None else 0.0)
-                for _, _, sym, v in into
+                max(text_width(sym, 11), text_width(v, 12, True) if v is not None else 0.0) for _, _, sym, v in into
             )
             gap = widest + 2 * pad + 8 + (bus if any(e[0] in fan_out for e in into) else 0.0)
             x += gap + half
@@ -622,7 +627,7 @@ def _chain_svg(
         mx = (lx0 + tx) / 2
         body.append(_text(mx, ty - 8, sym, 11))
         if value is not None:
-            body.append(_text(mx, ty + 18, fmt(value), 12, weight="bold", cls="value"))
+            body.append(_text(mx, ty + 18, value, 12, weight="bold", cls="value"))
     for name in ys:
         (y0, y1), xc, bw = span[name], xs[name], box_w[name]
         body.append(

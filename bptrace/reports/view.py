@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import formula, names, numfmt, titles
-from ..ops import ACTIVATIONS, CLIP, LOSSES, OPTIMIZERS
-from ..rounding import describe
+from ..ops import ACTIVATIONS, CLIP, LEAKY_SLOPE, LOSSES, OPTIMIZERS
+from ..rounding import carrier, describe
 from ..spec import reduction
 from ..tracedata import Record, Step, Trace, element
 from . import figures as drawing
@@ -138,7 +138,7 @@ class Report:
         total = sum(self.val(a, s) * self.val(b, s) for a, b in pairs)
         out_k, net_n = self.marked(r"\mathrm{out}_{k}", s), self.marked(rf"\mathrm{{net}}_{{{n}}}", s)
         lhs = rf"{self.sym('delta.' + n, s)} = \sum_{{k}} \frac{{\partial {self.etotal(s)}}}{{\partial {out_k}}} \frac{{\partial {out_k}}}{{\partial {net_n}}}"
-        return [self.reindex(lhs), syms, nums, self.tex(total)]
+        return [self.reindex(lhs), syms, nums, self.summary_tex(total)]
 
     def softmax_collapse(self, n: str, step: Step | None = None) -> str:
         """Why softmax with cross-entropy gives δ = out − target, for neuron n."""
@@ -241,7 +241,8 @@ class Report:
             )
         else:
             batches = self.t("batches_in_order", size=size, last=n - (per - 1) * size)
-        rest = self.t("iteration_updates_rest_later" if self.spec["iterations"] > 1 else "iteration_updates_rest")
+        one = "_one" if per - worked == 1 else ""
+        rest = self.t(f"iteration_updates_rest{one}" + ("_later" if self.spec["iterations"] > 1 else ""))
         return self.t(
             "iteration_updates" if self.optimizer else "iteration_updates_plain",  # only an optimizer's steps carry t
             per=per,
@@ -296,6 +297,60 @@ class Report:
         kinds = ["bias_input"] + [a for a in ("relu", "leaky_relu", "linear") if a in acts]
         return self.t("enum_sep").join(self.t(f"const_{k}") for k in kinds)
 
+    def grad_column(self, samples: Sequence[Step] = ()) -> str:
+        """The head of an update table's gradient column: in a batch, what the gradient is over."""
+        if not self.batch:
+            return self.t("col_grad")
+        if len(samples) == 1:
+            return self.t("col_grad_sample", sample=samples[0].sample)
+        return self.t("col_grad_sum" if self.spec.get("batch_reduction") == "sum" else "col_grad_mean")
+
+    def kinks(self) -> list[tuple[str, Step]]:
+        """The (ReLU or leaky ReLU) neurons whose exact net input is 0 in a pass the gradient check
+        differentiates, where the error has no derivative: the check cannot agree there."""
+        steps = self.agg_steps if self.batch else [self.step]
+        out = []
+        for s in (s for s in steps if s is not None):
+            for lay in self.layers[1:]:
+                if lay.activation in ("relu", "leaky_relu"):
+                    for q in lay.neurons:
+                        rec = s.get(f"net.{q}")
+                        if (
+                            rec is not None
+                            and not rec.is_array
+                            and (rec.exact if rec.exact is not None else rec.value) == 0
+                        ):
+                            out.append((q, s))
+        return out
+
+    def kink_sentence(self, max_text: str, worst: str) -> str:
+        kinks = self.kinks()
+        nets = self.t("enum_sep").join(f"${self.sym('net.' + q, s)}$" for q, s in kinks)
+        acts = {lay.activation for lay in self.layers[1:] if any(q in lay.neurons for q, _ in kinks)}
+        act = "leaky_relu" if acts == {"leaky_relu"} else "relu"
+        return self.t(
+            "gradcheck_kink",
+            max=max_text,
+            worst=worst,
+            at=self.t("kink_is_one", net=nets) if len(kinks) == 1 else self.t("kink_are", nets=nets),
+            act=re.split("[,，]", self.t(f"act_{act}"))[0],
+            slope=f"$f'(0) = {self.given_tex(LEAKY_SLOPE if act == 'leaky_relu' else 0.0)}$",
+        )
+
+    def rounding_rule(self) -> str:
+        """The settings line on hand rounding, with examples at the report's own places: a value
+        with a 5 just past them, one positive and one negative, rounded away from zero."""
+        unit, n = describe(self.spec["rounding"])
+        up, down = ("3562" * 4)[:n], ("1690" * 4)[:n]  # no 9 at the end: rounding up carries nowhere
+        return self.t(
+            "rounding_rule" + ("_sig" if unit == "figures" else ""),
+            digits=n,
+            a=f"0.{up}5",
+            a_r=f"0.{int(up) + 1:0{n}d}",
+            b=f"-0.{down}5",
+            b_r=f"-0.{int(down) + 1:0{n}d}",
+        )
+
     def later_batches(self) -> list[tuple[Step, list[Step]]]:
         """Each batch step of the first iteration after the first, with the samples it combines."""
         out: list[tuple[Step, list[Step]]] = []
@@ -324,6 +379,7 @@ class Report:
             listed=self.sample_list(nums) if nums else "",
             first=nums[0] if nums else 0,
             last=nums[-1] if nums else 0,
+            appendix=self.appendices.get("samples", ""),
         )
 
     def summed(self, key: str) -> str:
@@ -380,8 +436,6 @@ class Report:
         return self.tex(self._as_carried(x))
 
     def _as_carried(self, x: float) -> float:
-        from ..rounding import carrier
-
         carry = carrier(self.spec.get("rounding", "exact"))
         return carry(x) if carry and math.isfinite(x) else x
 
@@ -893,7 +947,7 @@ class Report:
         j, i = lay.weight_position(w) or (0, 0)
         # in a batch every symbol of one sample carries its mark, in the figure as in the formulas
         mark = f"⁽{step.sample}⁾".translate(_SUPERSCRIPT_DIGITS) if self.batch and step.sample else ""
-        svg = drawing.chain(step, lay, down, j, i, self.num, self.t("fig_chain_title", weight=w), mark)
+        svg = drawing.chain(step, lay, down, j, i, self.num_of, self.t("fig_chain_title", weight=w), mark)
         # the caption tells which arrows make which factor of the text, as the figure is drawn
         if down:
             key = "fig_chain_hidden" if down[0].size > 1 else "fig_chain_hidden_one"
