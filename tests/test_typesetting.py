@@ -211,3 +211,16 @@ def test_no_display_runs_past_its_box_at_1000px(spec: str, lang: str, browser: B
     # a display that must still scroll carries a shadow on its hidden side
     shaded = "getComputedStyle(document.querySelector('div.math:not(.chain)')).backgroundImage"
     assert browser.evaluate(shaded).count("gradient") == 4
+
+
+@needs_chromium
+def test_a_printed_lecture_holds_every_slide_and_no_unlit_weight(tmp_path: Path) -> None:
+    # the script shows one slide at a time; a print of that page must still hold them all
+    page = bptrace.reports.render_files(bptrace.trace("xor"), ["lecture"])["lecture.html"]
+    titles = [t.strip() for t in re.findall(r"<h2[^>]*>(.*?)</h2>", page, re.S) if "<" not in t]  # plain text ones
+    assert len(titles) > 5
+    (tmp_path / "lecture.pdf").write_bytes(_pdf(page, tmp_path))
+    text = subprocess.run(["pdftotext", str(tmp_path / "lecture.pdf"), "-"], capture_output=True, text=True).stdout
+    assert titles[-1] in text and titles[len(titles) // 2] in text
+    # edge values show only on lit edges (none, on paper): they would pile up where edges cross
+    assert "w1 = 0.5" not in text.replace("₁", "1") and "= 0.5" not in text.split(titles[0])[0]
