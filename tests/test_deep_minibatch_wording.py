@@ -118,6 +118,20 @@ def test_a_batch_marks_sample_1_in_the_chain_figures_and_averages_as_a_half(page
     assert re.findall(r'class="value">([^<]*)', pages["en"]["figures/chain-w7.svg"])[2] == "0.7"
     en = pages["en"]["report.md"]
     assert (
-        r"\frac{\partial E_{\mathrm{total}}}{\partial w_{13}} &= \frac{1}{2} \left(\frac{\partial E^{(1)}_{\mathrm{total}}}"
+        r"\frac{\partial E_{\mathrm{batch}}}{\partial w_{13}} &= \frac{1}{2} \left(\frac{\partial E^{(1)}_{\mathrm{total}}}"
         in en
     )
+
+
+def test_the_batchs_error_is_not_called_a_total(trace: Any, pages: dict[str, dict[str, str]]) -> None:
+    en, zh = pages["en"]["report.md"], pages["zh"]["report.md"]
+    said = r"the batch's error $E_{\mathrm{batch}}$ is the mean of its samples' errors $E^{(n)}_{\mathrm{total}}$"
+    assert said in en and r"整批的误差 $E_{\mathrm{batch}}$ 是本批各样本误差 $E^{(n)}_{\mathrm{total}}$ 的平均值" in zh
+    assert r"E_{\mathrm{batch}} = \frac{1}{2} \left(E^{(1)}_{\mathrm{total}} + E^{(2)}_{\mathrm{total}}\right)" in en
+    # with no mark, E_total would be one sample's sum over outputs; nothing unmarked is left
+    assert not re.search(
+        r"E_\{\\mathrm\{total\}\}(?!\^)", en.split("## Appendix")[0].replace("E_{\\mathrm{total}}^{", "")
+    )
+    slides = render_files(trace, ["lecture"])["lecture.html"]
+    assert "<msub><mi>E</mi><mi>total</mi></msub>" not in slides  # sample 1's E^(1), or the batch's
+    assert "<mi>batch</mi>" in slides

@@ -61,7 +61,7 @@ def test_velocity_uses_the_batch_gradient_symbol_and_value(trace: Any, lang: str
     md = _md(trace, lang)
     part = _optimizer_part(md)
     assert all(r"E^{(" not in line for line in part.splitlines() if "v^{(t-1)}" in line)
-    assert r"\mu \cdot v^{(t-1)}_{w_{" in part and r"+ \frac{\partial E_{\mathrm{total}}}{\partial w_{" in part
+    assert r"\mu \cdot v^{(t-1)}_{w_{" in part and r"+ \frac{\partial E_{\mathrm{batch}}}{\partial w_{" in part
     # the number put in is the first batch's mean gradient, not sample 1's own
     agg = next(s for s in trace.steps if s.sample is None)
     first_w = "w5"  # the first weight into the output layer, the one the section works out
@@ -161,7 +161,7 @@ def test_one_samples_derivation_marks_every_value_of_that_sample(trace: Any, lan
     assert r"$+\partial E^{(n)}_{\mathrm{total}} / \partial \mathrm{net}^{(n)}$" in worked
     # the batch's own values stay unmarked: the mean in 3.5, a half of the bracketed sum (a fraction
     # inside a fraction's numerator would be set too small to read)
-    mean = r"\frac{\partial E_{\mathrm{total}}}{\partial w_{5}} &= \frac{1}{2} \left(\frac{\partial E^{(1)}_{\mathrm{total}}}"
+    mean = r"\frac{\partial E_{\mathrm{batch}}}{\partial w_{5}} &= \frac{1}{2} \left(\frac{\partial E^{(1)}_{\mathrm{total}}}"
     assert mean in md
 
 

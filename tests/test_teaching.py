@@ -608,16 +608,16 @@ def test_batch_report_marks_sample_1_symbols_and_keeps_plain_ones_for_the_batch(
     for bare in (r"\mathrm{out}_{h1}", r"\mathrm{net}_{o1}", r"E_{o1}", r"\delta_{o1}", r"\delta_{h1}",
                  r"i_{2} =", r"\frac{\partial E_{\mathrm{total}}}{\partial \mathrm{out}"):  # fmt: skip
         assert bare not in worked, bare
-    # the mean keeps the plain symbol: E_total is the batch's error, and the mean gradient is plain
+    # the batch's error is E_batch, the mean of the samples' totals (not a total itself)
     assert (
-        r"E_{\mathrm{total}} &= \frac{1}{3} \left(E^{(1)}_{\mathrm{total}} + E^{(2)}_{\mathrm{total}} + "
+        r"E_{\mathrm{batch}} &= \frac{1}{3} \left(E^{(1)}_{\mathrm{total}} + E^{(2)}_{\mathrm{total}} + "
         r"E^{(3)}_{\mathrm{total}}\right)" in batch
     )
-    assert r"w_{5}^{+} = w_{5} - \eta \cdot \frac{\partial E_{\mathrm{total}}}{\partial w_{5}}" in batch
+    assert r"w_{5}^{+} = w_{5} - \eta \cdot \frac{\partial E_{\mathrm{batch}}}{\partial w_{5}}" in batch
     keys = batch.split("`bptrace check`")[1]
     assert r"| `delta.o1` | $\delta^{(1)}_{o1}$ |" in keys and r"| `out.h1` | $\mathrm{out}^{(1)}_{h1}$ |" in keys
-    assert r"| `batch.total_error` | $E_{\mathrm{total}}$ |" in keys
-    assert r"| `batch.grad.w5` | $\frac{\partial E_{\mathrm{total}}}{\partial w_{5}}$ |" in keys
+    assert r"| `batch.total_error` | $E_{\mathrm{batch}}$ |" in keys
+    assert r"| `batch.grad.w5` | $\frac{\partial E_{\mathrm{batch}}}{\partial w_{5}}$ |" in keys
     assert ("their symbols carry the mark (1)" if lang == "en" else "它们的符号都带上标 (1)") in keys
     # the §1 table of samples heads its target column without a sample mark
     assert r"| sample | $i_{1}$ | $i_{2}$ | $\mathrm{target}_{o1}$ |" in md("batch3")

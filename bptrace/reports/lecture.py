@@ -238,12 +238,14 @@ class Lecture:
         share = _SHARE.fullmatch(rec.key)
         if share is None and self.layers[-1].size > 1:  # one output's error is the whole, not a share
             share = _SHARE_OF_ERROR.fullmatch(rec.key)
+        # in a batch, one sample's quantities carry its mark in the words as in the formulas
+        mark = str(src.sample) if self.r.batch and src.sample else ""
         if share:
             words["down"] = self.inline(self.r.name_sym(share.group(1)))
-            words["whole"] = self.inline(names.partial_symbol(f"dE_total/dout_{share.group(2)}"))
+            words["whole"] = self.inline(names.partial_symbol(f"dE_total/dout_{share.group(2)}", mark))
         elif m:
-            words["top"] = self.inline(names._quantity(m.group(1)))
-            words["bottom"] = self.inline(names._quantity(m.group(2)))
+            words["top"] = self.inline(names.sample_mark(names._quantity(m.group(1)), mark))
+            words["bottom"] = self.inline(names.sample_mark(names._quantity(m.group(2)), mark))
         sentence_key = "lecture_share" if share else f"lecture_{rec.kind}"
         if rec.kind == "error" and self.layers[-1].size == 1:
             sentence_key = "lecture_error_one"
@@ -475,7 +477,9 @@ class Lecture:
                 if len(used) == 1
                 else self.t("lecture_end_batch" + up, **said_before)
             )
-            end.equations = [self.block(r"E_{\mathrm{total}}^{+} = " + self.r.summary_tex(first["total_error"]))]
+            # the batch's error after the update (E_batch), or the one sample's (E_total)
+            error = r.etotal(r.agg) if len(used) > 1 and r.agg is not None else r"E_{\mathrm{total}}"
+            end.equations = [self.block(error + "^{+} = " + self.r.summary_tex(first["total_error"]))]
             done = len(used)
         elif r.trace.final is not None:  # a trace written before first_update: say the value is the run's end
             end.sentence = self.t("lecture_end_run")

@@ -604,6 +604,9 @@ class Report:
                 self.batch and kind in _PER_SAMPLE
             ):
                 return names.symbol(f"{key}@{s.sample}")
+        if self.batch and s is not None and s.sample is None and kind in ("grad", "total_error"):
+            # the batch's own error is a mean (or sum) of the samples' totals: E_batch, not E_total
+            return names.symbol(key).replace(r"E_{\mathrm{total}}", r"E_{\mathrm{batch}}")
         return names.symbol(key)
 
     def symbols(self, step: Step | None = None) -> Callable[[str], str]:
