@@ -62,6 +62,14 @@ def test_the_second_batch_is_worked_in_brief_with_its_update(trace: Any, pages: 
     assert "summarised in section 4" not in en and "其余在第 4 节概括" not in zh
 
 
+def test_the_intro_says_which_sample_is_worked_in_full(pages: dict[str, dict[str, str]]) -> None:
+    intro = pages["en"]["report.md"].split("\n\n", 2)[1]
+    assert intro.endswith(
+        "Sample 1 is worked in full; the other samples of its batch are listed in tables, and the later batches of "
+        "the iteration follow in brief, each from the weights the update before it left."
+    )
+
+
 def test_section_4_says_after_which_update_and_keeps_the_carried_places(pages: dict[str, dict[str, str]]) -> None:
     en, zh = pages["en"]["report.md"], pages["zh"]["report.md"]
     repeat = en.split("## 4. Repeat", 1)[1].split("## Appendix", 1)[0]
