@@ -116,7 +116,7 @@ def asked_keys(trace: Trace, ask: str = "default") -> list[str] | None:
             raise SpecError(
                 f"no quantity of this spec matches {ask!r}; try 'default', 'all' or keys such as grad.*", "ask"
             )
-        return keys
+        return _as_answered(keys, trace)
     first = [k for k in graph.records if graph.prefix[k] == ""]
     recs = {k: graph.records[k] for k in first}
     layers = [lay["name"] for lay in trace.network["layers"]]
@@ -135,7 +135,15 @@ def asked_keys(trace: Trace, ask: str = "default") -> list[str] | None:
         chosen.add(rec.expr[1][1])  # its delta
         if f"update.{rec.name}" in recs:
             chosen.add(f"update.{rec.name}")
-    return [k for k in first if k in chosen]
+    return _as_answered([k for k in first if k in chosen], trace)
+
+
+def _as_answered(keys: list[str], trace: Trace) -> list[str]:
+    """The keys as answers.toml writes them: in batch mode sample 1's own gradient is
+    sample1.grad.NAME (a plain grad.NAME reads as the batch's), as in the report's appendix."""
+    if trace.spec["mode"] != "batch":
+        return keys
+    return [f"sample1.{k}" if k.startswith("grad.") else k for k in keys]
 
 
 def _weight_grad(r: Any, layer: str) -> bool:
@@ -158,15 +166,15 @@ def answer_key(trace: Trace, lang: str = "en") -> str:
     lines = ["# " + words(lang)["key_header"].format(title=title, command="bptrace check spec.json answers.toml")]
     first = [s for s in trace.steps if s.iteration == 1]
     batch = trace.spec["mode"] == "batch"
+    written: set[str] = set()
     for k, step in enumerate(first):
         prefix = "" if k == 0 else (f"sample{step.sample}." if step.sample else "batch.")
-        seen = set()
         for r in step.records:
-            if r.is_array or r.key in seen:
-                continue
-            seen.add(r.key)
             # in batch mode a plain grad.NAME is the mean the update uses; a sample's own is named
             own = f"sample{step.sample}." if batch and step.sample and r.kind == "grad" else prefix
+            if r.is_array or own + r.key in written:
+                continue  # a later batch's batch.* repeats the first's keys: the first is the one graded
+            written.add(own + r.key)
             lines.append(f"{json.dumps(own + r.key)} = {_toml_float(r.value)}")
     return "\n".join(lines) + "\n"
 

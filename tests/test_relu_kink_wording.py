@@ -44,13 +44,17 @@ def test_a_check_that_fails_on_the_kink_says_why(md: dict[str, str]) -> None:
     assert "are not the exact gradient" not in gradcheck
     assert r"and it is no fault of the gradients: $\mathrm{net}^{(3)}_{h1}$ is exactly 0, the kink of ReLU" in gradcheck
     assert "the slope the rule gives at 0 ($f'(0) = 0$)" in gradcheck
+    assert "here they are $w_{1}$, $w_{2}$, $b_{h1}$." in gradcheck  # w3 multiplies sample 3's input 0
+    assert "larger than 1" not in gradcheck  # no parameter here is, so the step is Δ for each
     assert r"$\mathrm{net}^{(3)}_{h1}$ 恰好等于 0，正落在 ReLU 函数的折点上" in zh
 
 
 def test_switched_off_neurons_of_the_other_samples_are_explained(md: dict[str, str]) -> None:
     appendix = md["en"].split("## Appendix B", 1)[1]
     assert "$h_{1}$ is switched off in this sample: its net input is not above 0" in appendix.split("### Sample 3")[0]
-    assert "(at a net input of exactly 0, too, the slope is taken as 0)" in appendix.split("### Sample 3")[1]
+    assert "exactly 0" not in appendix.split("### Sample 3")[0]  # sample 2's h1 is below 0, not on the kink
+    third = appendix.split("### Sample 3")[1]
+    assert r"Here $\mathrm{net}^{(3)}_{h1}$ is exactly 0, on ReLU's kink, where the slope is taken as 0" in third
 
 
 def test_every_number_keeps_three_figures(md: dict[str, str]) -> None:

@@ -160,5 +160,6 @@ def _render_files(
             out.update(rep.figure_files())
     if "html" in formats:
         body = tables.fit(markdown_to_html(text, rep.figure_html))
-        out[f"{stem}.html"] = env.get_template("report.html.j2").render(r=rep, t=rep.t, body=body, css=css(env))
+        page = env.get_template("report.html.j2")
+        out[f"{stem}.html"] = page.render(r=rep, t=rep.t, body=body, css=css(env), **(context or {}))
     return out

@@ -323,16 +323,30 @@ class Report:
                             out.append((q, s))
         return out
 
+    def kinks_are(self, kinks: Sequence[tuple[str, Step]]) -> str:
+        """ "net_h1 is" / "net_h1, net_h2 are": the kinks as the subject of a sentence."""
+        nets = self.t("enum_sep").join(f"${self.sym('net.' + q, s)}$" for q, s in kinks)
+        return self.t("kink_is_one", net=nets) if len(kinks) == 1 else self.t("kink_are", nets=nets)
+
+    def gradcheck_scaled(self) -> str:
+        """The clause on a parameter larger than 1, whose finite-difference step is scaled with it."""
+        gc = self.trace.gradcheck or {}
+        first = self.update_steps(1)
+        old = {u.name: u.old for u in first[0].records if u.kind == "update"} if first else {}
+        checked = [p["name"] for p in gc.get("params", [])]
+        return self.t("gradcheck_scaled") if any(abs(old.get(p) or 0.0) > 1 for p in checked) else ""
+
     def kink_sentence(self, max_text: str, worst: str) -> str:
         kinks = self.kinks()
-        nets = self.t("enum_sep").join(f"${self.sym('net.' + q, s)}$" for q, s in kinks)
+        failed = [p["name"] for p in (self.trace.gradcheck or {}).get("params", []) if p["rel_diff"] >= 1e-4]
         acts = {lay.activation for lay in self.layers[1:] if any(q in lay.neurons for q, _ in kinks)}
         act = "leaky_relu" if acts == {"leaky_relu"} else "relu"
         return self.t(
             "gradcheck_kink",
             max=max_text,
             worst=worst,
-            at=self.t("kink_is_one", net=nets) if len(kinks) == 1 else self.t("kink_are", nets=nets),
+            at=self.kinks_are(kinks),
+            failed=self.t("enum_sep").join(f"${self.name_sym(p)}$" for p in failed),
             act=re.split("[,，]", self.t(f"act_{act}"))[0],
             slope=f"$f'(0) = {self.given_tex(LEAKY_SLOPE if act == 'leaky_relu' else 0.0)}$",
         )
@@ -514,12 +528,17 @@ class Report:
         rows = []
         for k, s in enumerate(self.steps1):
             prefix = "" if k == 0 else (f"sample{s.sample}." if s.sample else "batch.")
-            rows += [
-                (prefix + rec.key, rec, s)
-                for rec in s.records
-                if not rec.is_array and (asked is None or prefix + rec.key in asked)
-            ]
+            for rec in s.records:
+                # in a batch a sample's own gradient is named by its sample, as answers.toml names it
+                own = f"sample{s.sample}." if self.batch and s.sample and rec.kind == "grad" else prefix
+                if not rec.is_array and (asked is None or own + rec.key in asked):
+                    rows.append((own + rec.key, rec, s))
         return rows
+
+    @staticmethod
+    def asks_updates(asked: Sequence[str] | None) -> bool:
+        """Whether a sheet asks for an update (every quantity, or a key such as batch.update.w5)."""
+        return asked is None or any(k.split(".")[-2:-1] == ["update"] for k in asked)
 
     @functools.cached_property
     def elementwise_indexes(self) -> list[int]:
