@@ -36,8 +36,8 @@ def test_an_input_layer_named_i_moves_the_index_to_p(lang: str) -> None:
     md = _md("article", lang)  # layers i, h, o
     rules = _rules(md)
     assert rules, "no rule box found"
-    assert "w_{ji}" not in md and "a_{i}" not in md
-    assert r"\frac{\partial E_{\mathrm{total}}}{\partial w_{jp}} = \delta_{j} \, a_{p}" in rules
+    assert "W_{ji}" not in md and "a_{i}" not in md
+    assert r"\frac{\partial E_{\mathrm{total}}}{\partial W_{jp}} = \delta_{j} \, a_{p}" in rules
     if lang == "en":
         assert "the input $a_{p}$ the weight multiplies (here an input of layer **i**)" in rules
         assert "(here the output of neuron p of layer **h**)" in rules
@@ -47,7 +47,7 @@ def test_an_input_layer_named_i_moves_the_index_to_p(lang: str) -> None:
         assert "（这里是 **h** 层第 p 个神经元的输出）" in rules
     assert md.count(NOTE[lang]) == 1  # said once, in the first rule box
     # j and k name no layer here, so they stay
-    assert r"\delta_{j} = f'\left(\mathrm{net}_{j}\right) \sum_{k} w_{kj} \, \delta_{k}" in rules
+    assert r"\delta_{j} = f'\left(\mathrm{net}_{j}\right) \sum_{k} W_{kj} \, \delta_{k}" in rules
 
 
 SOFTMAX_K: dict[str, Any] = {
@@ -70,8 +70,8 @@ def test_a_network_without_such_a_layer_keeps_i_j_k(lang: str) -> None:
         "layers": [SOFTMAX_K["layers"][0], {**SOFTMAX_K["layers"][1], "name": "h"}, SOFTMAX_K["layers"][2]],
     }
     md = _md(spec, lang)  # layers x, h, o
-    assert r"\frac{\partial E_{\mathrm{total}}}{\partial w_{ji}} = \delta_{j} \, a_{i}" in md
-    assert "[k = j]" in md and r"\sum_{k} w_{kj} \, \delta_{k}" in md
+    assert r"\frac{\partial E_{\mathrm{total}}}{\partial W_{ji}} = \delta_{j} \, a_{i}" in md
+    assert "[k = j]" in md and r"\sum_{k} W_{kj} \, \delta_{k}" in md
     assert "The index" not in md and "这里用下标" not in md
 
 
@@ -79,7 +79,7 @@ def test_a_network_without_such_a_layer_keeps_i_j_k(lang: str) -> None:
 def test_a_layer_named_k_moves_the_sum_index_and_the_softmax_bracket(lang: str) -> None:
     md = _md(SOFTMAX_K, lang)
     assert r"[p = j]" in md and "[k = j]" not in md
-    assert r"\sum_{p} w_{pj} \, \delta_{p}" in md and r"\sum_{k}" not in md
+    assert r"\sum_{p} W_{pj} \, \delta_{p}" in md and r"\sum_{k}" not in md
     assert (
         r"\frac{\partial \mathrm{out}_{p}}{\partial \mathrm{net}_{j}} = \mathrm{out}_{p} \left([p = j] - \mathrm{out}_{j}\right)"
         in md

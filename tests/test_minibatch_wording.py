@@ -114,8 +114,8 @@ def test_settings_count_updates_and_section_4_and_appendix_b_say_which_weights(t
 def test_rule_boxes_define_the_batch_gradient_and_mark_the_bias(trace: Any, lang: str) -> None:
     md = _md(trace, lang)
     mean_rule = (
-        r"\qquad \frac{\partial E_{\mathrm{total}}}{\partial w_{ji}} = \frac{1}{N} \sum_{n=1}^{N} "
-        r"\frac{\partial E^{(n)}_{\mathrm{total}}}{\partial w_{ji}}"
+        r"\qquad \frac{\partial E_{\mathrm{batch}}}{\partial W_{ji}} = \frac{1}{N} \sum_{n=1}^{N} "
+        r"\frac{\partial E^{(n)}_{\mathrm{total}}}{\partial W_{ji}}"
     )
     assert md.count(mean_rule) == 2  # one box per layer
     assert md.count(r"\frac{\partial E^{(n)}_{\mathrm{total}}}{\partial b_{j}} = \delta^{(n)}_{j}") == 2

@@ -81,7 +81,7 @@ def test_leaky_relu_cases_keep_value_and_condition_apart(md: dict[str, str]) -> 
     en = md["en"]
     assert r"\begin{cases} 1, & 0.5 > 0 \\ 0.01, & 0.5 \le 0 \end{cases}" in en
     # the hidden rule: the brace of cases is multiplied by the sum, not followed by it as a third case
-    assert r"\end{cases} \cdot \sum_{k} w_{kj}" in en
+    assert r"\end{cases} \cdot \sum_{k} W_{kj}" in en
     html = bptrace.render(bptrace.trace(DEEP), "html")
     assert '<mtable class="cases" columnalign="left left">' in html
     assert "mtable.cases > mtr > mtd + mtd { padding-left: 1em; }" in html

@@ -160,7 +160,7 @@ def test_wording_holds_for_one_output_and_reads_naturally(reports: Any) -> None:
         en, zh = reports[name, "en"]["md"], reports[name, "zh"]["md"]
         assert "drop out" not in en and "With a single output neuron the total error has only one part" in en
         assert "and that input is the derivative" not in en and "so the derivative equals that input" in en
-        assert "Every weight $w_{ji}$ into neuron j:" not in en
+        assert "Every weight $W_{ji}$ into neuron j:" not in en
         assert "updates: online:" not in en and "linear (identity)" not in en
         # a lone value is not "put in" a second time: "= (x) = x"
         assert not re.search(r"= \\left\((-[\d.]+)\\right\) = \1\n", en)
@@ -208,6 +208,8 @@ def test_the_sign_note_states_the_update_the_run_makes(lang: str) -> None:
 def test_the_rule_box_tells_indexed_weights_from_numbered_ones(lang: str) -> None:
     # w13 in the figure is one numbered weight; w_{13} in the rule's notation would be neuron 3 into neuron 1
     md = bptrace.render(bptrace.trace(RELU_BCE), "md", lang=lang)
-    said = {"en": "(named by the two neurons it joins, not by the numbers w₁, w₂, … of the tables)",
-            "zh": "（下标是它连接的两个神经元，不是表中 w₁、w₂ … 的编号）"}[lang]  # fmt: skip
+    # (this network has a layer named i, so the rule's second index is p)
+    said = {"en": "(a capital W, named by the two neurons it joins: the entry in row j, column p of the layer's "
+                  "weight matrix; the tables number the same weights w₁, w₂, …)",
+            "zh": "（大写 W，下标是它连接的两个神经元，即该层权重矩阵第 j 行第 p 列的元素；表中把同样的权重编号为 w₁、w₂ …）"}[lang]  # fmt: skip
     assert md.count(said) == 2  # one rule box per layer of weights

@@ -157,10 +157,10 @@ def test_rule_boxes_follow_each_layers_activation() -> None:
     text = md("deep")
     assert text.count("The rule for layer") == 3
     assert (
-        r"\delta_{j} = f'\left(\mathrm{net}_{j}\right) \sum_{k} w_{kj} \, \delta_{k} = \left(1 - \mathrm{out}_{j}^{2}\right)"
+        r"\delta_{j} = f'\left(\mathrm{net}_{j}\right) \sum_{k} W_{kj} \, \delta_{k} = \left(1 - \mathrm{out}_{j}^{2}\right)"
         in text
     )  # tanh
-    assert r"= \left[\mathrm{net}_{j} > 0\right] \sum_{k} w_{kj} \, \delta_{k}" in text  # ReLU
+    assert r"= \left[\mathrm{net}_{j} > 0\right] \sum_{k} W_{kj} \, \delta_{k}" in text  # ReLU
     assert r"\frac{\partial E_{\mathrm{total}}}{\partial b_{j}} = \delta_{j}" in text  # own biases
     assert "Many texts define δ with the opposite sign" in text and "the article" not in text
     assert (
@@ -466,7 +466,7 @@ def test_batch_report_says_it_works_sample_1_and_updates_with_the_mean(lang: str
     forward = text.split("\n## 2.")[1].split("\n### ")[0]
     assert ("sample 1 in full" if lang == "en" else "完整演算样本 1") in forward
     assert (
-        r"w_{jp}^{+} = w_{jp} - \eta \, \frac{1}{N} \sum_{n=1}^{N} \frac{\partial E^{(n)}_{\mathrm{total}}}{\partial w_{jp}}"
+        r"W_{jp}^{+} = W_{jp} - \eta \, \frac{1}{N} \sum_{n=1}^{N} \frac{\partial E^{(n)}_{\mathrm{total}}}{\partial W_{jp}}"
         in text
     )
     assert ("mean gradient over the batch" if lang == "en" else "整批梯度的平均值") in text

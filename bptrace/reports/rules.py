@@ -115,7 +115,7 @@ def hidden_delta(activation: str, sample: str = "") -> str:
     # a brace of cases has no closing side: a product sign keeps the sum from reading as its last case
     times = r" \cdot " if r"\begin{cases}" in f else " "
     return (
-        rf"{d_j} = f'\left({net_j}\right) \sum_{{k}} w_{{kj}} \, {d_k} = {wrapped}{times}\sum_{{k}} w_{{kj}} \, {d_k}"
+        rf"{d_j} = f'\left({net_j}\right) \sum_{{k}} W_{{kj}} \, {d_k} = {wrapped}{times}\sum_{{k}} W_{{kj}} \, {d_k}"
     )
 
 
@@ -124,18 +124,18 @@ def weight_rule(plain: bool = True, batch: str | None = None) -> str:
     section of its own). In a batch each sample n has its own gradient and the update uses their
     mean ("mean") or sum ("sum") over the N samples, so the box shows exactly that."""
     if batch is None:
-        grad = r"\frac{\partial E_{\mathrm{total}}}{\partial w_{ji}} = \delta_{j} \, a_{i}"
-        step = r"\frac{\partial E_{\mathrm{total}}}{\partial w_{ji}}"
+        grad = r"\frac{\partial E_{\mathrm{total}}}{\partial W_{ji}} = \delta_{j} \, a_{i}"
+        step = r"\frac{\partial E_{\mathrm{total}}}{\partial W_{ji}}"
     else:
-        grad = r"\frac{\partial E^{(n)}_{\mathrm{total}}}{\partial w_{ji}} = \delta^{(n)}_{j} \, a^{(n)}_{i}"
+        grad = r"\frac{\partial E^{(n)}_{\mathrm{total}}}{\partial W_{ji}} = \delta^{(n)}_{j} \, a^{(n)}_{i}"
         mean = r"\frac{1}{N} " if batch == "mean" else ""
-        step = mean + r"\sum_{n=1}^{N} \frac{\partial E^{(n)}_{\mathrm{total}}}{\partial w_{ji}}"
+        step = mean + r"\sum_{n=1}^{N} \frac{\partial E^{(n)}_{\mathrm{total}}}{\partial W_{ji}}"
     if not plain and batch is None:
         return grad
     if not plain:
         # an optimizer works from the batch's gradient, so the box defines it (and with it N)
-        return grad + r", \qquad \frac{\partial E_{\mathrm{total}}}{\partial w_{ji}} = " + step
-    return grad + r", \qquad w_{ji}^{+} = w_{ji} - \eta \, " + step
+        return grad + r", \qquad \frac{\partial E_{\mathrm{batch}}}{\partial W_{ji}} = " + step
+    return grad + r", \qquad W_{ji}^{+} = W_{ji} - \eta \, " + step
 
 
 def bias_rule(lay: LayerLayout, batch: bool = False) -> str:

@@ -21,7 +21,7 @@ from .escape import md_escape, plain
 from .md_html import FIGURE
 
 # what one sample's pass computes: in batch mode its symbols carry the sample's number
-# a general index in a subscript (w_{ji}, \sum_{k}) or an Iverson bracket ([k = j], [k = o1])
+# a general index in a subscript (W_{ji}, \sum_{k}) or an Iverson bracket ([k = j], [k = o1])
 _INDEX_SUB = re.compile(r"_\{([ijk]{1,2})\}")
 _INDEX_BRACKET = re.compile(r"\[([ijk]) = (\w+)")
 # functions whose value is one of an activation's fixed slopes, chosen by a sign: no arithmetic to round
