@@ -66,3 +66,10 @@ def test_every_number_keeps_three_figures(md: dict[str, str]) -> None:
         "Over 3 iterations, the error measured at the start of each iteration (before its update) went from 1.06 in "
         "the first to 0.720 in the last; after the last update, a fresh forward pass with the final weights gives 0.607."
     ) in en
+
+
+def test_section_4_says_which_samples_are_still_misclassified(md: dict[str, str]) -> None:
+    # sample 2's target is o2, but after 3 iterations its outputs are 0.407 (o1) and 0.385 (o2)
+    repeat = md["en"].split("## 4.", 1)[1].split("## Appendix", 1)[0]
+    assert "the largest output picks the target's class for 2 of the 3 samples; not yet for sample 2." in repeat
+    assert "3 个样本中有 2 个的最大输出落在目标类别上；样本 2 还没有。" in md["zh"]

@@ -729,6 +729,30 @@ class Report:
         )
         return self.chain([rf"\frac{{1}}{{{n}}} \left({nums}\right)", self.summary_tex(final["total_error"])])
 
+    def classified(self) -> str:
+        """Whether the final weights put each sample in its target's class, for a classifier: one-hot
+        targets (the largest output) or a single output with targets 0 and 1 (which side of 0.5);
+        "" for any other network, where "class" means nothing."""
+        final = self.trace.final
+        if not final or self.any_big:
+            return ""
+        targets = [s["target"] for s in self.spec["samples"]]
+        one_hot = all(sorted(t) == [0.0] * (len(t) - 1) + [1.0] for t in targets) and len(targets[0]) > 1
+        binary = len(targets[0]) == 1 and all(t[0] in (0.0, 1.0) for t in targets)
+        if not (one_hot or binary):
+            return ""
+        outs = final["outputs"]
+        if one_hot:
+            right = [max(range(len(o)), key=o.__getitem__) == t.index(1.0) for o, t in zip(outs, targets)]
+        else:
+            right = [(o[0] > 0.5) == (t[0] == 1.0) for o, t in zip(outs, targets)]
+        kind = "classified" if one_hot else "classified_binary"
+        if all(right):
+            return self.tn(f"{kind}_all", len(right))
+        wrong = [k + 1 for k, ok in enumerate(right) if not ok]
+        listed = self.sample_list(wrong) if len(wrong) <= 2 else self.count("sample", len(wrong))
+        return self.t(f"{kind}_some", right=sum(right), n=len(right), wrong=listed)
+
     def builtin_name(self) -> str | None:
         """The built-in example this spec is (weights, samples and settings), if it is one."""
         return _builtin_name(self.spec)
