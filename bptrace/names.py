@@ -69,6 +69,12 @@ class LayerLayout(FrozenFields):
     def last_weight(self) -> str:
         return self.weight(self.size - 1, self.prev_size - 1)
 
+    @property
+    def shares_bias(self) -> bool:
+        """Whether several neurons share one bias: one bias of a one-neuron layer is that neuron's
+        own in all but name (its gradient is its δ, and it is drawn beside it)."""
+        return self.bias_name is not None and self.size > 1
+
     def bias(self, j: int) -> str:
         return self.bias_name if self.bias_name else f"b_{self.neuron(j)}"
 

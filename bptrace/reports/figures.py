@@ -220,12 +220,6 @@ def _bias_box(box: Box) -> str:
     )
 
 
-def _boxed_beside(lay: LayerLayout) -> bool:
-    """Whether a layer's biases are drawn beside their neurons: its own biases, or the one bias of
-    a layer of one neuron (a box between the columns would look shared by a whole layer)."""
-    return not lay.bias_name or lay.size == 1
-
-
 class _Crowded(Exception):
     """Labels do not fit at this spacing."""
 
@@ -286,7 +280,7 @@ def _laid_out(layers: list[LayerLayout], shapes: dict[Slot, str], title: str, ca
     labelled = {lay.index for lay in layers[1:] if lay.size * lay.prev_size <= MAX_LABELLED_EDGES}
     # a neuron's own bias box sits between it and its neighbour: rows far enough apart that the
     # box is plainly nearer its own neuron
-    row_h0 = 114.0 if any(_boxed_beside(lay) for lay in layers[1:]) else 96.0
+    row_h0 = 114.0 if any(not lay.shares_bias for lay in layers[1:]) else 96.0
     while True:
         col_w, row_h = col_w0, row_h0
         while col_w * (len(layers) - 1) <= max(MAX_WIDTH, col_w0 * (len(layers) - 1)):
@@ -330,7 +324,7 @@ def _network(
     top = 76.0
     width = col_w * (len(layers) - 1) + 2 * margin
     below = max(
-        (len([j for j in _drawn(lay.size) if j is not None]) for lay in layers[1:] if _boxed_beside(lay)), default=0
+        (len([j for j in _drawn(lay.size) if j is not None]) for lay in layers[1:] if not lay.shares_bias), default=0
     )
     height = top + row_h * rows + 56 + (16 * below if listed else 0)
     cap_y = top + row_h * rows + 40
@@ -362,7 +356,7 @@ def _network(
                 px, py = x1 + r * math.cos(out_a), y1 + r * math.sin(out_a)
                 qx, qy = x2 - (r + 3) * math.cos(in_a), y2 + (r + 3) * math.sin(in_a)
                 wedges.append((lay, j, i, (px, py, qx, qy)))
-        if lay.bias_name and not _boxed_beside(lay):
+        if lay.bias_name and lay.shares_bias:
             cx, by = margin + (lay.index - 0.5) * col_w, top - 40
             s, shown = value(_param_text(lay.bias_name), (lay.index, -1))
             bw = text_width(s, 12) + 16
@@ -394,7 +388,7 @@ def _network(
     # a neuron's own bias: a box like a shared bias's, right above (or below) its neuron and tied
     # to it by a short dashed link, so that it cannot be read as the neighbour's
     for lay in layers[1:]:
-        if not _boxed_beside(lay):
+        if lay.shares_bias:
             continue
         drawn = [j for j in _drawn(lay.size) if j is not None]
         for j in drawn:

@@ -345,7 +345,7 @@ class Lecture:
         """Where the picture puts the inputs and the biases: a shared bias above its layer, a
         neuron's own bias (and a one-neuron layer's) just above the neuron."""
         r = self.r
-        shared = {bool(lay.bias_name) and lay.size > 1 for lay in self.layers[1:]}
+        shared = {lay.shares_bias for lay in self.layers[1:]}
         kind = "mixed" if len(shared) > 1 else ("shared" if True in shared else "own")
         return r.t(
             "lecture_where", inputs=r.tn("lecture_inputs", self.layers[0].size), biases=r.t(f"lecture_biases_{kind}")
@@ -550,7 +550,7 @@ class Lecture:
                     f'<text id="{text_id(n, "b")}" x="{_f(x)}" y="{_f(y + R + 31)}" text-anchor="middle" class="vl"></text>'
                     f'<text id="{text_id(n, "d")}" x="{_f(x)}" y="{_f(y + R + 46)}" text-anchor="middle" class="vl dl"></text></g>'
                 )
-            if lay.index and lay.bias_name and lay.size > 1:
+            if lay.index and lay.bias_name and lay.shares_bias:
                 raw_b = self.r.spec["layers"][lay.index]["bias"]
                 body.append(_bias_text(lay.bias_name, self.r.given(raw_b), 100 + lay.index * COL_W, 26))
             elif lay.index:  # a bias per neuron (or a one-neuron layer's): above its neuron, so none runs off

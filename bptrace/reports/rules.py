@@ -197,7 +197,7 @@ def matrix_lines(
             up = layers[lay.index + 1].name
             delta = rf"{vec('delta', n)} = \left(W_{{{up}}}^{{\top}} {vec('delta', up)}\right) \odot f'\left({vec('net', n)}\right)"
         grad = rf"\frac{{\partial {E}}}{{\partial W_{{{n}}}}} = {vec('delta', n)} \, {_t(vec('x', n))}"
-        if lay.bias_name and lay.size > 1:
+        if lay.bias_name and lay.shares_bias:
             bias = rf"\frac{{\partial {E}}}{{\partial {names.param_symbol(lay.bias_name)}}} = \mathbf{{1}}^{{\top}} {vec('delta', n)}"
         elif lay.bias_name:  # one neuron's: its δ, with nothing to add up
             bias = rf"\frac{{\partial {E}}}{{\partial {names.param_symbol(lay.bias_name)}}} = {vec('delta', n)}"
