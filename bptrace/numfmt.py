@@ -26,6 +26,11 @@ def shown(x: float) -> float:
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
+def superscript(text: str) -> str:
+    """Digits and minus signs as Unicode superscripts (an exponent, a sample's mark in plain text)."""
+    return text.translate(_SUPERSCRIPT)
+
+
 def _strip(s: str) -> str:
     if "." in s:
         s = s.rstrip("0").rstrip(".")
@@ -67,7 +72,7 @@ def text(x: float, digits: int = DEFAULT_DIGITS, carry: tuple[str, int] | None =
         return "NaN" if x != x else ("∞" if x > 0 else "-∞")
     x = shown(x)
     mant, exp = (carry and carried(x, *carry)) or split(x, digits)
-    return mant if exp is None else f"{mant}×10{str(exp).translate(_SUPERSCRIPT)}"
+    return mant if exp is None else f"{mant}×10{superscript(str(exp))}"
 
 
 def figures(x: float, n: int) -> str:
@@ -76,7 +81,7 @@ def figures(x: float, n: int) -> str:
     if x == 0 or not math.isfinite(x):
         return text(x)
     mant, exp = f"{x:.{max(n - 1, 0)}e}".split("e")
-    return mant if int(exp) == 0 else f"{mant}×10{str(int(exp)).translate(_SUPERSCRIPT)}"
+    return mant if int(exp) == 0 else f"{mant}×10{superscript(str(int(exp)))}"
 
 
 def plain(x: float, digits: int = DEFAULT_DIGITS) -> str:

@@ -239,13 +239,12 @@ class Lecture:
         if share is None and self.layers[-1].size > 1:  # one output's error is the whole, not a share
             share = _SHARE_OF_ERROR.fullmatch(rec.key)
         # in a batch, one sample's quantities carry its mark in the words as in the formulas
-        mark = str(src.sample) if self.r.batch and src.sample else ""
         if share:
             words["down"] = self.inline(self.r.name_sym(share.group(1)))
-            words["whole"] = self.inline(names.partial_symbol(f"dE_total/dout_{share.group(2)}", mark))
+            words["whole"] = self.inline(self.r.sym(f"partial.dE_total/dout_{share.group(2)}", src))
         elif m:
-            words["top"] = self.inline(names.sample_mark(names._quantity(m.group(1)), mark))
-            words["bottom"] = self.inline(names.sample_mark(names._quantity(m.group(2)), mark))
+            words["top"] = self.inline(self.r.marked(names._quantity(m.group(1)), src))
+            words["bottom"] = self.inline(self.r.marked(names._quantity(m.group(2)), src))
         sentence_key = "lecture_share" if share else f"lecture_{rec.kind}"
         if rec.kind == "error" and self.layers[-1].size == 1:
             sentence_key = "lecture_error_one"

@@ -28,7 +28,6 @@ _INDEX_BRACKET = re.compile(r"\[([ijk]) = (\w+)")
 _PICKED = frozenset({"step", "leaky_step"})
 _PER_SAMPLE = frozenset({"net", "out", "error", "delta", "partial", "input", "target"})
 _SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-_SUPERSCRIPT_DIGITS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 # Chinese sets no space between two Han characters (or full-width punctuation); a placeholder that
 # sits behind a space for a Latin or numeric value ("是 {act}") must not leave one before Han text
 _HAN = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
@@ -992,7 +991,7 @@ class Report:
         w, _, step = self.derived(layer_index)
         j, i = lay.weight_position(w) or (0, 0)
         # in a batch every symbol of one sample carries its mark, in the figure as in the formulas
-        mark = f"⁽{step.sample}⁾".translate(_SUPERSCRIPT_DIGITS) if self.batch and step.sample else ""
+        mark = f"⁽{numfmt.superscript(str(step.sample))}⁾" if self.batch and step.sample else ""
         svg = drawing.chain(step, lay, down, j, i, self.num_of, self.t("fig_chain_title", weight=w), mark)
         # the caption tells which arrows make which factor of the text, as the figure is drawn
         if down:
