@@ -304,6 +304,7 @@ class Report:
             return self.t("col_grad_sample", sample=samples[0].sample)
         return self.t("col_grad_sum" if self.spec.get("batch_reduction") == "sum" else "col_grad_mean")
 
+    @functools.cached_property
     def kinks(self) -> list[tuple[str, Step]]:
         """The (ReLU or leaky ReLU) neurons whose exact net input is 0 in a pass the gradient check
         differentiates, where the error has no derivative: the check cannot agree there."""
@@ -336,7 +337,7 @@ class Report:
         return self.t("gradcheck_scaled") if any(abs(old.get(p) or 0.0) > 1 for p in checked) else ""
 
     def kink_sentence(self, max_text: str, worst: str) -> str:
-        kinks = self.kinks()
+        kinks = self.kinks
         failed = [p["name"] for p in (self.trace.gradcheck or {}).get("params", []) if p["rel_diff"] >= 1e-4]
         acts = {lay.activation for lay in self.layers[1:] if any(q in lay.neurons for q, _ in kinks)}
         act = "leaky_relu" if acts == {"leaky_relu"} else "relu"
@@ -449,8 +450,12 @@ class Report:
         return self.tex(self._as_carried(x))
 
     def _as_carried(self, x: float) -> float:
-        carry = carrier(self.spec.get("rounding", "exact"))
-        return carry(x) if carry and math.isfinite(x) else x
+        return self._carrier(x) if self._carrier and math.isfinite(x) else x
+
+    @functools.cached_property
+    def _carrier(self) -> Callable[[float], float] | None:
+        """The run's rounding of a carried value (hand:N, sig:N), or None for an exact run."""
+        return carrier(self.spec.get("rounding", "exact"))
 
     def given(self, x: float) -> str:
         """A value nobody rounded (the spec's inputs, targets and η, an exact value): as it is."""
@@ -525,13 +530,11 @@ class Report:
         plain, another sample's sampleN., the batch's batch.), as (key, record, step); only those
         asked for, when a list is given."""
         rows = []
-        for k, s in enumerate(self.steps1):
-            prefix = "" if k == 0 else (f"sample{s.sample}." if s.sample else "batch.")
+        for s in self.steps1:
             for rec in s.records:
-                # in a batch a sample's own gradient is named by its sample, as answers.toml names it
-                own = f"sample{s.sample}." if self.batch and s.sample and rec.kind == "grad" else prefix
-                if not rec.is_array and (asked is None or own + rec.key in asked):
-                    rows.append((own + rec.key, rec, s))
+                key = self.key_of(rec.key, s)  # as answers.toml names it: sample1.grad.w5 in a batch
+                if not rec.is_array and (asked is None or key in asked):
+                    rows.append((key, rec, s))
         return rows
 
     @staticmethod
@@ -691,13 +694,10 @@ class Report:
     def sample_error(self, outputs: Sequence[float], sample: int) -> float:
         """The error of one sample's outputs, as the loss table defines it (for the final outputs,
         whose per-sample errors the trace keeps only as their mean)."""
-        from ..ops import LOSSES
-        from ..rounding import carrier
-
         form = LOSSES[self.spec["loss"]].form(self.layers[-1].activation or "sigmoid")
         assert form is not None
         # a hand-rounded run carries each part and their sum, as the trace's own errors are
-        carry = carrier(self.spec.get("rounding", "exact")) or float
+        carry = self._carrier or float
         total = 0.0
         for j, (o, t) in enumerate(zip(outputs, self.spec["samples"][sample]["target"])):
             e = carry(formula.evaluate(form.error(["v", "t"], ["v", "o"]), {"t": t, "o": o}))
